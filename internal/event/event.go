@@ -1,0 +1,204 @@
+// Package event defines the records that flow from the load generator to the
+// aggregator and the event log: [Record], its [Type]s with their topic strings,
+// the payloads ([PromptData], [Output], [ErrorData]) and the msgpack wire codec
+// ([Codec]) that is compatible with the Python tool (MLCommons endpoints).
+//
+// Topics are "category.value" strings:
+//
+//	session.started  session.ended  session.stop_loadgen
+//	session.start_performance_tracking  session.stop_performance_tracking
+//	sample.issued  sample.recv_first  sample.recv_non_first  sample.complete
+//	error.generic  error.client  error.loadgen  error.session
+//
+// A ZeroMQ frame is the topic NUL-padded to [TopicSize] bytes followed by the
+// msgpack record (a map with keys event_type, timestamp_ns, sample_uuid, data).
+// A batch frame has topic "batch" and carries a msgpack array of record payloads.
+package event
+
+import (
+	"fmt"
+	_ "unsafe" // for go:linkname to runtime.nanotime
+)
+
+// Type is the kind of an event record. The zero value is invalid.
+type Type uint8
+
+// The event types, grouped by category.
+const (
+	Invalid Type = iota
+	SessionStarted
+	SessionEnded
+	SessionStopLoadgen
+	SessionStartTracking
+	SessionStopTracking
+	SampleIssued
+	SampleRecvFirst
+	SampleRecvNonFirst
+	SampleComplete
+	ErrorGeneric
+	ErrorClient
+	ErrorLoadgen
+	ErrorSession
+	numTypes
+)
+
+// Category groups event types: session control, per-sample progress, errors.
+type Category uint8
+
+// The categories of [Type].
+const (
+	CategoryInvalid Category = iota
+	CategorySession
+	CategorySample
+	CategoryError
+)
+
+var topics = [numTypes]string{
+	Invalid:              "",
+	SessionStarted:       "session.started",
+	SessionEnded:         "session.ended",
+	SessionStopLoadgen:   "session.stop_loadgen",
+	SessionStartTracking: "session.start_performance_tracking",
+	SessionStopTracking:  "session.stop_performance_tracking",
+	SampleIssued:         "sample.issued",
+	SampleRecvFirst:      "sample.recv_first",
+	SampleRecvNonFirst:   "sample.recv_non_first",
+	SampleComplete:       "sample.complete",
+	ErrorGeneric:         "error.generic",
+	ErrorClient:          "error.client",
+	ErrorLoadgen:         "error.loadgen",
+	ErrorSession:         "error.session",
+}
+
+var byTopic = func() map[string]Type {
+	m := make(map[string]Type, numTypes)
+	for t := SessionStarted; t < numTypes; t++ {
+		m[topics[t]] = t
+	}
+	return m
+}()
+
+// Topic returns the "category.value" topic string of t, or "" for an invalid type.
+func (t Type) Topic() string {
+	if t >= numTypes {
+		return ""
+	}
+	return topics[t]
+}
+
+// String returns the topic string.
+func (t Type) String() string {
+	if s := t.Topic(); s != "" {
+		return s
+	}
+	return fmt.Sprintf("event.Type(%d)", uint8(t))
+}
+
+// Category returns the category of t.
+func (t Type) Category() Category {
+	switch {
+	case t >= SessionStarted && t <= SessionStopTracking:
+		return CategorySession
+	case t >= SampleIssued && t <= SampleComplete:
+		return CategorySample
+	case t >= ErrorGeneric && t <= ErrorSession:
+		return CategoryError
+	}
+	return CategoryInvalid
+}
+
+// IsError reports whether t is in the error category.
+func (t Type) IsError() bool { return t.Category() == CategoryError }
+
+// ParseTopic returns the Type whose topic string is s.
+func ParseTopic(s string) (Type, error) {
+	if t, ok := byTopic[s]; ok {
+		return t, nil
+	}
+	return Invalid, fmt.Errorf("event: unknown event type %q", s)
+}
+
+// Data is the payload of a record: *[PromptData], *[Output] or *[ErrorData].
+type Data interface{ isData() }
+
+// PromptData is the payload of sample.issued: the prompt text and/or its token ids.
+type PromptData struct {
+	Text     string
+	TokenIDs []int32 // nil when the prompt was sent as text
+}
+
+// Usage is the token usage reported by the server, when it reports one.
+type Usage struct {
+	PromptTokens     int64
+	CompletionTokens int64
+	ReasoningTokens  int64
+}
+
+// Output is the payload of sample.complete: the generated text and what the
+// server said about it.
+type Output struct {
+	Text      string // the content, all chunks joined
+	Reasoning string // the reasoning content, all chunks joined
+	// Streamed is true when the response arrived as SSE chunks; FirstChunkLen is
+	// then the byte length of the first chunk, which lies in Reasoning when
+	// Reasoning is non-empty and in Text otherwise (TPOT counts the tokens after it).
+	Streamed      bool
+	FirstChunkLen int
+	Usage         *Usage // nil when the server sent none
+	FinishReason  string
+}
+
+// AfterFirstChunk returns the text generated after the first streamed chunk
+// (reasoning then content), or "" for a response that was not streamed.
+func (o *Output) AfterFirstChunk() string {
+	if !o.Streamed {
+		return ""
+	}
+	if o.Reasoning != "" {
+		return o.Reasoning[min(o.FirstChunkLen, len(o.Reasoning)):] + o.Text
+	}
+	return o.Text[min(o.FirstChunkLen, len(o.Text)):]
+}
+
+// All returns the reasoning followed by the content: the text whose tokens are
+// the output sequence length.
+func (o *Output) All() string {
+	if o.Reasoning == "" {
+		return o.Text
+	}
+	return o.Reasoning + o.Text
+}
+
+// ErrorData is the payload of error.* records.
+type ErrorData struct {
+	Type    string // the error class, e.g. "http_status", "timeout"
+	Message string
+}
+
+// Error returns "type: message".
+func (e *ErrorData) Error() string {
+	if e.Message == "" {
+		return e.Type
+	}
+	return e.Type + ": " + e.Message
+}
+
+func (*PromptData) isData() {}
+func (*Output) isData()     {}
+func (*ErrorData) isData()  {}
+
+// Record is one event. Timestamps come from [Now]: one monotonic clock per
+// host, so records from several processes on one machine are comparable.
+type Record struct {
+	Type        Type
+	TimestampNS int64
+	SampleUUID  string
+	Data        Data // nil when the event carries none
+}
+
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
+
+// Now returns the monotonic clock in nanoseconds (CLOCK_MONOTONIC on Linux,
+// the clock Python's time.monotonic_ns reads). It costs a vDSO call, no syscall.
+func Now() int64 { return nanotime() }

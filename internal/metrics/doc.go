@@ -1,0 +1,38 @@
+// Package metrics holds the registry of counters and series that the
+// aggregator folds events into, and the snapshots it publishes.
+//
+// A [Counter] is an integer or float value. A [Series] keeps three views of
+// every recorded value: exact rollups (count, total, min, max, sum of squares;
+// integer series accumulate total and sum of squares in 128 bits so nothing
+// overflows or rounds), an HDR histogram (3 significant figures by default) for
+// cheap live percentiles, and the raw values for exact final percentiles.
+//
+// [Registry.Snapshot] turns the registry into a [Snapshot]. Live snapshots
+// (states live, draining) carry HDR percentiles; terminal ones (complete,
+// interrupted) carry exact percentiles: the observed value at sorted index
+// ⌊(n−1)·p/100⌋, never interpolated. Each series also carries a histogram of
+// [DefaultBuckets] log-spaced buckets over its observed range, recomputed for
+// every snapshot, so consumers re-render from (lo, hi, count) each frame.
+//
+// Two encodings exist. The wire form ([AppendSnapshot], [SnapshotCodec]) is
+// msgpack, array-encoded, compatible with the Python tool:
+//
+//	[counter, timestamp_ns, state, n_pending_tasks, [metric, ...]]
+//	counter metric: ["counter", name, value]
+//	series metric:  ["series", name, count, total, min, max, sum_sq,
+//	                 {"99.9": v, ..., "1.0": v}, [[[lo, hi], count], ...]]
+//
+// sent under topic "MET" NUL-padded to 40 bytes. The dict form
+// ([Snapshot.MarshalJSON], [ParseJSON]) is the final_snapshot.json file and the
+// report's input:
+//
+//	{"counter", "timestamp_ns", "state", "n_pending_tasks",
+//	 "metrics": [{"type":"counter","name","value"} |
+//	             {"type":"series","name","count","total","min","max","sum_sq",
+//	              "percentiles":{...},"histogram":[[[lo,hi],count],...]}]}
+//
+// with NaN and ±Inf written as null and integers written exactly.
+//
+// A Registry and its samplers belong to one goroutine (the aggregator's); they
+// are not safe for concurrent use. Snapshots are values and may be shared.
+package metrics
