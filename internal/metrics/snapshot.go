@@ -99,10 +99,10 @@ type Snapshot struct {
 }
 
 // Complete reports a clean run: state complete with nothing pending.
-func (s *Snapshot) Complete() bool { return s.State == StateComplete && s.NPendingTasks == 0 }
+func (s Snapshot) Complete() bool { return s.State == StateComplete && s.NPendingTasks == 0 }
 
 // Find returns the metric called name.
-func (s *Snapshot) Find(name string) (*Metric, bool) {
+func (s Snapshot) Find(name string) (*Metric, bool) {
 	for i := range s.Metrics {
 		if s.Metrics[i].Name == name {
 			return &s.Metrics[i], true
@@ -112,7 +112,7 @@ func (s *Snapshot) Find(name string) (*Metric, bool) {
 }
 
 // CounterInt returns the integer value of counter name (0 when absent).
-func (s *Snapshot) CounterInt(name string) int64 {
+func (s Snapshot) CounterInt(name string) int64 {
 	if m, ok := s.Find(name); ok && m.Kind == KindCounter {
 		v, _ := m.Value.Int64()
 		return v
@@ -345,7 +345,7 @@ func readNumMsgp(p []byte) (Num, []byte, error) {
 }
 
 // MarshalJSON writes the dict form, indented by two spaces.
-func (s *Snapshot) MarshalJSON() ([]byte, error) {
+func (s Snapshot) MarshalJSON() ([]byte, error) {
 	var out bytes.Buffer
 	if err := json.Indent(&out, s.AppendJSON(nil), "", "  "); err != nil {
 		return nil, err
@@ -354,7 +354,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 }
 
 // AppendJSON appends the compact dict form of s to b.
-func (s *Snapshot) AppendJSON(b []byte) []byte {
+func (s Snapshot) AppendJSON(b []byte) []byte {
 	b = append(b, `{"counter":`...)
 	b = strconv.AppendUint(b, s.Counter, 10)
 	b = append(b, `,"timestamp_ns":`...)

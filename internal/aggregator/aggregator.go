@@ -1,0 +1,616 @@
+// Package aggregator folds the event stream of a run into a metrics registry
+// and publishes snapshots of it.
+//
+// An [Aggregator] keeps an in-flight table of tracked samples (issued inside a
+// performance-tracking window), fires the metric rules of DESIGN §4 as events
+// arrive, runs the session state machine (initialize → live → draining →
+// complete | interrupted), publishes a live snapshot every publish interval,
+// and at the end builds the terminal snapshot once, writes it atomically to
+// final_snapshot.json and publishes it, each path independent of the other.
+//
+// Events are processed one batch at a time under a mutex that the tick loop
+// also takes to build a snapshot, so the registry has one owner at a time.
+// Token counting (ISL from prompt text, OSL, TPOT) runs on worker goroutines
+// off that path; n_pending_tasks is the number of counts not yet recorded.
+package aggregator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/metrics"
+)
+
+// Defaults of [Config].
+const (
+	DefaultPublishInterval = 250 * time.Millisecond
+	DefaultDrainTimeout    = 60 * time.Second
+	DefaultTokenWorkers    = 2
+)
+
+// Counter names.
+const (
+	TotalIssued      = "total_samples_issued"
+	TotalCompleted   = "total_samples_completed"
+	TotalFailed      = "total_samples_failed"
+	TrackedIssued    = "tracked_samples_issued"
+	TrackedCompleted = "tracked_samples_completed"
+	TrackedFailed    = "tracked_samples_failed"
+	TrackedDuration  = "tracked_duration_ns"
+	TotalDuration    = "total_duration_ns"
+)
+
+// Series names.
+const (
+	SeriesTTFT          = "ttft_ns"
+	SeriesLatency       = "sample_latency_ns"
+	SeriesFailedLatency = "failed_sample_latency_ns"
+	SeriesChunkDelta    = "chunk_delta_ns"
+	SeriesTPOT          = "tpot_ns"
+	SeriesISL           = "isl"
+	SeriesOSL           = "osl"
+)
+
+// ErrorCounterPrefix prefixes the per-class error counters ("errors.timeout").
+const ErrorCounterPrefix = "errors."
+
+// TokenCounter counts the tokens of a text. It must be safe for concurrent use.
+type TokenCounter interface {
+	Count(text string) int
+}
+
+// Config configures an Aggregator. The zero value is usable.
+type Config struct {
+	PublishInterval time.Duration // 0 means DefaultPublishInterval
+	DrainTimeout    time.Duration // 0 means DefaultDrainTimeout; <0 means no wait
+	// Streaming registers the streaming series (TTFT, inter-chunk gap, TPOT).
+	Streaming bool
+	// FinalPath is where the terminal snapshot is written ("" = not written).
+	FinalPath string
+	// Tokenizer counts ISL from prompt text, OSL and TPOT; nil means token
+	// metrics come from the server's usage.
+	Tokenizer    TokenCounter
+	TokenWorkers int // 0 means DefaultTokenWorkers
+	SigFigs      int // HDR significant figures; 0 means metrics.DefaultSigFigs
+	Buckets      int // histogram buckets; 0 means metrics.DefaultBuckets
+	Logger       *slog.Logger
+}
+
+// Aggregator turns events into metrics; see the package doc. Its methods are
+// safe for concurrent use.
+type Aggregator struct {
+	cfg Config
+	log *slog.Logger
+	pub bus.Publisher[metrics.Snapshot]
+
+	mu  sync.Mutex // guards everything below, and the registry
+	reg *metrics.Registry
+
+	totalIssued, totalCompleted, totalFailed       *metrics.Counter
+	trackedIssued, trackedCompleted, trackedFailed *metrics.Counter
+	trackedDuration, totalDuration                 *metrics.Counter
+	errorsByClass                                  map[string]*metrics.Counter
+
+	ttft, latency, failedLatency, chunkDelta, tpot, isl, osl *metrics.Series
+
+	rows     map[string]*row
+	free     []*row
+	blocks   []block
+	tracking bool
+
+	state        metrics.State
+	started      bool
+	sessionStart int64
+	lastEventTS  int64
+	sameClock    bool // event timestamps come from this host's monotonic clock
+	ended        bool
+
+	tick       context.CancelFunc
+	tickDone   chan struct{}
+	finalOnce  sync.Once
+	final      metrics.Snapshot
+	finalErr   error
+	finalReady chan struct{}
+
+	tokens *tokenPool
+}
+
+type row struct {
+	issued, recvFirst, lastRecv int64
+	hasFirst                    bool
+	block                       int
+	failed                      bool
+	islKnown                    bool
+}
+
+type block struct {
+	start, lastComplete int64
+	completed           int64
+}
+
+// New builds an aggregator that publishes snapshots on pub (nil: none).
+func New(cfg Config, pub bus.Publisher[metrics.Snapshot]) (*Aggregator, error) {
+	if cfg.PublishInterval == 0 {
+		cfg.PublishInterval = DefaultPublishInterval
+	}
+	if cfg.PublishInterval < 0 {
+		return nil, fmt.Errorf("aggregator: publish interval %v must be positive", cfg.PublishInterval)
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.TokenWorkers <= 0 {
+		cfg.TokenWorkers = DefaultTokenWorkers
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &Aggregator{
+		cfg:           cfg,
+		log:           log,
+		pub:           pub,
+		reg:           metrics.NewRegistry(),
+		rows:          make(map[string]*row, 1024),
+		errorsByClass: map[string]*metrics.Counter{},
+		state:         metrics.StateInitialize,
+		finalReady:    make(chan struct{}),
+	}
+	a.reg.Logger = log
+	if err := a.register(); err != nil {
+		return nil, err
+	}
+	if cfg.Tokenizer != nil {
+		a.tokens = newTokenPool(a, cfg.Tokenizer, cfg.TokenWorkers)
+	}
+	return a, nil
+}
+
+func (a *Aggregator) register() error {
+	var errs []error
+	counter := func(name string) *metrics.Counter {
+		c, err := a.reg.NewCounter(name, false)
+		errs = append(errs, err)
+		return c
+	}
+	a.totalIssued = counter(TotalIssued)
+	a.totalCompleted = counter(TotalCompleted)
+	a.totalFailed = counter(TotalFailed)
+	a.trackedIssued = counter(TrackedIssued)
+	a.trackedCompleted = counter(TrackedCompleted)
+	a.trackedFailed = counter(TrackedFailed)
+	a.trackedDuration = counter(TrackedDuration)
+	a.totalDuration = counter(TotalDuration)
+	series := func(name string, o metrics.SeriesOpts) *metrics.Series {
+		o.SigFigs, o.Buckets = a.cfg.SigFigs, a.cfg.Buckets
+		s, err := a.reg.NewSeries(name, o)
+		errs = append(errs, err)
+		return s
+	}
+	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
+	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
+	if a.cfg.Streaming {
+		a.ttft = series(SeriesTTFT, timeOpts)
+	}
+	a.latency = series(SeriesLatency, timeOpts)
+	a.failedLatency = series(SeriesFailedLatency, timeOpts)
+	if a.cfg.Streaming {
+		a.chunkDelta = series(SeriesChunkDelta, timeOpts)
+		o := timeOpts
+		o.Float = true
+		a.tpot = series(SeriesTPOT, o)
+	}
+	a.isl = series(SeriesISL, tokenOpts)
+	a.osl = series(SeriesOSL, tokenOpts)
+	return errors.Join(errs...)
+}
+
+// Run consumes sub until the session ends, then drains pending token counts
+// and finalizes as complete. If ctx is cancelled first (a signal) it
+// finalizes as interrupted with everything recorded so far. It returns the
+// terminal snapshot and any error of the final write or publish.
+func (a *Aggregator) Run(ctx context.Context, sub bus.Subscriber[event.Record]) (metrics.Snapshot, error) {
+	for {
+		batch, err := sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || !errors.Is(err, io.EOF) && !errors.Is(err, bus.ErrClosed) {
+				if ctx.Err() == nil {
+					a.log.Error("event stream failed", "err", err)
+				}
+				return a.Finalize(metrics.StateInterrupted)
+			}
+			// The stream ended without session.ended: the producer is gone.
+			a.log.Warn("event stream closed before session.ended; finalizing as interrupted")
+			return a.Finalize(metrics.StateInterrupted)
+		}
+		if a.Process(batch) {
+			break
+		}
+	}
+	pending := a.drain(ctx)
+	if ctx.Err() != nil {
+		return a.Finalize(metrics.StateInterrupted)
+	}
+	return a.finalize(metrics.StateComplete, pending)
+}
+
+// Process folds one batch of records into the metrics and reports whether it
+// contained session.ended (records after it are ignored).
+func (a *Aggregator) Process(batch []event.Record) (ended bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ended || a.state.Terminal() {
+		return true
+	}
+	for i := range batch {
+		if a.apply(&batch[i]) {
+			a.ended = true
+			a.state = metrics.StateDraining
+			a.updateTrackedDuration(false)
+			return true
+		}
+	}
+	return false
+}
+
+// apply handles one record and reports whether it was session.ended.
+func (a *Aggregator) apply(r *event.Record) bool {
+	ts := r.TimestampNS
+	if a.started {
+		if ts > a.lastEventTS {
+			a.lastEventTS = ts
+		}
+		if d := ts - a.sessionStart; d > a.totalDuration.Int() {
+			a.totalDuration.Set(d)
+		}
+	}
+	switch r.Type.Category() {
+	case event.CategorySession:
+		return a.session(r)
+	case event.CategoryError:
+		a.error(r)
+		return false
+	case event.CategorySample:
+		if r.SampleUUID != "" {
+			a.sample(r)
+		}
+	}
+	return false
+}
+
+func (a *Aggregator) session(r *event.Record) bool {
+	switch r.Type {
+	case event.SessionStarted:
+		if a.started {
+			a.log.Error("duplicate session.started ignored", "first_ns", a.sessionStart, "duplicate_ns", r.TimestampNS)
+			return false
+		}
+		a.started = true
+		a.sessionStart = r.TimestampNS
+		a.lastEventTS = r.TimestampNS
+		d := event.Now() - r.TimestampNS
+		a.sameClock = d > -int64(10*time.Second) && d < int64(10*time.Second)
+		if a.state == metrics.StateInitialize {
+			a.state = metrics.StateLive
+			a.startTicks()
+		}
+	case event.SessionEnded:
+		return true
+	case event.SessionStartTracking:
+		if !a.tracking {
+			a.tracking = true
+			a.blocks = append(a.blocks, block{start: r.TimestampNS, lastComplete: r.TimestampNS})
+		}
+	case event.SessionStopTracking:
+		a.tracking = false
+		a.updateTrackedDuration(false)
+	}
+	return false
+}
+
+func (a *Aggregator) error(r *event.Record) {
+	a.totalFailed.Add(1)
+	class := "generic"
+	if d, ok := r.Data.(*event.ErrorData); ok && d.Type != "" {
+		class = d.Type
+	}
+	c, ok := a.errorsByClass[class]
+	if !ok {
+		var err error
+		if c, err = a.reg.NewCounter(ErrorCounterPrefix+class, false); err != nil {
+			a.log.Error("cannot count error class", "class", class, "err", err)
+		}
+		a.errorsByClass[class] = c
+	}
+	if c != nil {
+		c.Add(1)
+	}
+	if row, ok := a.rows[r.SampleUUID]; ok && r.SampleUUID != "" && !row.failed {
+		row.failed = true
+		a.trackedFailed.Add(1)
+	}
+}
+
+func (a *Aggregator) sample(r *event.Record) {
+	ts := r.TimestampNS
+	switch r.Type {
+	case event.SampleIssued:
+		a.totalIssued.Add(1)
+		if !a.tracking {
+			return
+		}
+		rw, dup := a.rows[r.SampleUUID]
+		if dup {
+			a.log.Warn("duplicate sample.issued; keeping the first", "sample_uuid", r.SampleUUID)
+			return
+		}
+		rw = a.newRow()
+		rw.issued, rw.block = ts, len(a.blocks)-1
+		a.rows[r.SampleUUID] = rw
+		a.trackedIssued.Add(1)
+		if p, ok := r.Data.(*event.PromptData); ok && p != nil {
+			switch {
+			case p.TokenIDs != nil:
+				a.isl.Record(int64(len(p.TokenIDs)))
+				rw.islKnown = true
+			case p.Text != "" && a.tokens != nil:
+				a.tokens.submit(tokenJob{kind: jobISL, text: p.Text})
+				rw.islKnown = true
+			}
+		}
+	case event.SampleRecvFirst, event.SampleRecvNonFirst:
+		rw, ok := a.rows[r.SampleUUID]
+		if !ok {
+			return
+		}
+		if r.Type == event.SampleRecvFirst && !rw.hasFirst {
+			rw.hasFirst, rw.recvFirst = true, ts
+			if a.ttft != nil {
+				a.ttft.Record(ts - rw.issued)
+			}
+		} else if rw.lastRecv != 0 && a.chunkDelta != nil {
+			a.chunkDelta.Record(ts - rw.lastRecv)
+		}
+		rw.lastRecv = ts
+	case event.SampleComplete:
+		a.totalCompleted.Add(1)
+		rw, ok := a.rows[r.SampleUUID]
+		if !ok {
+			return
+		}
+		delete(a.rows, r.SampleUUID)
+		a.trackedCompleted.Add(1)
+		b := &a.blocks[rw.block]
+		b.lastComplete = max(b.lastComplete, ts)
+		b.completed++
+		if rw.failed {
+			a.failedLatency.Record(ts - rw.issued)
+		} else {
+			a.latency.Record(ts - rw.issued)
+			a.outputTokens(rw, r, ts)
+		}
+		a.free = append(a.free, rw)
+	}
+}
+
+// outputTokens records OSL and TPOT of a successful sample, and ISL from the
+// server's usage when nothing else gave it.
+func (a *Aggregator) outputTokens(rw *row, r *event.Record, ts int64) {
+	out, _ := r.Data.(*event.Output)
+	if out == nil {
+		return
+	}
+	if !rw.islKnown && out.Usage != nil && out.Usage.PromptTokens > 0 {
+		a.isl.Record(out.Usage.PromptTokens)
+	}
+	decode := int64(-1) // complete − recv_first, when TPOT applies
+	if a.tpot != nil && rw.hasFirst && out.Streamed {
+		decode = ts - rw.recvFirst
+	}
+	if a.tokens != nil {
+		if text := out.All(); text != "" {
+			a.tokens.submit(tokenJob{kind: jobOSL, text: text})
+		}
+		if decode >= 0 {
+			if rest := out.AfterFirstChunk(); rest != "" {
+				a.tokens.submit(tokenJob{kind: jobTPOT, text: rest, decodeNS: decode})
+			}
+		}
+		return
+	}
+	if out.Usage == nil || out.Usage.CompletionTokens <= 0 {
+		return
+	}
+	osl := out.Usage.CompletionTokens
+	a.osl.Record(osl)
+	if decode >= 0 {
+		// Without a tokenizer the first chunk's share of the tokens is
+		// estimated from its share of the bytes.
+		all := len(out.All())
+		first := int64(0)
+		if all > 0 {
+			first = (osl*int64(out.FirstChunkLen) + int64(all)/2) / int64(all)
+		}
+		first = max(first, 1)
+		if after := osl - first; after > 0 {
+			a.tpot.RecordFloat(float64(decode) / float64(after))
+		}
+	}
+}
+
+func (a *Aggregator) newRow() *row {
+	if n := len(a.free); n > 0 {
+		rw := a.free[n-1]
+		a.free = a.free[:n-1]
+		*rw = row{}
+		return rw
+	}
+	return &row{}
+}
+
+// updateTrackedDuration sets tracked_duration_ns: the sum over tracking windows
+// of (last tracked completion − window start). While live, the open window
+// runs to the newest event (or to now, when events share this host's clock),
+// so live QPS and TPS exist.
+func (a *Aggregator) updateTrackedDuration(live bool) {
+	var total int64
+	for i, b := range a.blocks {
+		end := b.lastComplete
+		if live && a.tracking && i == len(a.blocks)-1 {
+			end = max(end, a.lastEventTS)
+			if a.sameClock {
+				end = max(end, event.Now())
+			}
+		}
+		total += max(end-b.start, 0)
+	}
+	a.trackedDuration.Set(total)
+}
+
+// Snapshot returns a live snapshot of the current state.
+func (a *Aggregator) Snapshot() metrics.Snapshot {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.snapshotLocked()
+}
+
+func (a *Aggregator) snapshotLocked() metrics.Snapshot {
+	if !a.ended {
+		a.updateTrackedDuration(true)
+	}
+	return a.reg.Snapshot(a.state, a.pending(), event.Now())
+}
+
+func (a *Aggregator) pending() int64 {
+	if a.tokens == nil {
+		return 0
+	}
+	return a.tokens.pending.Load()
+}
+
+// InFlight returns the number of tracked samples issued and not completed.
+func (a *Aggregator) InFlight() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.rows)
+}
+
+// State returns the session state.
+func (a *Aggregator) State() metrics.State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state
+}
+
+func (a *Aggregator) startTicks() {
+	if a.pub == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.tick, a.tickDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.tickDone)
+		t := time.NewTicker(a.cfg.PublishInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			a.mu.Lock()
+			if a.state.Terminal() {
+				a.mu.Unlock()
+				return
+			}
+			snap := a.snapshotLocked()
+			a.mu.Unlock()
+			if err := a.pub.Publish(snap); err != nil {
+				a.log.Warn("live snapshot not published", "err", err)
+			}
+		}
+	}()
+}
+
+// stopTicks cancels the tick loop and waits for it, so that no live frame can
+// follow the terminal one.
+func (a *Aggregator) stopTicks() {
+	a.mu.Lock()
+	cancel, done := a.tick, a.tickDone
+	a.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// drain waits for pending token counts, at most the drain timeout, and
+// returns how many are still pending.
+func (a *Aggregator) drain(ctx context.Context) int64 {
+	if a.tokens == nil {
+		return 0
+	}
+	timeout := a.cfg.DrainTimeout
+	if timeout < 0 {
+		timeout = 0
+	}
+	left := a.tokens.wait(ctx, timeout)
+	if left > 0 {
+		a.log.Warn("drain timed out: token counts still pending", "pending", left, "timeout", timeout)
+	}
+	return left
+}
+
+// Finalize ends the session in state (complete or interrupted) with whatever
+// is recorded: see finalize. A second call returns the first result.
+func (a *Aggregator) Finalize(state metrics.State) (metrics.Snapshot, error) {
+	return a.finalize(state, -1)
+}
+
+// finalize builds the terminal snapshot once, then writes it to FinalPath and
+// publishes it; a failure of one path never suppresses the other. pending < 0
+// means "count what is pending now".
+func (a *Aggregator) finalize(state metrics.State, pending int64) (metrics.Snapshot, error) {
+	a.finalOnce.Do(func() {
+		a.stopTicks()
+		if a.tokens != nil {
+			a.tokens.stop()
+		}
+		a.mu.Lock()
+		if pending < 0 {
+			pending = a.pending()
+		}
+		a.updateTrackedDuration(false)
+		a.state = state
+		a.final = a.reg.Snapshot(state, pending, event.Now())
+		a.mu.Unlock()
+		var errs []error
+		if a.cfg.FinalPath != "" {
+			if err := WriteFinal(a.cfg.FinalPath, &a.final); err != nil {
+				a.log.Error("final snapshot not written", "path", a.cfg.FinalPath, "err", err)
+				errs = append(errs, err)
+			}
+		}
+		if a.pub != nil {
+			err := a.pub.Publish(a.final)
+			if err == nil {
+				err = a.pub.Flush()
+			}
+			if err != nil {
+				a.log.Error("terminal snapshot not published", "err", err)
+				errs = append(errs, fmt.Errorf("aggregator: publish terminal snapshot: %w", err))
+			}
+		}
+		a.finalErr = errors.Join(errs...)
+		close(a.finalReady)
+	})
+	<-a.finalReady
+	return a.final, a.finalErr
+}

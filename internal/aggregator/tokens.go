@@ -1,0 +1,134 @@
+package aggregator
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type jobKind uint8
+
+const (
+	jobISL jobKind = iota
+	jobOSL
+	jobTPOT
+)
+
+type tokenJob struct {
+	kind     jobKind
+	text     string
+	decodeNS int64 // TPOT: complete − recv_first
+}
+
+// tokenBatch is how many counts a worker records under one acquisition of the
+// aggregator's lock.
+const tokenBatch = 256
+
+// tokenPool counts tokens on worker goroutines, off the event path. Its queue
+// is unbounded so that submitting (under the aggregator's lock) never waits
+// for a worker that itself waits for that lock.
+type tokenPool struct {
+	a   *Aggregator
+	tok TokenCounter
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	queue   []tokenJob
+	stopped bool
+
+	pending  atomic.Int64 // submitted and not yet recorded
+	progress chan struct{}
+}
+
+func newTokenPool(a *Aggregator, tok TokenCounter, workers int) *tokenPool {
+	p := &tokenPool{a: a, tok: tok, progress: make(chan struct{}, 1)}
+	p.cond.L = &p.mu
+	for range workers {
+		go p.work()
+	}
+	return p
+}
+
+func (p *tokenPool) submit(j tokenJob) {
+	p.pending.Add(1)
+	p.mu.Lock()
+	p.queue = append(p.queue, j)
+	p.mu.Unlock()
+	p.cond.Signal()
+}
+
+func (p *tokenPool) work() {
+	var jobs []tokenJob
+	var counts []int
+	for {
+		p.mu.Lock()
+		for len(p.queue) == 0 && !p.stopped {
+			p.cond.Wait()
+		}
+		if p.stopped {
+			p.mu.Unlock()
+			return
+		}
+		n := min(len(p.queue), tokenBatch)
+		jobs = append(jobs[:0], p.queue[:n]...)
+		p.queue = p.queue[n:]
+		p.mu.Unlock()
+
+		counts = counts[:0]
+		for _, j := range jobs {
+			counts = append(counts, p.tok.Count(j.text))
+		}
+		a := p.a
+		a.mu.Lock()
+		if !a.state.Terminal() {
+			for i, j := range jobs {
+				c := int64(counts[i])
+				switch j.kind {
+				case jobISL:
+					a.isl.Record(c)
+				case jobOSL:
+					a.osl.Record(c)
+				case jobTPOT:
+					if c > 0 {
+						a.tpot.RecordFloat(float64(j.decodeNS) / float64(c))
+					}
+				}
+			}
+		}
+		a.mu.Unlock()
+		p.pending.Add(-int64(len(jobs)))
+		select {
+		case p.progress <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wait blocks until nothing is pending, the timeout passes or ctx ends, and
+// returns the number still pending.
+func (p *tokenPool) wait(ctx context.Context, timeout time.Duration) int64 {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		if n := p.pending.Load(); n == 0 {
+			return 0
+		}
+		select {
+		case <-p.progress:
+		case <-deadline.C:
+			return p.pending.Load()
+		case <-ctx.Done():
+			return p.pending.Load()
+		}
+	}
+}
+
+// stop ends the workers; counts in progress are discarded once the session
+// is terminal.
+func (p *tokenPool) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
