@@ -1,0 +1,279 @@
+// Package report turns a metrics snapshot (normally the run's
+// final_snapshot.json) into what a person reads: a summary (issued, completed,
+// failed, duration, QPS, TPS, and warnings for interrupted or incomplete runs)
+// and a per-series breakdown (min, max, median, mean, sample standard
+// deviation, histogram, percentiles), as text ([Report.WriteText]) and as
+// result_summary.json ([Report.JSON]).
+//
+// Partial or malformed snapshots never make it fail: missing values print N/A.
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+
+	"github.com/inferbench/inferbench/internal/metrics"
+)
+
+// Version is the tool version written into reports; the CLI sets it.
+var Version = "dev"
+
+// Value is a number that may be missing (NaN); JSON writes it as null and
+// text as N/A.
+type Value float64
+
+// NA is the missing value.
+var NA = Value(math.NaN())
+
+// Valid reports whether v holds a number.
+func (v Value) Valid() bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+
+// MarshalJSON writes null for a missing value.
+func (v Value) MarshalJSON() ([]byte, error) {
+	if !v.Valid() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(v))
+}
+
+// Percentile is one row of a series' percentile table.
+type Percentile struct {
+	Key   string `json:"key"`
+	Value Value  `json:"value"`
+}
+
+// Histogram is a series' histogram in display units.
+type Histogram struct {
+	Buckets [][2]Value `json:"buckets"`
+	Counts  []int64    `json:"counts"`
+}
+
+// Section is the breakdown of one series, in display units.
+type Section struct {
+	Name        string       `json:"name"` // the series name, e.g. ttft_ns
+	Title       string       `json:"title"`
+	Unit        string       `json:"unit"`
+	Count       int64        `json:"count"`
+	Total       Value        `json:"total"`
+	Min         Value        `json:"min"`
+	Max         Value        `json:"max"`
+	Median      Value        `json:"median"`
+	Avg         Value        `json:"avg"`
+	StdDev      Value        `json:"std_dev"`
+	Percentiles []Percentile `json:"percentiles"`
+	Histogram   Histogram    `json:"histogram"`
+}
+
+// Report is the content of result_summary.json.
+type Report struct {
+	Version       string           `json:"version"`
+	Source        string           `json:"source,omitempty"` // the file it was built from
+	State         string           `json:"state"`
+	Complete      bool             `json:"complete"`
+	NPendingTasks int64            `json:"n_pending_tasks"`
+	Issued        int64            `json:"n_samples_issued"`
+	Completed     int64            `json:"n_samples_completed"`
+	Failed        int64            `json:"n_samples_failed"`
+	TotalIssued   int64            `json:"n_samples_issued_total"`
+	DurationNS    Value            `json:"duration_ns"`
+	QPS           Value            `json:"qps"`
+	TPS           Value            `json:"tps"`
+	Errors        map[string]int64 `json:"errors,omitempty"`
+	Warnings      []string         `json:"warnings,omitempty"`
+	Sections      []Section        `json:"metrics"`
+}
+
+// seriesInfo says how to show a series: title, unit and scale from its
+// native unit.
+var seriesInfo = []struct {
+	name, title, unit string
+	scale             float64
+}{
+	{"ttft_ns", "TTFT", "ms", 1e-6},
+	{"tpot_ns", "TPOT", "ms", 1e-6},
+	{"chunk_delta_ns", "Inter-chunk latency", "ms", 1e-6},
+	{"sample_latency_ns", "Latency", "ms", 1e-6},
+	{"failed_sample_latency_ns", "Latency of failed requests", "ms", 1e-6},
+	{"isl", "Input sequence lengths", "tokens", 1},
+	{"osl", "Output sequence lengths", "tokens", 1},
+}
+
+// Build derives a report from a snapshot.
+func Build(s *metrics.Snapshot) *Report {
+	r := &Report{
+		Version:       Version,
+		State:         string(s.State),
+		Complete:      s.Complete(),
+		NPendingTasks: s.NPendingTasks,
+		Issued:        s.CounterInt("tracked_samples_issued"),
+		Completed:     s.CounterInt("tracked_samples_completed"),
+		Failed:        s.CounterInt("tracked_samples_failed"),
+		TotalIssued:   s.CounterInt("total_samples_issued"),
+		DurationNS:    NA,
+		QPS:           NA,
+		TPS:           NA,
+	}
+	if r.State == "" {
+		r.State = string(metrics.StateInterrupted)
+	}
+	if d := s.CounterInt("tracked_duration_ns"); d > 0 {
+		r.DurationNS = Value(d)
+		secs := float64(d) / 1e9
+		r.QPS = Value(float64(r.Completed-r.Failed) / secs)
+		if m, ok := s.Find("osl"); ok && m.Kind == metrics.KindSeries && m.Count > 0 {
+			r.TPS = Value(m.Total.Float64() / secs)
+		}
+	}
+	for _, m := range s.Metrics {
+		if m.Kind == metrics.KindCounter && len(m.Name) > len("errors.") && m.Name[:len("errors.")] == "errors." {
+			if r.Errors == nil {
+				r.Errors = map[string]int64{}
+			}
+			v, _ := m.Value.Int64()
+			r.Errors[m.Name[len("errors."):]] = v
+		}
+	}
+	switch {
+	case r.State == string(metrics.StateInterrupted):
+		r.Warnings = append(r.Warnings, "run was interrupted (SIGTERM/SIGINT): the metrics are what was recorded until then")
+	case r.State != string(metrics.StateComplete):
+		r.Warnings = append(r.Warnings, fmt.Sprintf("no final snapshot: this report comes from a %s snapshot and its percentiles are estimates", r.State))
+	case r.NPendingTasks > 0:
+		r.Warnings = append(r.Warnings, fmt.Sprintf("report is incomplete: the drain timed out with %d token counts pending, so ISL/OSL/TPOT miss some samples", r.NPendingTasks))
+	}
+	for _, info := range seriesInfo {
+		m, ok := s.Find(info.name)
+		if !ok || m.Kind != metrics.KindSeries || m.Count == 0 {
+			continue
+		}
+		r.Sections = append(r.Sections, section(m, info.title, info.unit, info.scale))
+	}
+	return r
+}
+
+func section(m *metrics.Metric, title, unit string, scale float64) Section {
+	sc := func(f float64) Value { return Value(f * scale) }
+	n := m.Count
+	sec := Section{
+		Name: m.Name, Title: title, Unit: unit, Count: n,
+		Total: sc(m.Total.Float64()), Min: sc(m.Min.Float64()), Max: sc(m.Max.Float64()),
+		Avg: sc(m.Total.Float64() / float64(n)), StdDev: Value(stdDev(m) * scale),
+	}
+	if med, ok := m.Percentile("50.0"); ok {
+		sec.Median = sc(med)
+	} else {
+		sec.Median = sc((m.Min.Float64() + m.Max.Float64()) / 2)
+	}
+	for _, p := range m.Percentiles {
+		sec.Percentiles = append(sec.Percentiles, Percentile{Key: p.Key, Value: sc(p.Value)})
+	}
+	for _, b := range m.Histogram {
+		sec.Histogram.Buckets = append(sec.Histogram.Buckets, [2]Value{sc(b.Lo), sc(b.Hi)})
+		sec.Histogram.Counts = append(sec.Histogram.Counts, b.Count)
+	}
+	return sec
+}
+
+// stdDev is the sample standard deviation (n−1). For integer rollups it uses
+// the exact integer numerator n·Σx² − (Σx)², which does not cancel
+// catastrophically for nanosecond-scale values.
+func stdDev(m *metrics.Metric) float64 {
+	n := m.Count
+	if n < 2 {
+		return 0
+	}
+	if tb, sb := m.Total.Big(), m.SumSq.Big(); tb != nil && sb != nil {
+		num := new(big.Int).Mul(big.NewInt(n), sb)
+		num.Sub(num, new(big.Int).Mul(tb, tb))
+		if num.Sign() <= 0 {
+			return 0
+		}
+		f, _ := new(big.Float).SetInt(num).Float64()
+		return math.Sqrt(f) / math.Sqrt(float64(n)*float64(n-1))
+	}
+	total, sumSq := m.Total.Float64(), m.SumSq.Float64()
+	v := (sumSq - total*total/float64(n)) / float64(n-1)
+	if !(v > 0) {
+		return 0
+	}
+	return math.Sqrt(v)
+}
+
+// JSON returns the report as indented JSON (result_summary.json).
+func (r *Report) JSON() ([]byte, error) {
+	return json.MarshalIndent(r, "", "  ")
+}
+
+// File names inside a run directory.
+const (
+	MetricsDir  = "metrics"
+	FinalFile   = "final_snapshot.json"
+	SummaryFile = "result_summary.json"
+	TextFile    = "report.txt"
+)
+
+// ErrNoSnapshot is returned when a path holds no snapshot to report on.
+var ErrNoSnapshot = errors.New("report: no metrics snapshot")
+
+// Load reads a snapshot from a final_snapshot.json file or from a run
+// directory (its metrics/final_snapshot.json). It returns the file it read.
+func Load(path string) (*metrics.Snapshot, string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, path, fmt.Errorf("%w: %s does not exist", ErrNoSnapshot, path)
+		}
+		return nil, path, fmt.Errorf("report: %w", err)
+	}
+	file := path
+	if st.IsDir() {
+		file = filepath.Join(path, MetricsDir, FinalFile)
+		if _, err := os.Stat(file); err != nil {
+			if alt := filepath.Join(path, FinalFile); fileExists(alt) {
+				file = alt
+			} else {
+				return nil, file, fmt.Errorf("%w: %s holds no %s/%s", ErrNoSnapshot, path, MetricsDir, FinalFile)
+			}
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, file, fmt.Errorf("report: %w", err)
+	}
+	s, err := metrics.ParseJSON(data)
+	if err != nil {
+		return nil, file, fmt.Errorf("%w: %s: %v", ErrNoSnapshot, file, err)
+	}
+	return s, file, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// WriteFiles writes result_summary.json and report.txt into dir.
+func (r *Report) WriteFiles(dir string) error {
+	data, err := r.JSON()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, SummaryFile), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, TextFile))
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := r.WriteText(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,113 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// barWidth is the length of the longest histogram bar.
+const barWidth = 30
+
+func (v Value) text(unit string) string {
+	if !v.Valid() {
+		return "N/A"
+	}
+	if unit == "" {
+		return fmt.Sprintf("%.2f", float64(v))
+	}
+	return fmt.Sprintf("%.2f %s", float64(v), unit)
+}
+
+// WriteSummary writes the summary block.
+func (r *Report) WriteSummary(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	r.summary(bw)
+	return bw.Flush()
+}
+
+func (r *Report) summary(w *bufio.Writer) {
+	fmt.Fprintln(w, "----------------- Summary -----------------")
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	fmt.Fprintf(w, "Version: %s\n", r.Version)
+	fmt.Fprintf(w, "State: %s\n", r.State)
+	fmt.Fprintf(w, "Total samples issued: %d\n", r.Issued)
+	fmt.Fprintf(w, "Total samples completed: %d\n", r.Completed)
+	fmt.Fprintf(w, "Total samples failed: %d\n", r.Failed)
+	if len(r.Errors) > 0 {
+		classes := make([]string, 0, len(r.Errors))
+		for c := range r.Errors {
+			classes = append(classes, c)
+		}
+		slices.Sort(classes)
+		parts := make([]string, len(classes))
+		for i, c := range classes {
+			parts[i] = fmt.Sprintf("%s=%d", c, r.Errors[c])
+		}
+		fmt.Fprintf(w, "Errors by class: %s\n", strings.Join(parts, ", "))
+	}
+	if r.DurationNS.Valid() {
+		fmt.Fprintf(w, "Duration: %.2f seconds\n", float64(r.DurationNS)/1e9)
+	} else {
+		fmt.Fprintln(w, "Duration: N/A")
+	}
+	fmt.Fprintf(w, "QPS: %s\n", r.QPS.text(""))
+	fmt.Fprintf(w, "TPS: %s\n", r.TPS.text(""))
+	fmt.Fprintln(w, "----------------- End of Summary -----------------")
+}
+
+// WriteText writes the whole report: the summary and every series section.
+func (r *Report) WriteText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	r.summary(bw)
+	fmt.Fprintln(bw)
+	fmt.Fprintln(bw, "------------------- Latency Breakdowns -------------------")
+	for i := range r.Sections {
+		r.Sections[i].write(bw)
+	}
+	fmt.Fprintln(bw, "----------------- End of Report -----------------")
+	return bw.Flush()
+}
+
+func (s *Section) write(w *bufio.Writer) {
+	fmt.Fprintf(w, "%s (%d samples):\n", s.Title, s.Count)
+	fmt.Fprintf(w, "  Min: %s\n", s.Min.text(s.Unit))
+	fmt.Fprintf(w, "  Max: %s\n", s.Max.text(s.Unit))
+	fmt.Fprintf(w, "  Median: %s\n", s.Median.text(s.Unit))
+	fmt.Fprintf(w, "  Avg.: %s\n", s.Avg.text(s.Unit))
+	fmt.Fprintf(w, "  Std Dev.: %s\n", s.StdDev.text(s.Unit))
+	if len(s.Histogram.Counts) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "  Histogram:")
+		labels := make([]string, len(s.Histogram.Buckets))
+		width := 0
+		for i, b := range s.Histogram.Buckets {
+			closeB := ")"
+			if i == len(s.Histogram.Buckets)-1 {
+				closeB = "]"
+			}
+			labels[i] = fmt.Sprintf("[%s, %s%s", b[0].text(""), b[1].text(""), closeB)
+			width = max(width, len(labels[i]))
+		}
+		maxCount := slices.Max(s.Histogram.Counts)
+		for i, c := range s.Histogram.Counts {
+			bar := 0
+			if maxCount > 0 {
+				bar = int(c * barWidth / maxCount)
+			}
+			fmt.Fprintf(w, "    %*s |%s %d\n", width, labels[i], strings.Repeat("#", bar), c)
+		}
+	}
+	if len(s.Percentiles) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "  Percentiles:")
+		for _, p := range s.Percentiles {
+			fmt.Fprintf(w, "    %6s: %s\n", p.Key, p.Value.text(s.Unit))
+		}
+	}
+	fmt.Fprintln(w)
+}
