@@ -56,6 +56,8 @@ const (
 	SeriesTPOT          = "tpot_ns"
 	SeriesISL           = "isl"
 	SeriesOSL           = "osl"
+	// SeriesLateness is the scheduler's lateness: issue time − intended time.
+	SeriesLateness = "issue_lateness_ns"
 )
 
 // ErrorCounterPrefix prefixes the per-class error counters ("errors.timeout").
@@ -98,7 +100,7 @@ type Aggregator struct {
 	trackedDuration, totalDuration                 *metrics.Counter
 	errorsByClass                                  map[string]*metrics.Counter
 
-	ttft, latency, failedLatency, chunkDelta, tpot, isl, osl *metrics.Series
+	ttft, latency, failedLatency, chunkDelta, tpot, isl, osl, lateness *metrics.Series
 
 	rows     map[string]*row
 	free     []*row
@@ -111,6 +113,7 @@ type Aggregator struct {
 	lastEventTS  int64
 	sameClock    bool // event timestamps come from this host's monotonic clock
 	ended        bool
+	stopped      bool // session.stop_loadgen: the run ends interrupted
 
 	tick       context.CancelFunc
 	tickDone   chan struct{}
@@ -209,6 +212,7 @@ func (a *Aggregator) register() error {
 	}
 	a.isl = series(SeriesISL, tokenOpts)
 	a.osl = series(SeriesOSL, tokenOpts)
+	a.lateness = series(SeriesLateness, timeOpts)
 	return errors.Join(errs...)
 }
 
@@ -235,8 +239,11 @@ func (a *Aggregator) Run(ctx context.Context, sub bus.Subscriber[event.Record]) 
 		}
 	}
 	pending := a.drain(ctx)
-	if ctx.Err() != nil {
-		return a.Finalize(metrics.StateInterrupted)
+	a.mu.Lock()
+	stopped := a.stopped
+	a.mu.Unlock()
+	if ctx.Err() != nil || stopped {
+		return a.finalize(metrics.StateInterrupted, pending)
 	}
 	return a.finalize(metrics.StateComplete, pending)
 }
@@ -303,6 +310,8 @@ func (a *Aggregator) session(r *event.Record) bool {
 		}
 	case event.SessionEnded:
 		return true
+	case event.SessionStopLoadgen:
+		a.stopped = true
 	case event.SessionStartTracking:
 		if !a.tracking {
 			a.tracking = true
@@ -356,6 +365,9 @@ func (a *Aggregator) sample(r *event.Record) {
 		a.rows[r.SampleUUID] = rw
 		a.trackedIssued.Add(1)
 		if p, ok := r.Data.(*event.PromptData); ok && p != nil {
+			if p.ScheduledNS != 0 {
+				a.lateness.Record(max(ts-p.ScheduledNS, 0))
+			}
 			switch {
 			case p.TokenIDs != nil:
 				a.isl.Record(int64(len(p.TokenIDs)))

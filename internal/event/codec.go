@@ -69,22 +69,34 @@ func appendData(b []byte, d Data) []byte {
 		if d == nil {
 			return msgp.AppendNil(b)
 		}
-		// Trailing fields that hold their default are omitted, as msgspec does.
-		if d.TokenIDs == nil {
-			b = msgp.AppendArrayHeader(b, 2)
-			b = msgp.AppendString(b, tagPrompt)
-			return msgp.AppendString(b, d.Text)
+		// Trailing fields that hold their default are omitted, as msgspec does;
+		// scheduled_ns is an extension after the Python tool's two fields.
+		n := uint32(2)
+		switch {
+		case d.ScheduledNS != 0:
+			n = 4
+		case d.TokenIDs != nil:
+			n = 3
 		}
-		b = msgp.AppendArrayHeader(b, 3)
+		b = msgp.AppendArrayHeader(b, n)
 		b = msgp.AppendString(b, tagPrompt)
-		if d.Text == "" {
+		if d.Text == "" && d.TokenIDs != nil {
 			b = msgp.AppendNil(b)
 		} else {
 			b = msgp.AppendString(b, d.Text)
 		}
-		b = msgp.AppendArrayHeader(b, uint32(len(d.TokenIDs)))
-		for _, id := range d.TokenIDs {
-			b = msgp.AppendInt32(b, id)
+		if n >= 3 {
+			if d.TokenIDs == nil {
+				b = msgp.AppendNil(b)
+			} else {
+				b = msgp.AppendArrayHeader(b, uint32(len(d.TokenIDs)))
+				for _, id := range d.TokenIDs {
+					b = msgp.AppendInt32(b, id)
+				}
+			}
+		}
+		if n >= 4 {
+			b = msgp.AppendInt64(b, d.ScheduledNS)
 		}
 		return b
 	case *Output:
@@ -251,7 +263,12 @@ func decodeData(p []byte) (Data, []byte, error) {
 		} else if field(1) {
 			p, _ = msgp.ReadNilBytes(p)
 		}
-		p, err = skipN(p, rest, 2)
+		if field(2) {
+			if d.ScheduledNS, p, err = msgp.ReadInt64Bytes(p); err != nil {
+				return nil, p, err
+			}
+		}
+		p, err = skipN(p, rest, 3)
 		return d, p, err
 	case tagOutput:
 		o := &Output{}

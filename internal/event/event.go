@@ -5,7 +5,8 @@
 //
 // Topics are "category.value" strings:
 //
-//	session.started  session.ended  session.stop_loadgen
+//	session.started  session.ended  session.stop_loadgen (the load generator
+//	    was stopped before its schedule finished: the run ends interrupted)
 //	session.start_performance_tracking  session.stop_performance_tracking
 //	sample.issued  sample.recv_first  sample.recv_non_first  sample.complete
 //	error.generic  error.client  error.loadgen  error.session
@@ -125,6 +126,10 @@ type Data interface{ isData() }
 type PromptData struct {
 	Text     string
 	TokenIDs []int32 // nil when the prompt was sent as text
+	// ScheduledNS is when the scheduler meant to issue the sample (0 when the
+	// schedule has no intended times, e.g. offline); the record's timestamp
+	// minus it is the scheduler's lateness.
+	ScheduledNS int64
 }
 
 // Usage is the token usage reported by the server, when it reports one.

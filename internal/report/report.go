@@ -102,6 +102,7 @@ var seriesInfo = []struct {
 	{"failed_sample_latency_ns", "Latency of failed requests", "ms", 1e-6},
 	{"isl", "Input sequence lengths", "tokens", 1},
 	{"osl", "Output sequence lengths", "tokens", 1},
+	{"issue_lateness_ns", "Scheduler lateness (issue − intended time)", "us", 1e-3},
 }
 
 // Build derives a report from a snapshot.

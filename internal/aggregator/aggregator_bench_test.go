@@ -1,0 +1,48 @@
+package aggregator_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/inferbench/inferbench/internal/aggregator"
+	"github.com/inferbench/inferbench/internal/event"
+)
+
+// BenchmarkAggregator_Ingest folds issued + recv_first + complete per sample
+// (with a usage payload, so OSL and TPOT fire) in batches of 1024 records, on
+// one goroutine. events/s is the figure of merit.
+func BenchmarkAggregator_Ingest(b *testing.B) {
+	const samples = 1 << 16
+	uuids := make([]string, samples)
+	for i := range uuids {
+		uuids[i] = fmt.Sprintf("%032x", i*2654435761)
+	}
+	out := &event.Output{Text: "some generated words here", Streamed: true, FirstChunkLen: 4,
+		Usage: &event.Usage{PromptTokens: 100, CompletionTokens: 5}}
+	events := make([]event.Record, 0, 3*samples)
+	ts := int64(1_000_000)
+	for i := range samples {
+		events = append(events,
+			event.Record{Type: event.SampleIssued, TimestampNS: ts, SampleUUID: uuids[i]},
+			event.Record{Type: event.SampleRecvFirst, TimestampNS: ts + 1000, SampleUUID: uuids[i]},
+			event.Record{Type: event.SampleComplete, TimestampNS: ts + 5000, SampleUUID: uuids[i], Data: out})
+		ts += 10
+	}
+	a, err := aggregator.New(aggregator.Config{Streaming: true, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a.Process([]event.Record{{Type: event.SessionStarted, TimestampNS: 1}, {Type: event.SessionStartTracking, TimestampNS: 1}})
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		j := (i * 1024) % len(events)
+		end := min(j+1024, len(events))
+		a.Process(events[j:end])
+		n += end - j
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inferbench/inferbench/internal/aggregator"
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/report"
+)
+
+type aggregateOpts struct {
+	events          []string
+	bind            bool
+	metricsAddr     string
+	out             string
+	publishInterval time.Duration
+	drainTimeout    time.Duration
+	streaming       bool
+	tokenizer       string
+}
+
+func (a *app) aggregateCmd() *cobra.Command {
+	var o aggregateOpts
+	cmd := &cobra.Command{
+		Use:   "aggregate --events ADDR --out DIR",
+		Short: "Run a standalone aggregator: subscribe to an event stream, publish snapshots, write the final snapshot and report",
+		Long: `aggregate subscribes to the event stream of one or more load generators over ZeroMQ
+(ipc:// or tcp://), folds it into metrics, publishes a snapshot every publish interval
+on --metrics, and when session.ended arrives writes DIR/metrics/final_snapshot.json,
+DIR/result_summary.json and DIR/report.txt and prints the report.
+SIGTERM or SIGINT finalizes at once as "interrupted".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runAggregate(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.events, "events", nil, "event stream address to subscribe to (repeatable), e.g. ipc:///tmp/ev.sock or tcp://127.0.0.1:5555")
+	f.BoolVar(&o.bind, "bind", false, "bind the event address instead of connecting (load generators then connect to it)")
+	f.StringVar(&o.metricsAddr, "metrics", "", "snapshot publish address (default ipc://DIR/metrics.sock)")
+	f.StringVar(&o.out, "out", "", "run directory for the final snapshot and the report (required)")
+	f.DurationVar(&o.publishInterval, "publish-interval", aggregator.DefaultPublishInterval, "live snapshot period")
+	f.DurationVar(&o.drainTimeout, "drain-timeout", aggregator.DefaultDrainTimeout, "how long to wait for pending token counts after the session ends")
+	f.BoolVar(&o.streaming, "streaming", true, "register the streaming series (TTFT, inter-chunk latency, TPOT)")
+	f.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.json file or directory for ISL/OSL/TPOT (default: server usage)")
+	return cmd
+}
+
+func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
+	if len(o.events) == 0 {
+		return usagef("aggregate: --events is required (an ipc:// or tcp:// address)")
+	}
+	if o.out == "" {
+		return usagef("aggregate: --out is required (the run directory)")
+	}
+	if o.publishInterval <= 0 {
+		return usagef("aggregate: --publish-interval %v must be positive", o.publishInterval)
+	}
+	if o.bind && len(o.events) > 1 {
+		return usagef("aggregate: --bind takes one --events address, got %d", len(o.events))
+	}
+	metricsDir := filepath.Join(o.out, report.MetricsDir)
+	if err := os.MkdirAll(metricsDir, 0o755); err != nil {
+		return usagef("aggregate: --out %s: %v", o.out, err)
+	}
+	if o.metricsAddr == "" {
+		addr, err := bus.IPCAddr(o.out, "metrics.sock")
+		if err != nil {
+			return asUsage(fmt.Errorf("aggregate: %w (pass --metrics)", err))
+		}
+		o.metricsAddr = addr
+	}
+	tok, err := a.loadTokenCounter(ctx, o.tokenizer)
+	if err != nil {
+		return err
+	}
+	pub, err := bus.NewZMQPublisher[metrics.Snapshot](o.metricsAddr, metrics.SnapshotCodec{}, bus.SnapshotPublisherOptions())
+	if err != nil {
+		return asUsage(fmt.Errorf("aggregate: --metrics: %w", err))
+	}
+	defer pub.Close()
+	var subs []bus.Subscriber[event.Record]
+	for _, addr := range o.events {
+		sub, err := bus.NewZMQSubscriber[event.Record](addr, event.Codec{}, bus.ZMQSubOptions{Bind: o.bind})
+		if err != nil {
+			return asUsage(fmt.Errorf("aggregate: --events %s: %w", addr, err))
+		}
+		defer sub.Close()
+		subs = append(subs, sub)
+	}
+	agg, err := aggregator.New(aggregator.Config{
+		PublishInterval: o.publishInterval,
+		DrainTimeout:    o.drainTimeout,
+		Streaming:       o.streaming,
+		FinalPath:       filepath.Join(metricsDir, aggregator.FinalFile),
+		Tokenizer:       tok,
+		Logger:          a.logger(),
+	}, pub)
+	if err != nil {
+		return asUsage(err)
+	}
+	fmt.Fprintf(a.stderr, "inferbench aggregate: events %v, snapshots on %s\n", o.events, pub.Endpoint())
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	snap, ferr := agg.Run(ctx, merge(subs))
+	rep := report.Build(&snap)
+	rep.Source = filepath.Join(metricsDir, aggregator.FinalFile)
+	if err := rep.WriteFiles(o.out); err != nil {
+		a.logger().Error("report files not written", "err", err)
+	}
+	if err := rep.WriteText(a.stdout); err != nil {
+		return err
+	}
+	if ferr != nil {
+		return ferr
+	}
+	return nil
+}
+
+// merge returns one subscriber for several; with one it is that one.
+func merge(subs []bus.Subscriber[event.Record]) bus.Subscriber[event.Record] {
+	if len(subs) == 1 {
+		return subs[0]
+	}
+	return bus.Merge(subs...)
+}

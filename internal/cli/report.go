@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"errors"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inferbench/inferbench/internal/report"
+)
+
+func (a *app) reportCmd() *cobra.Command {
+	var asJSON, write bool
+	cmd := &cobra.Command{
+		Use:   "report PATH",
+		Short: "Render the report of a run from its final snapshot (a run directory or a final_snapshot.json)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			snap, file, err := report.Load(args[0])
+			if err != nil {
+				if errors.Is(err, report.ErrNoSnapshot) {
+					return asUsage(err)
+				}
+				return err
+			}
+			a.logger().Info("report source", "file", file)
+			rep := report.Build(snap)
+			rep.Source = file
+			if write {
+				if err := rep.WriteFiles(dirOfRun(args[0], file)); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				data, err := rep.JSON()
+				if err != nil {
+					return err
+				}
+				_, err = a.stdout.Write(append(data, '\n'))
+				return err
+			}
+			return rep.WriteText(a.stdout)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print result_summary.json instead of the text report")
+	cmd.Flags().BoolVar(&write, "write", false, "also (re)write result_summary.json and report.txt next to the snapshot's run directory")
+	return cmd
+}
+
+// dirOfRun returns the run directory of a report source: the argument when it
+// is a directory, else the directory holding the run's metrics/ folder.
+func dirOfRun(arg, file string) string {
+	if file == arg {
+		d := filepath.Dir(file)
+		if filepath.Base(d) == report.MetricsDir {
+			return filepath.Dir(d)
+		}
+		return d
+	}
+	return arg
+}

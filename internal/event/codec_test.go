@@ -1,0 +1,247 @@
+package event_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/inferbench/inferbench/internal/event"
+)
+
+func TestCodec_RoundTrip(t *testing.T) {
+	uuid := "0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		name string
+		rec  event.Record
+	}{
+		{"no data", event.Record{Type: event.SessionStarted, TimestampNS: 1}},
+		{"no uuid", event.Record{Type: event.SessionStopTracking, TimestampNS: -5}},
+		{"prompt text", event.Record{Type: event.SampleIssued, TimestampNS: 2, SampleUUID: uuid,
+			Data: &event.PromptData{Text: "héllo ✓"}}},
+		{"prompt empty text", event.Record{Type: event.SampleIssued, SampleUUID: uuid, Data: &event.PromptData{}}},
+		{"prompt token ids", event.Record{Type: event.SampleIssued, SampleUUID: uuid,
+			Data: &event.PromptData{TokenIDs: []int32{0, 1, -1, 1 << 30, 128000}}}},
+		{"prompt text and ids", event.Record{Type: event.SampleIssued, SampleUUID: uuid,
+			Data: &event.PromptData{Text: "hi", TokenIDs: []int32{}}}},
+		{"output plain", event.Record{Type: event.SampleComplete, SampleUUID: uuid, Data: &event.Output{Text: "done"}}},
+		{"output streamed", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
+			Data: &event.Output{Text: "Hello world", Streamed: true, FirstChunkLen: 5}}},
+		{"output streamed reasoning", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
+			Data: &event.Output{Text: "42", Reasoning: "think", Streamed: true, FirstChunkLen: 2}}},
+		{"output plain reasoning", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
+			Data: &event.Output{Text: "42", Reasoning: "think"}}},
+		{"output usage", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
+			Data: &event.Output{Text: "x", Usage: &event.Usage{PromptTokens: 10, CompletionTokens: 1}}}},
+		{"output reasoning usage", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
+			Data: &event.Output{Text: "x", Usage: &event.Usage{PromptTokens: 10, CompletionTokens: 9, ReasoningTokens: 8}}}},
+		{"output all", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
+			Data: &event.Output{Text: "abc", Reasoning: "r", Streamed: true, FirstChunkLen: 1,
+				Usage: &event.Usage{PromptTokens: 1, CompletionTokens: 2, ReasoningTokens: 3}, FinishReason: "stop"}}},
+		{"output finish only", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
+			Data: &event.Output{Text: "abc", FinishReason: "length"}}},
+		{"error", event.Record{Type: event.ErrorClient, SampleUUID: uuid,
+			Data: &event.ErrorData{Type: "http_status", Message: "503"}}},
+		{"error no uuid", event.Record{Type: event.ErrorSession, Data: &event.ErrorData{Type: "t"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c event.Codec
+			topic, b, err := c.Encode([]byte("prefix"), &tc.rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if topic != tc.rec.Type.Topic() || len(topic) > event.TopicSize {
+				t.Fatalf("topic %q for %v", topic, tc.rec.Type)
+			}
+			if string(b[:6]) != "prefix" {
+				t.Fatalf("Encode did not append to dst: %q", b[:6])
+			}
+			got, err := c.Decode(b[6:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.rec, got); diff != "" {
+				t.Fatalf("round trip (-sent +decoded):\n%s", diff)
+			}
+		})
+	}
+}
+
+// dataFields returns the number of elements of the record's data array.
+func dataFields(t *testing.T, b []byte) int {
+	t.Helper()
+	n, b, err := msgp.ReadMapHeaderBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		var key []byte
+		if key, b, err = msgp.ReadMapKeyZC(b); err != nil {
+			t.Fatal(err)
+		}
+		if string(key) == "data" {
+			m, _, err := msgp.ReadArrayHeaderBytes(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(m)
+		}
+		if b, err = msgp.Skip(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("no data key")
+	return 0
+}
+
+func TestCodec_TrailingFieldsOmitted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data event.Data
+		want int // array length, tag included
+	}{
+		{"prompt text", &event.PromptData{Text: "a"}, 2},
+		{"prompt ids", &event.PromptData{TokenIDs: []int32{1}}, 3},
+		{"output text", &event.Output{Text: "a"}, 2},
+		{"output reasoning", &event.Output{Text: "a", Reasoning: "r"}, 3},
+		{"output usage", &event.Output{Text: "a", Usage: &event.Usage{}}, 4},
+		{"output finish", &event.Output{Text: "a", FinishReason: "stop"}, 5},
+		{"error", &event.ErrorData{Type: "t"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := event.Record{Type: event.SampleComplete, Data: tc.data}
+			if got := dataFields(t, event.AppendRecord(nil, &r)); got != tc.want {
+				t.Fatalf("data array of %d elements, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// record builds a record map by hand, as another implementation would.
+func record(eventType string, data func([]byte) []byte, extra ...string) []byte {
+	b := msgp.AppendMapHeader(nil, uint32(4+len(extra)))
+	b = msgp.AppendString(b, "event_type")
+	b = msgp.AppendString(b, eventType)
+	b = msgp.AppendString(b, "timestamp_ns")
+	b = msgp.AppendInt64(b, 7)
+	b = msgp.AppendString(b, "sample_uuid")
+	b = msgp.AppendNil(b)
+	for _, k := range extra {
+		b = msgp.AppendString(b, k)
+		b = msgp.AppendArrayHeader(b, 1)
+		b = msgp.AppendFloat64(b, 1.5)
+	}
+	b = msgp.AppendString(b, "data")
+	return data(b)
+}
+
+func TestDecodeRecord_Compatibility(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    event.Record
+		wantErr bool
+	}{
+		{"unknown keys are skipped",
+			record("session.ended", msgp.AppendNil, "future_key", "other"),
+			event.Record{Type: event.SessionEnded, TimestampNS: 7}, false},
+		{"extra trailing payload fields are skipped",
+			record("error.client", func(b []byte) []byte {
+				b = msgp.AppendArrayHeader(b, 5)
+				b = msgp.AppendString(b, "ErrorData")
+				b = msgp.AppendString(b, "timeout")
+				b = msgp.AppendString(b, "msg")
+				b = msgp.AppendInt(b, 99)
+				return msgp.AppendMapHeader(b, 0)
+			}),
+			event.Record{Type: event.ErrorClient, TimestampNS: 7, Data: &event.ErrorData{Type: "timeout", Message: "msg"}}, false},
+		{"missing trailing fields take defaults",
+			record("sample.complete", func(b []byte) []byte {
+				b = msgp.AppendArrayHeader(b, 2)
+				b = msgp.AppendString(b, "TextModelOutput")
+				return msgp.AppendNil(b)
+			}),
+			event.Record{Type: event.SampleComplete, TimestampNS: 7, Data: &event.Output{}}, false},
+		{"python streamed tuple of several chunks",
+			record("sample.complete", func(b []byte) []byte {
+				b = msgp.AppendArrayHeader(b, 2)
+				b = msgp.AppendString(b, "TextModelOutput")
+				b = msgp.AppendArrayHeader(b, 3)
+				b = msgp.AppendString(b, "ab")
+				b = msgp.AppendString(b, "cd")
+				return msgp.AppendString(b, "e")
+			}),
+			event.Record{Type: event.SampleComplete, TimestampNS: 7,
+				Data: &event.Output{Text: "abcde", Streamed: true, FirstChunkLen: 2}}, false},
+		{"unknown payload tag", record("sample.issued", func(b []byte) []byte {
+			b = msgp.AppendArrayHeader(b, 2)
+			b = msgp.AppendString(b, "ImagePrompt")
+			return msgp.AppendString(b, "x")
+		}), event.Record{}, true},
+		{"unknown event type", record("sample.teleported", msgp.AppendNil), event.Record{}, true},
+		{"empty payload array", record("sample.issued", func(b []byte) []byte {
+			return msgp.AppendArrayHeader(b, 0)
+		}), event.Record{}, true},
+		{"no event_type", msgp.AppendMapHeader(nil, 0), event.Record{}, true},
+		{"not a map", msgp.AppendArrayHeader(nil, 0), event.Record{}, true},
+		{"truncated", record("session.ended", msgp.AppendNil)[:20], event.Record{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := event.DecodeRecord(tc.payload)
+			if tc.wantErr {
+				if !errors.Is(err, event.ErrDecode) {
+					t.Fatalf("error %v, want ErrDecode", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCodec_OnDecodeError(t *testing.T) {
+	var c event.Codec
+	_, err := c.Decode([]byte{0xc1})
+	r, ok := c.OnDecodeError([]byte{0xc1}, err)
+	d, isErr := r.Data.(*event.ErrorData)
+	if !ok || r.Type != event.ErrorGeneric || !isErr || d.Type != "DecodeError" || d.Message != err.Error() || r.SampleUUID != "" {
+		t.Fatalf("OnDecodeError = %+v, %v", r, ok)
+	}
+	if _, _, err := c.Encode(nil, &event.Record{}); err == nil {
+		t.Fatal("Encode of an invalid record succeeded")
+	}
+}
+
+// FuzzDecodeRecord checks that no input makes the decoder panic, and that
+// whatever decodes re-encodes into a record that decodes to the same value.
+func FuzzDecodeRecord(f *testing.F) {
+	for _, r := range benchRecords() {
+		f.Add(event.AppendRecord(nil, &r))
+	}
+	f.Add(record("error.client", func(b []byte) []byte {
+		b = msgp.AppendArrayHeader(b, 3)
+		b = msgp.AppendString(b, "ErrorData")
+		b = msgp.AppendString(b, "t")
+		return msgp.AppendString(b, "m")
+	}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		r, err := event.DecodeRecord(p)
+		if err != nil {
+			return
+		}
+		again, err := event.DecodeRecord(event.AppendRecord(nil, &r))
+		if err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		if diff := cmp.Diff(r, again); diff != "" {
+			t.Fatalf("re-encode changed the record:\n%s", diff)
+		}
+	})
+}

@@ -1,0 +1,506 @@
+// Package loadgen issues a run's requests on a schedule and publishes the
+// per-sample event stream.
+//
+// A [Session] runs an optional warmup phase (untracked), then the performance
+// phase inside a tracking window, and brackets everything with
+// session.started and session.ended. Schedules ([Mode]):
+//
+//   - offline: issue as fast as possible, at most MaxInFlight at a time.
+//   - poisson: open loop; inter-arrival times are exponential with mean
+//     1/TargetQPS (seeded), so arrivals form a Poisson process.
+//   - constant: open loop; one request every 1/TargetQPS.
+//   - concurrency: closed loop; Concurrency workers each issue their next
+//     request when the previous one completes.
+//
+// Open-loop schedules never wait for the server: a slow server does not delay
+// issue times. The intended time travels in the sample.issued record, so the
+// scheduler's lateness (actual − intended) is measured for every sample.
+//
+// Samples are drawn without replacement in a seeded order, reshuffled after
+// each pass. A failed request publishes its error record before its
+// completion record: the completion removes the sample's tracked row.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/client"
+	"github.com/inferbench/inferbench/internal/dataset"
+	"github.com/inferbench/inferbench/internal/event"
+)
+
+// Mode is a schedule.
+type Mode string
+
+// The schedules.
+const (
+	ModeOffline     Mode = "offline"
+	ModePoisson     Mode = "poisson"
+	ModeConstant    Mode = "constant"
+	ModeConcurrency Mode = "concurrency"
+)
+
+// Defaults of [Config].
+const (
+	DefaultMaxInFlight = 1024
+	DefaultSeed        = 42
+	DefaultGracePeriod = 5 * time.Second
+)
+
+// Config configures a Session.
+type Config struct {
+	Mode        Mode    `yaml:"mode"`
+	TargetQPS   float64 `yaml:"target_qps"`    // poisson, constant
+	Concurrency int     `yaml:"concurrency"`   // concurrency
+	MaxInFlight int     `yaml:"max_in_flight"` // offline bound; 0 means DefaultMaxInFlight
+	// NumSamples is how many samples the performance phase issues; 0 means one
+	// pass over the dataset unless Duration is set.
+	NumSamples int `yaml:"num_samples"`
+	// Duration stops issuing after this long (0: no limit).
+	Duration time.Duration `yaml:"duration"`
+	// MinDuration keeps issuing (cycling the dataset) until at least this long
+	// has passed, even when NumSamples were issued.
+	MinDuration time.Duration `yaml:"min_duration"`
+	// WarmupSamples are issued before the tracking window and not measured.
+	WarmupSamples int `yaml:"warmup_samples"`
+	// MaxTokens is the output cap of samples that do not set their own.
+	MaxTokens int `yaml:"max_tokens"`
+	// Seed seeds the arrival times; SampleSeed the sample order.
+	Seed       uint64 `yaml:"seed"`
+	SampleSeed uint64 `yaml:"sample_seed"`
+	// GracePeriod is how long in-flight requests may finish after Stop.
+	GracePeriod time.Duration `yaml:"grace_period"`
+}
+
+// Validate checks the configuration; errors name the field.
+func (c *Config) Validate() error {
+	switch c.Mode {
+	case ModeOffline:
+	case ModePoisson, ModeConstant:
+		if !(c.TargetQPS > 0) || math.IsInf(c.TargetQPS, 0) {
+			return fmt.Errorf("target_qps %v: a %s schedule needs a positive rate", c.TargetQPS, c.Mode)
+		}
+	case ModeConcurrency:
+		if c.Concurrency <= 0 {
+			return fmt.Errorf("concurrency %d: must be at least 1", c.Concurrency)
+		}
+	default:
+		return fmt.Errorf("mode %q: want offline, poisson, constant or concurrency", c.Mode)
+	}
+	if c.NumSamples < 0 || c.WarmupSamples < 0 || c.MaxInFlight < 0 {
+		return errors.New("num_samples, warmup_samples and max_in_flight must not be negative")
+	}
+	if c.Duration < 0 || c.MinDuration < 0 {
+		return errors.New("duration and min_duration must not be negative")
+	}
+	if c.Duration > 0 && c.MinDuration > c.Duration {
+		return fmt.Errorf("min_duration %v exceeds duration %v", c.MinDuration, c.Duration)
+	}
+	return nil
+}
+
+// Doer sends one request and reports its chunks; *client.Client is one.
+type Doer interface {
+	Do(ctx context.Context, req *client.Request, obs client.Observer) (*event.Output, error)
+}
+
+// Result summarizes what a session did.
+type Result struct {
+	Issued, Completed, Failed int64 // performance phase
+	Stopped                   bool  // Stop or ctx ended the run early
+	Start, End                int64 // event.Now() at started and ended
+}
+
+// Session runs one benchmark. Run it once.
+type Session struct {
+	cfg  Config
+	ds   *dataset.Dataset
+	doer Doer
+	pub  bus.Publisher[event.Record]
+
+	// OnComplete, when set, is called for every finished sample with its
+	// dataset index (from the request's goroutine; it must be safe for
+	// concurrent use). Tests and accuracy checks use it.
+	OnComplete func(index int, out *event.Output, err error)
+
+	order   *sampleOrder
+	uuidHi  string
+	uuidSeq atomic.Uint64
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	abort    context.CancelFunc // cancels in-flight requests
+
+	issued, completed, failed atomic.Int64
+	pubErr                    atomic.Pointer[error]
+}
+
+// New prepares a session over ds, sending through doer and publishing events on pub.
+func New(cfg Config, ds *dataset.Dataset, doer Doer, pub bus.Publisher[event.Record]) (*Session, error) {
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.GracePeriod == 0 {
+		cfg.GracePeriod = DefaultGracePeriod
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	if ds == nil || len(ds.Samples) == 0 {
+		return nil, errors.New("loadgen: the dataset has no samples")
+	}
+	hi := rand.Uint64()
+	return &Session{
+		cfg:    cfg,
+		ds:     ds,
+		doer:   doer,
+		pub:    pub,
+		order:  newSampleOrder(len(ds.Samples), cfg.SampleSeed),
+		uuidHi: fmt.Sprintf("%016x", hi),
+		stop:   make(chan struct{}),
+	}, nil
+}
+
+// Stop asks the session to stop issuing; in-flight requests get the grace
+// period, then are cancelled. It returns true the first time.
+func (s *Session) Stop() bool {
+	first := false
+	s.stopOnce.Do(func() { close(s.stop); first = true })
+	return first
+}
+
+func (s *Session) stopped() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run executes the session: started, warmup, the tracked performance phase,
+// ended. Cancelling ctx aborts in-flight requests at once; session.ended is
+// still published so consumers finalize. Run returns an error only when
+// events could not be published.
+func (s *Session) Run(ctx context.Context) (Result, error) {
+	reqCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	s.abort = abort
+	defer abort()
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Stop()
+			abort()
+		case <-s.stop:
+			select {
+			case <-ctx.Done():
+				abort()
+			case <-time.After(s.cfg.GracePeriod):
+				abort()
+			case <-reqCtx.Done():
+			}
+		}
+	}()
+
+	res := Result{Start: event.Now()}
+	s.session(event.SessionStarted)
+	if s.cfg.WarmupSamples > 0 {
+		var wg sync.WaitGroup
+		s.runPhase(reqCtx, &wg, false, s.cfg.WarmupSamples, 0, 0)
+		wg.Wait()
+	}
+	if !s.stopped() {
+		s.session(event.SessionStartTracking)
+		var wg sync.WaitGroup
+		n := s.cfg.NumSamples
+		if n == 0 && s.cfg.Duration == 0 && s.cfg.MinDuration == 0 {
+			n = len(s.ds.Samples)
+		}
+		s.runPhase(reqCtx, &wg, true, n, s.cfg.Duration, s.cfg.MinDuration)
+		wg.Wait()
+		s.session(event.SessionStopTracking)
+	}
+	res.Stopped = s.stopped()
+	if res.Stopped {
+		s.session(event.SessionStopLoadgen)
+	}
+	res.End = event.Now()
+	s.session(event.SessionEnded)
+	res.Issued, res.Completed, res.Failed = s.issued.Load(), s.completed.Load(), s.failed.Load()
+	if p := s.pubErr.Load(); p != nil {
+		return res, *p
+	}
+	return res, nil
+}
+
+// session publishes a session record and flushes, so that buffered sample
+// records go out first and the control signal is not delayed.
+func (s *Session) session(t event.Type) {
+	s.publish(event.Record{Type: t, TimestampNS: event.Now()})
+	if err := s.pub.Flush(); err != nil {
+		s.pubErr.CompareAndSwap(nil, &err)
+	}
+}
+
+func (s *Session) publish(r event.Record) {
+	if err := s.pub.Publish(r); err != nil {
+		s.pubErr.CompareAndSwap(nil, &err)
+	}
+}
+
+// phaseLimits decides when a phase stops issuing.
+type phaseLimits struct {
+	n              int // 0: no count limit
+	until, atLeast int64
+}
+
+func (l *phaseLimits) done(issued int, now int64) bool {
+	if l.atLeast > 0 && now < l.atLeast {
+		return false
+	}
+	if l.n > 0 && issued >= l.n {
+		return true
+	}
+	if l.until > 0 && now >= l.until {
+		return true
+	}
+	return l.n == 0 && l.until == 0 && l.atLeast > 0
+}
+
+// runPhase issues samples until the limits say stop; wg tracks in-flight requests.
+func (s *Session) runPhase(ctx context.Context, wg *sync.WaitGroup, tracked bool, n int, dur, minDur time.Duration) {
+	start := event.Now()
+	lim := phaseLimits{n: n}
+	if dur > 0 {
+		lim.until = start + int64(dur)
+	}
+	if minDur > 0 {
+		lim.atLeast = start + int64(minDur)
+	}
+	if !tracked {
+		lim = phaseLimits{n: n}
+	}
+	switch {
+	case !tracked || s.cfg.Mode == ModeOffline:
+		s.runOffline(ctx, wg, tracked, &lim)
+	case s.cfg.Mode == ModeConcurrency:
+		s.runConcurrency(ctx, wg, tracked, &lim)
+	default:
+		s.runTimed(ctx, wg, tracked, &lim, start)
+	}
+}
+
+func (s *Session) runOffline(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits) {
+	sem := make(chan struct{}, s.cfg.MaxInFlight)
+	for i := 0; ; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-s.stop:
+			return
+		}
+		if s.stopped() || lim.done(i, event.Now()) {
+			return
+		}
+		wg.Add(1)
+		s.issue(ctx, s.order.next(), tracked, 0, func() { <-sem; wg.Done() })
+	}
+}
+
+func (s *Session) runConcurrency(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits) {
+	var mu sync.Mutex
+	issued := 0
+	claim := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s.stopped() || lim.done(issued, event.Now()) {
+			return 0, false
+		}
+		issued++
+		return s.order.next(), true
+	}
+	for range s.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				idx, ok := claim()
+				if !ok {
+					return
+				}
+				done := make(chan struct{})
+				s.issue(ctx, idx, tracked, 0, func() { close(done) })
+				<-done
+			}
+		}()
+	}
+}
+
+// runTimed is the open-loop scheduler for poisson and constant rates.
+func (s *Session) runTimed(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits, start int64) {
+	rng := rand.New(rand.NewPCG(s.cfg.Seed, s.cfg.Seed^0x9e3779b97f4a7c15))
+	mean := 1e9 / s.cfg.TargetQPS
+	next := float64(start)
+	for i := 0; ; i++ {
+		if s.cfg.Mode == ModePoisson {
+			next += rng.ExpFloat64() * mean
+		} else if i > 0 {
+			next += mean
+		}
+		at := int64(next)
+		if lim.done(i, at) || !waitUntil(at, s.stop) {
+			return
+		}
+		wg.Add(1)
+		s.issue(ctx, s.order.next(), tracked, at, wg.Done)
+	}
+}
+
+// spinWindow is how close to an intended time the scheduler stops sleeping
+// and yields in a loop instead: timers wake up tens of microseconds late.
+const spinWindow = 150 * time.Microsecond
+
+// waitUntil waits until event.Now() >= at; false when stop closed first.
+func waitUntil(at int64, stop <-chan struct{}) bool {
+	for {
+		d := time.Duration(at - event.Now())
+		if d <= 0 {
+			return true
+		}
+		if d > spinWindow {
+			t := time.NewTimer(d - spinWindow)
+			select {
+			case <-t.C:
+			case <-stop:
+				t.Stop()
+				return false
+			}
+			continue
+		}
+		select {
+		case <-stop:
+			return false
+		default:
+		}
+		runtime.Gosched()
+	}
+}
+
+// issue publishes sample.issued and sends the request on its own goroutine;
+// done runs when the request finished and its records were published.
+func (s *Session) issue(ctx context.Context, idx int, tracked bool, scheduled int64, done func()) {
+	smp := &s.ds.Samples[idx]
+	uuid := s.newUUID()
+	req := &client.Request{Prompt: smp.Prompt, System: smp.System, TokenIDs: smp.TokenIDs, MaxTokens: smp.MaxTokens}
+	if req.MaxTokens == 0 {
+		req.MaxTokens = s.cfg.MaxTokens
+	}
+	s.publish(event.Record{
+		Type:        event.SampleIssued,
+		TimestampNS: event.Now(),
+		SampleUUID:  uuid,
+		Data:        &event.PromptData{Text: smp.Prompt, TokenIDs: smp.TokenIDs, ScheduledNS: scheduled},
+	})
+	if tracked {
+		s.issued.Add(1)
+	}
+	go func() {
+		defer done()
+		obs := observer{s: s, uuid: uuid}
+		out, err := s.doer.Do(ctx, req, &obs)
+		now := event.Now()
+		if err != nil {
+			class, msg := "other", err.Error()
+			var ce *client.Error
+			if errors.As(err, &ce) {
+				class = string(ce.Class)
+			}
+			// The error goes first: the completion removes the tracked row.
+			s.publish(event.Record{Type: event.ErrorClient, TimestampNS: now, SampleUUID: uuid,
+				Data: &event.ErrorData{Type: class, Message: msg}})
+			if tracked {
+				s.failed.Add(1)
+			}
+		}
+		var data event.Data
+		if out != nil {
+			data = out
+		}
+		s.publish(event.Record{Type: event.SampleComplete, TimestampNS: now, SampleUUID: uuid, Data: data})
+		if tracked {
+			s.completed.Add(1)
+		}
+		if s.OnComplete != nil {
+			s.OnComplete(idx, out, err)
+		}
+	}()
+}
+
+// observer turns chunk timestamps into recv records.
+type observer struct {
+	s    *Session
+	uuid string
+}
+
+func (o *observer) OnChunk(ts int64, first bool) {
+	t := event.SampleRecvNonFirst
+	if first {
+		t = event.SampleRecvFirst
+	}
+	o.s.publish(event.Record{Type: t, TimestampNS: ts, SampleUUID: o.uuid})
+}
+
+// newUUID returns a 32-hex-digit id: a random per-session half and a sequence.
+func (s *Session) newUUID() string {
+	var b [32]byte
+	copy(b[:16], s.uuidHi)
+	seq := s.uuidSeq.Add(1)
+	const hex = "0123456789abcdef"
+	for i := 31; i >= 16; i-- {
+		b[i] = hex[seq&15]
+		seq >>= 4
+	}
+	return string(b[:])
+}
+
+// sampleOrder yields dataset indices without replacement in a seeded order,
+// reshuffling after each pass. It is safe for concurrent use.
+type sampleOrder struct {
+	mu   sync.Mutex
+	rng  *rand.Rand
+	perm []int
+	pos  int
+}
+
+func newSampleOrder(n int, seed uint64) *sampleOrder {
+	o := &sampleOrder{rng: rand.New(rand.NewPCG(seed, seed^0xda3e39cb94b95bdb)), perm: make([]int, n)}
+	for i := range o.perm {
+		o.perm[i] = i
+	}
+	o.shuffle()
+	return o
+}
+
+func (o *sampleOrder) shuffle() {
+	o.rng.Shuffle(len(o.perm), func(i, j int) { o.perm[i], o.perm[j] = o.perm[j], o.perm[i] })
+	o.pos = 0
+}
+
+func (o *sampleOrder) next() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pos == len(o.perm) {
+		o.shuffle()
+	}
+	i := o.perm[o.pos]
+	o.pos++
+	return i
+}
