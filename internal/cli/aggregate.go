@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -121,6 +122,9 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	}
 	if ferr != nil {
 		return ferr
+	}
+	if snap.State == metrics.StateInterrupted {
+		return errors.New("aggregate: interrupted: the final snapshot holds what was recorded until then")
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"slices"
 	"strings"
 )
@@ -19,6 +21,21 @@ func (v Value) text(unit string) string {
 		return fmt.Sprintf("%.2f", float64(v))
 	}
 	return fmt.Sprintf("%.2f %s", float64(v), unit)
+}
+
+// short formats a histogram edge with about four significant digits, so
+// that edges below 0.01 do not all print as 0.00.
+func (v Value) short() string {
+	f := float64(v)
+	switch {
+	case !v.Valid():
+		return "N/A"
+	case math.Abs(f) >= 100:
+		return strconv.FormatFloat(f, 'f', 1, 64)
+	case math.Abs(f) >= 1 || f == 0:
+		return strconv.FormatFloat(f, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(f, 'g', 3, 64)
 }
 
 // WriteSummary writes the summary block.
@@ -83,18 +100,29 @@ func (s *Section) write(w *bufio.Writer) {
 	if len(s.Histogram.Counts) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "  Histogram:")
+		// Empty buckets at either end are not printed: the log-spaced range
+		// spans at least a decade, so narrow distributions leave many.
+		first, last := 0, len(s.Histogram.Counts)-1
+		for first < last && s.Histogram.Counts[first] == 0 {
+			first++
+		}
+		for last > first && s.Histogram.Counts[last] == 0 {
+			last--
+		}
 		labels := make([]string, len(s.Histogram.Buckets))
 		width := 0
-		for i, b := range s.Histogram.Buckets {
+		for i := first; i <= last; i++ {
+			b := s.Histogram.Buckets[i]
 			closeB := ")"
 			if i == len(s.Histogram.Buckets)-1 {
 				closeB = "]"
 			}
-			labels[i] = fmt.Sprintf("[%s, %s%s", b[0].text(""), b[1].text(""), closeB)
+			labels[i] = fmt.Sprintf("[%s, %s%s", b[0].short(), b[1].short(), closeB)
 			width = max(width, len(labels[i]))
 		}
 		maxCount := slices.Max(s.Histogram.Counts)
-		for i, c := range s.Histogram.Counts {
+		for i := first; i <= last; i++ {
+			c := s.Histogram.Counts[i]
 			bar := 0
 			if maxCount > 0 {
 				bar = int(c * barWidth / maxCount)

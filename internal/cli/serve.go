@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/inferbench/inferbench/internal/dataset"
+	"github.com/inferbench/inferbench/internal/mockserver"
+)
+
+func init() { extraCommands = append(extraCommands, (*app).serveCmd) }
+
+type serveOpts struct {
+	addr       string
+	configFile string
+	cfg        mockserver.Config
+	oracle     string
+	promptKey  string
+	answerKey  string
+	outputDist string
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var o serveOpts
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a mock OpenAI-compatible API with controllable timing and faults (for demos, tests and tool overhead)",
+		Long: `serve answers /v1/chat/completions, /v1/completions, /v1/models and /health like an
+inference server: streamed (SSE, with a usage chunk when asked) or not, after --ttft, one
+token every --tpot, --output-tokens long (capped by max_tokens), and injects faults at the
+given rates. It stops on SIGINT/SIGTERM.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runServe(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8000", "listen address")
+	f.StringVarP(&o.configFile, "config", "c", "", "YAML file with the server settings (flags override it)")
+	f.StringVar(&o.cfg.Model, "model", mockserver.DefaultModel, "model name")
+	f.StringVar(&o.cfg.Mode, "mode", mockserver.ModeSynthetic, "answers: synthetic, echo (the prompt) or oracle (--oracle file)")
+	f.DurationVar(&o.cfg.TTFT, "ttft", 0, "time to first token")
+	f.DurationVar(&o.cfg.TPOT, "tpot", 0, "time per output token after the first")
+	f.Float64Var(&o.cfg.Jitter, "jitter", 0, "relative jitter of every delay, in [0, 1)")
+	f.IntVar(&o.cfg.OutputTokens, "output-tokens", 0, "output length in tokens (default: the request's max_tokens)")
+	f.StringVar(&o.outputDist, "output-dist", "", "output length distribution: uniform:MIN:MAX or normal:MEAN:STDDEV")
+	f.IntVar(&o.cfg.ReasoningTokens, "reasoning-tokens", 0, "stream this many reasoning tokens before the content (chat)")
+	f.IntVar(&o.cfg.TokensPerChunk, "tokens-per-chunk", mockserver.DefaultTokensPerChunk, "tokens per streamed chunk")
+	f.Uint64Var(&o.cfg.Seed, "seed", 1, "seed of faults, lengths and jitter")
+	f.Float64Var(&o.cfg.Faults.HTTP429, "fault-429", 0, "rate of HTTP 429 answers")
+	f.Float64Var(&o.cfg.Faults.HTTP500, "fault-500", 0, "rate of HTTP 500 answers")
+	f.Float64Var(&o.cfg.Faults.Reset, "fault-reset", 0, "rate of connection resets")
+	f.Float64Var(&o.cfg.Faults.Truncate, "fault-truncate", 0, "rate of truncated responses (no finish, no [DONE])")
+	f.Float64Var(&o.cfg.Faults.Malformed, "fault-malformed", 0, "rate of malformed chunks")
+	f.Float64Var(&o.cfg.Faults.Stall, "fault-stall", 0, "rate of stalled responses")
+	f.StringVar(&o.oracle, "oracle", "", "JSONL file of prompts and answers, for --mode oracle")
+	f.StringVar(&o.promptKey, "oracle-prompt-key", "prompt", "oracle file: prompt field")
+	f.StringVar(&o.answerKey, "oracle-answer-key", "expected", "oracle file: answer field")
+	return cmd
+}
+
+func (a *app) runServe(cmd *cobra.Command, o serveOpts) error {
+	cfg := mockserver.Config{}
+	if o.configFile != "" {
+		data, err := os.ReadFile(o.configFile)
+		if err != nil {
+			return usagef("serve: --config: %v", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return usagef("serve: --config %s: %v", o.configFile, oneLineErr(err))
+		}
+	}
+	// Flags given on the command line override the file.
+	cmd.Flags().Visit(func(f *pflagFlag) {
+		switch f.Name {
+		case "model":
+			cfg.Model = o.cfg.Model
+		case "mode":
+			cfg.Mode = o.cfg.Mode
+		case "ttft":
+			cfg.TTFT = o.cfg.TTFT
+		case "tpot":
+			cfg.TPOT = o.cfg.TPOT
+		case "jitter":
+			cfg.Jitter = o.cfg.Jitter
+		case "output-tokens":
+			cfg.OutputTokens = o.cfg.OutputTokens
+		case "reasoning-tokens":
+			cfg.ReasoningTokens = o.cfg.ReasoningTokens
+		case "tokens-per-chunk":
+			cfg.TokensPerChunk = o.cfg.TokensPerChunk
+		case "seed":
+			cfg.Seed = o.cfg.Seed
+		case "fault-429":
+			cfg.Faults.HTTP429 = o.cfg.Faults.HTTP429
+		case "fault-500":
+			cfg.Faults.HTTP500 = o.cfg.Faults.HTTP500
+		case "fault-reset":
+			cfg.Faults.Reset = o.cfg.Faults.Reset
+		case "fault-truncate":
+			cfg.Faults.Truncate = o.cfg.Faults.Truncate
+		case "fault-malformed":
+			cfg.Faults.Malformed = o.cfg.Faults.Malformed
+		case "fault-stall":
+			cfg.Faults.Stall = o.cfg.Faults.Stall
+		}
+	})
+	if cfg.Seed == 0 {
+		cfg.Seed = o.cfg.Seed
+	}
+	if o.outputDist != "" {
+		d, err := parseOutputDist(o.outputDist)
+		if err != nil {
+			return usagef("serve: --output-dist %q: %v", o.outputDist, err)
+		}
+		cfg.OutputDist = d
+	}
+	if o.oracle != "" {
+		m, err := mockserver.LoadOracle(o.oracle, o.promptKey, o.answerKey)
+		if err != nil {
+			return asUsage(fmt.Errorf("serve: --oracle: %w", err))
+		}
+		cfg.Oracle = m
+		if cfg.Mode == "" || cfg.Mode == mockserver.ModeSynthetic {
+			cfg.Mode = mockserver.ModeOracle
+		}
+	}
+	srv, err := mockserver.New(cfg)
+	if err != nil {
+		return asUsage(fmt.Errorf("serve: %w", err))
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return asUsage(fmt.Errorf("serve: --addr %s: %w", o.addr, err))
+	}
+	fmt.Fprintf(a.stderr, "inferbench serve: listening on http://%s (model %q, mode %s)\n", ln.Addr(), modelName(cfg.Model), modeName(cfg.Mode))
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	st := srv.Stats()
+	fmt.Fprintf(a.stderr, "inferbench serve: served %d requests (%d faults injected)\n", st.Requests, st.TotalFaults())
+	return nil
+}
+
+type pflagFlag = pflag.Flag
+
+// parseOutputDist reads the same length grammar as --input-len/--output-len.
+func parseOutputDist(s string) (mockserver.OutputDist, error) {
+	d, err := dataset.ParseDist(s)
+	if err != nil {
+		return mockserver.OutputDist{}, err
+	}
+	switch d.Kind {
+	case dataset.DistUniform:
+		return mockserver.OutputDist{Kind: mockserver.DistUniform, Min: d.Min, Max: d.Max}, nil
+	case dataset.DistNormal:
+		return mockserver.OutputDist{Kind: mockserver.DistNormal, Mean: d.Mean, Stddev: d.StdDev, Min: max(d.Min, 1), Max: d.Max}, nil
+	}
+	return mockserver.OutputDist{Kind: mockserver.DistFixed, Mean: float64(d.Value)}, nil
+}
+
+// oneLineErr folds a multi-line error (yaml's) into one line.
+func oneLineErr(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), ":\n", ":")), " ")
+}
+
+func modelName(m string) string {
+	if m == "" {
+		return mockserver.DefaultModel
+	}
+	return m
+}
+
+func modeName(m string) string {
+	if m == "" {
+		return mockserver.ModeSynthetic
+	}
+	return m
+}
