@@ -87,7 +87,10 @@ var benchBindings = []flagBinding{
 		return nil
 	}},
 	{"api-key-env", func(d *config.Run, f *benchFlags) error { d.Endpoint.APIKeyEnv = f.cfg.Endpoint.APIKeyEnv; return nil }},
-	{"timeout", func(d *config.Run, f *benchFlags) error { d.Endpoint.TotalTimeout = f.cfg.Endpoint.TotalTimeout; return nil }},
+	{"timeout", func(d *config.Run, f *benchFlags) error {
+		d.Endpoint.TotalTimeout = f.cfg.Endpoint.TotalTimeout
+		return nil
+	}},
 	{"streaming", func(d *config.Run, f *benchFlags) error {
 		switch f.streaming {
 		case "on", "true":
@@ -103,7 +106,10 @@ var benchBindings = []flagBinding{
 		d.Dataset.Path, d.Dataset.Synthetic = f.cfg.Dataset.Path, nil
 		return nil
 	}},
-	{"dataset-format", func(d *config.Run, f *benchFlags) error { d.Dataset.Options.Format = f.cfg.Dataset.Options.Format; return nil }},
+	{"dataset-format", func(d *config.Run, f *benchFlags) error {
+		d.Dataset.Options.Format = f.cfg.Dataset.Options.Format
+		return nil
+	}},
 	{"prompt-column", func(d *config.Run, f *benchFlags) error {
 		d.Dataset.Options.PromptColumn = f.cfg.Dataset.Options.PromptColumn
 		return nil
@@ -149,7 +155,10 @@ var benchBindings = []flagBinding{
 		d.Metrics.PublishInterval = f.cfg.Metrics.PublishInterval
 		return nil
 	}},
-	{"drain-timeout", func(d *config.Run, f *benchFlags) error { d.Metrics.DrainTimeout = f.cfg.Metrics.DrainTimeout; return nil }},
+	{"drain-timeout", func(d *config.Run, f *benchFlags) error {
+		d.Metrics.DrainTimeout = f.cfg.Metrics.DrainTimeout
+		return nil
+	}},
 	{"metrics-addr", func(d *config.Run, f *benchFlags) error { d.Metrics.Addr = f.cfg.Metrics.Addr; return nil }},
 	{"tokenizer", func(d *config.Run, f *benchFlags) error { d.Metrics.Tokenizer = f.cfg.Metrics.Tokenizer; return nil }},
 	{"no-tui", func(d *config.Run, f *benchFlags) error {

@@ -58,8 +58,8 @@ type Run struct {
 
 // Dataset says where prompts come from: a file, or a synthetic generator.
 type Dataset struct {
-	Path      string          `yaml:"path"`
-	Options   dataset.Options `yaml:"options"`
+	Path    string          `yaml:"path"`
+	Options dataset.Options `yaml:"options"`
 	// Synthetic generates prompts instead (lengths are dataset.ParseDist
 	// specs such as "128", "uniform:64:256", "normal:128:32").
 	Synthetic *dataset.SyntheticConfig `yaml:"synthetic"`
