@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/inferbench/inferbench/internal/report"
 )
 
 // Exit codes.
@@ -102,6 +104,7 @@ func (a *app) rootCmd() *cobra.Command {
 			case a.verbose == 1:
 				level = slog.LevelInfo
 			}
+			report.Version = Version
 			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			slog.SetDefault(a.log)
 		},
