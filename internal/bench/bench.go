@@ -88,7 +88,7 @@ type Runner struct {
 // New prepares a run: it validates the configuration, creates the run
 // directory and binds the snapshot socket. tok may be nil.
 func New(cfg config.Run, ds *dataset.Dataset, tok aggregator.TokenCounter, log *slog.Logger) (*Runner, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateRun(); err != nil {
 		return nil, err
 	}
 	if log == nil {

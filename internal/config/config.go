@@ -122,17 +122,23 @@ func oneLine(err error) error {
 
 // Validate checks the whole configuration; errors name the key.
 func (r *Run) Validate() error {
-	if err := r.Endpoint.Validate(); err != nil {
-		return fmt.Errorf("endpoint: %w", err)
-	}
-	if err := r.Load.Validate(); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
 	if r.Dataset.Path == "" && r.Dataset.Synthetic == nil {
 		return errors.New("dataset: give a file (--dataset) or synthetic prompts (--synthetic)")
 	}
 	if r.Dataset.Path != "" && r.Dataset.Synthetic != nil {
 		return errors.New("dataset: path and synthetic exclude each other")
+	}
+	return r.ValidateRun()
+}
+
+// ValidateRun checks everything but the dataset source, for callers that
+// bring their own dataset.
+func (r *Run) ValidateRun() error {
+	if err := r.Endpoint.Validate(); err != nil {
+		return fmt.Errorf("endpoint: %w", err)
+	}
+	if err := r.Load.Validate(); err != nil {
+		return fmt.Errorf("load: %w", err)
 	}
 	if r.Metrics.PublishInterval <= 0 {
 		return fmt.Errorf("metrics.publish_interval %v: must be positive", r.Metrics.PublishInterval)

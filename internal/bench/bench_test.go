@@ -1,0 +1,316 @@
+package bench_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/config"
+	"github.com/inferbench/inferbench/internal/dataset"
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/loadgen"
+	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/mockserver"
+	"github.com/inferbench/inferbench/internal/report"
+)
+
+// startMock serves cfg on a loopback port until the test ends.
+func startMock(t *testing.T, cfg mockserver.Config) (url string, srv *mockserver.Server) {
+	t.Helper()
+	srv, err := mockserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String(), srv
+}
+
+// shortDir is a run directory short enough for its unix socket.
+func shortDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("/tmp", "ibb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func baseConfig(t *testing.T, url string) config.Run {
+	cfg := config.Default()
+	cfg.Endpoint.Endpoint = url
+	cfg.Endpoint.Model = "mock-model"
+	cfg.Endpoint.MaxTokens = 64
+	cfg.Load.MaxTokens = 64
+	cfg.Metrics.PublishInterval = 50 * time.Millisecond
+	cfg.Metrics.DrainTimeout = 5 * time.Second
+	cfg.ReportDir = shortDir(t)
+	return cfg
+}
+
+func synthetic(t *testing.T, n int) *dataset.Dataset {
+	t.Helper()
+	ds, err := dataset.Synthetic(dataset.SyntheticConfig{N: n, Input: dataset.Dist{Kind: dataset.DistFixed, Value: 16},
+		Output: dataset.Dist{Kind: dataset.DistFixed, Value: 64}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)) }
+
+func run(t *testing.T, cfg config.Run, ds *dataset.Dataset, tweak func(*bench.Runner)) *bench.Outcome {
+	t.Helper()
+	r, err := bench.New(cfg, ds, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(r)
+	}
+	if err := r.Preflight(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func section(t *testing.T, rep *report.Report, name string) *report.Section {
+	t.Helper()
+	for i := range rep.Sections {
+		if rep.Sections[i].Name == name {
+			return &rep.Sections[i]
+		}
+	}
+	t.Fatalf("report has no %s section", name)
+	return nil
+}
+
+func within(t *testing.T, what string, got, want, tol float64) {
+	t.Helper()
+	if math.Abs(got-want) > tol*want {
+		t.Errorf("%s = %.3f, want %.3f ± %.0f%%", what, got, want, tol*100)
+	}
+}
+
+// TestRun_MatchesServerTruth runs a streamed benchmark against a mock server
+// with known timing and output length, and checks the report against them.
+func TestRun_MatchesServerTruth(t *testing.T) {
+	const (
+		ttft   = 40 * time.Millisecond
+		tpot   = 5 * time.Millisecond
+		osl    = 20
+		conc   = 8
+		nsamps = 80
+	)
+	url, _ := startMock(t, mockserver.Config{TTFT: ttft, TPOT: tpot, OutputTokens: osl})
+	cfg := baseConfig(t, url)
+	cfg.Load.Mode = loadgen.ModeConcurrency
+	cfg.Load.Concurrency = conc
+	out := run(t, cfg, synthetic(t, nsamps), nil)
+	rep := out.Report
+	if !rep.Complete || rep.Completed != nsamps || rep.Failed != 0 {
+		t.Fatalf("complete %v completed %d failed %d", rep.Complete, rep.Completed, rep.Failed)
+	}
+	latency := ttft + (osl-1)*tpot
+	// Durations in the report are milliseconds; the tolerance covers a
+	// loaded 2-core machine running the server and the client at once.
+	within(t, "TTFT median (ms)", float64(section(t, rep, "ttft_ns").Median), ms(ttft), 0.25)
+	within(t, "TPOT median (ms)", float64(section(t, rep, "tpot_ns").Median), ms(tpot), 0.25)
+	within(t, "inter-chunk median (ms)", float64(section(t, rep, "chunk_delta_ns").Median), ms(tpot), 0.25)
+	within(t, "latency median (ms)", float64(section(t, rep, "sample_latency_ns").Median), ms(latency), 0.25)
+	o := section(t, rep, "osl")
+	if o.Min != osl || o.Max != osl || o.Count != nsamps {
+		t.Errorf("osl min %v max %v count %d, want exactly %d for all %d", o.Min, o.Max, o.Count, osl, nsamps)
+	}
+	within(t, "QPS", float64(rep.QPS), conc/latency.Seconds(), 0.3)
+	within(t, "TPS", float64(rep.TPS), float64(rep.QPS)*osl, 0.01)
+
+	// The run directory holds everything DESIGN §7 lists, and the events log
+	// is valid line by line.
+	for _, f := range []string{bench.ConfigFile, bench.EventsFile, report.SummaryFile, report.TextFile, filepath.Join(report.MetricsDir, report.FinalFile)} {
+		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
+			t.Errorf("run directory lacks %s", f)
+		}
+	}
+	if n := countValidLines(t, filepath.Join(out.Dir, bench.EventsFile)); n != out.Events || n < nsamps*(2+osl) {
+		t.Errorf("events.jsonl has %d valid lines, writer counted %d", n, out.Events)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func countValidLines(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var n int64
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("events.jsonl line %d is not JSON: %v", n+1, err)
+		}
+		if _, ok := rec["event_type"].(string); !ok {
+			t.Fatalf("events.jsonl line %d has no event_type", n+1)
+		}
+		n++
+	}
+	return n
+}
+
+// TestRun_Oracle checks that every response equals the expected output of
+// its sample: prompts reach the server intact and responses are reassembled
+// exactly from the stream.
+func TestRun_Oracle(t *testing.T) {
+	ds := &dataset.Dataset{Name: "oracle"}
+	oracle := map[string]string{}
+	for i := range 40 {
+		p := fmt.Sprintf("question %d: what is \"%d\" squared?\nanswer in words", i, i)
+		a := fmt.Sprintf("the answer to %d is %d, naïvely — ✓", i, i*i)
+		ds.Samples = append(ds.Samples, dataset.Sample{Prompt: p, Expected: a})
+		oracle[p] = a
+	}
+	for _, streaming := range []bool{true, false} {
+		t.Run(fmt.Sprintf("streaming=%v", streaming), func(t *testing.T) {
+			url, _ := startMock(t, mockserver.Config{Mode: mockserver.ModeOracle, Oracle: oracle})
+			cfg := baseConfig(t, url)
+			cfg.Endpoint.Streaming = streaming
+			var mu sync.Mutex
+			seen := map[int]int{}
+			out := run(t, cfg, ds, func(r *bench.Runner) {
+				r.OnComplete = func(i int, o *event.Output, err error) {
+					mu.Lock()
+					defer mu.Unlock()
+					seen[i]++
+					if err != nil || o == nil || o.Text != ds.Samples[i].Expected {
+						t.Errorf("sample %d: err %v, got %+v, want %q", i, err, o, ds.Samples[i].Expected)
+					}
+				}
+			})
+			if len(seen) != len(ds.Samples) || out.Report.Completed != int64(len(ds.Samples)) {
+				t.Errorf("%d distinct samples answered, %d completed, want %d", len(seen), out.Report.Completed, len(ds.Samples))
+			}
+		})
+	}
+}
+
+// TestRun_Faults checks that every fault the mock server injects is counted
+// as a failed tracked request of the right class, and that none hangs the run.
+func TestRun_Faults(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults mockserver.FaultRates
+		class  string
+	}{
+		{"http 429", mockserver.FaultRates{HTTP429: 1}, "http_status"},
+		{"http 500", mockserver.FaultRates{HTTP500: 1}, "http_status"},
+		{"connection reset", mockserver.FaultRates{Reset: 1}, "connection_reset"},
+		{"truncated stream", mockserver.FaultRates{Truncate: 1}, "truncated_stream"},
+		{"malformed chunk", mockserver.FaultRates{Malformed: 1}, "malformed_response"},
+		{"stalled stream", mockserver.FaultRates{Stall: 1}, "timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url, _ := startMock(t, mockserver.Config{OutputTokens: 8, TPOT: time.Millisecond, Faults: tc.faults})
+			cfg := baseConfig(t, url)
+			cfg.Endpoint.ReadTimeout = 300 * time.Millisecond
+			const n = 12
+			start := time.Now()
+			out := run(t, cfg, synthetic(t, n), nil)
+			if el := time.Since(start); el > 15*time.Second {
+				t.Errorf("run took %v", el)
+			}
+			rep := out.Report
+			if rep.Failed != n || rep.Completed != n {
+				t.Errorf("failed %d completed %d, want %d of each", rep.Failed, rep.Completed, n)
+			}
+			if rep.Errors[tc.class] != n {
+				t.Errorf("errors by class %v, want %d of %s", rep.Errors, n, tc.class)
+			}
+			if !rep.QPS.Valid() || rep.QPS != 0 {
+				t.Errorf("QPS %v, want 0: failures are not throughput", rep.QPS)
+			}
+			if m, ok := out.Final.Find("sample_latency_ns"); !ok || m.Count != 0 {
+				t.Errorf("failed requests leaked into the latency series")
+			}
+		})
+	}
+}
+
+func TestPreflight_ClosedPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := baseConfig(t, "http://"+addr)
+	r, err := bench.New(cfg, synthetic(t, 1), nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = r.Preflight(context.Background())
+	if !errors.Is(err, bench.ErrUnreachable) || time.Since(start) > 2*time.Second {
+		t.Errorf("preflight: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestRun_Stop checks the graceful stop: a run stopped mid-way ends
+// interrupted with what was recorded, and the event log is complete.
+func TestRun_Stop(t *testing.T) {
+	url, _ := startMock(t, mockserver.Config{OutputTokens: 10, TPOT: 10 * time.Millisecond})
+	cfg := baseConfig(t, url)
+	cfg.Load.Mode = loadgen.ModeConstant
+	cfg.Load.TargetQPS = 50
+	cfg.Load.GracePeriod = 2 * time.Second
+	r, err := bench.New(cfg, synthetic(t, 1000), nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	r.OnSnapshot = func(s metrics.Snapshot) {
+		if s.CounterInt("tracked_samples_completed") >= 10 {
+			once.Do(func() { go r.Stop() })
+		}
+	}
+	out, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Final.State != metrics.StateInterrupted {
+		t.Errorf("state %s, want interrupted", out.Final.State)
+	}
+	if out.Report.Completed < 10 || out.Report.Completed >= 1000 || out.Report.Completed != out.Report.Issued {
+		t.Errorf("issued %d completed %d: in-flight requests should finish in the grace period", out.Report.Issued, out.Report.Completed)
+	}
+	countValidLines(t, filepath.Join(out.Dir, bench.EventsFile))
+}
