@@ -365,8 +365,10 @@ func (s *Session) runTimed(ctx context.Context, wg *sync.WaitGroup, tracked bool
 }
 
 // spinWindow is how close to an intended time the scheduler stops sleeping
-// and yields in a loop instead: timers wake up tens of microseconds late.
-const spinWindow = 150 * time.Microsecond
+// and yields in a loop instead: the Go runtime parks an idle thread with a
+// millisecond-granular epoll timeout, so sub-millisecond sleeps wake up to
+// a millisecond late.
+const spinWindow = 2 * time.Millisecond
 
 // waitUntil waits until event.Now() >= at; false when stop closed first.
 func waitUntil(at int64, stop <-chan struct{}) bool {
@@ -390,9 +392,18 @@ func waitUntil(at int64, stop <-chan struct{}) bool {
 			return false
 		default:
 		}
-		runtime.Gosched()
+		// Yield while there is time for other goroutines to run; in the
+		// last stretch spin without yielding, so that a goroutine scheduled
+		// in between cannot make the issue late.
+		if d > busyWindow {
+			runtime.Gosched()
+		}
 	}
 }
+
+// busyWindow is the final stretch before an intended time that the
+// scheduler spins through without yielding.
+const busyWindow = 50 * time.Microsecond
 
 // issue publishes sample.issued and sends the request on its own goroutine;
 // done runs when the request finished and its records were published.

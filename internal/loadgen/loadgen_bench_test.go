@@ -1,0 +1,53 @@
+package loadgen_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/loadgen"
+)
+
+// BenchmarkPoissonLateness issues 10k requests at 10k QPS (Poisson) to an
+// instant fake server and reports the scheduler's lateness (actual −
+// intended issue time): p50, p99 and max in microseconds.
+func BenchmarkPoissonLateness(b *testing.B) {
+	const n = 10_000
+	var all []int64
+	for i := 0; i < b.N; i++ {
+		bb := bus.NewInProc[event.Record](0)
+		sub := bb.Subscribe()
+		s, err := loadgen.New(loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 10_000, NumSamples: n, Seed: uint64(i + 1)},
+			dataset3(100), &fakeDoer{}, bb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				batch, err := sub.Next(context.Background())
+				if err != nil {
+					return
+				}
+				for _, r := range batch {
+					if p, ok := r.Data.(*event.PromptData); ok && r.Type == event.SampleIssued {
+						all = append(all, r.TimestampNS-p.ScheduledNS)
+					}
+				}
+			}
+		}()
+		if _, err := s.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		_ = bb.Close()
+		<-done
+	}
+	slices.Sort(all)
+	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))]) / 1e3 }
+	b.ReportMetric(q(0.5), "p50-us")
+	b.ReportMetric(q(0.99), "p99-us")
+	b.ReportMetric(float64(all[len(all)-1])/1e3, "max-us")
+}
