@@ -297,4 +297,3 @@ func TestConfig_Validate(t *testing.T) {
 		t.Error("an empty dataset was accepted")
 	}
 }
-
