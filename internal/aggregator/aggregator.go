@@ -355,12 +355,11 @@ func (a *Aggregator) sample(r *event.Record) {
 		if !a.tracking {
 			return
 		}
-		rw, dup := a.rows[r.SampleUUID]
-		if dup {
+		if _, dup := a.rows[r.SampleUUID]; dup {
 			a.log.Warn("duplicate sample.issued; keeping the first", "sample_uuid", r.SampleUUID)
 			return
 		}
-		rw = a.newRow()
+		rw := a.newRow()
 		rw.issued, rw.block = ts, len(a.blocks)-1
 		a.rows[r.SampleUUID] = rw
 		a.trackedIssued.Add(1)
