@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,6 +52,7 @@ func asUsage(err error) error {
 type app struct {
 	stdout, stderr io.Writer
 	verbose        int
+	cpuProfile     string
 	log            *slog.Logger
 }
 
@@ -106,9 +109,21 @@ func (a *app) rootCmd() *cobra.Command {
 			report.Version = Version
 			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			slog.SetDefault(a.log)
+			if a.cpuProfile != "" {
+				if f, err := os.Create(a.cpuProfile); err == nil {
+					_ = pprof.StartCPUProfile(f)
+				}
+			}
+		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if a.cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
 		},
 	}
 	root.PersistentFlags().CountVarP(&a.verbose, "verbose", "v", "log more (-v info, -vv debug)")
+	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
 	root.AddCommand(a.reportCmd(), a.aggregateCmd())
 	for _, add := range extraCommands {

@@ -1,0 +1,259 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/inferbench/inferbench/internal/event"
+)
+
+// Observer is told about every streamed chunk that carries content or
+// reasoning, as soon as it is parsed. ts comes from [event.Now]; first is true
+// for exactly one chunk per response: the one that ends TTFT. OnChunk runs on
+// the goroutine that called Do and should return quickly.
+type Observer interface {
+	OnChunk(ts int64, first bool)
+}
+
+const (
+	sseBufSize  = 16 << 10
+	maxLineSize = 8 << 20 // an SSE line longer than this is a malformed response
+)
+
+// stream is the reusable state of one response decode.
+type stream struct {
+	br   *bufio.Reader
+	data []byte // the current event's data lines, joined by '\n'
+	long []byte // a line that did not fit in br's buffer
+	f    fields
+}
+
+var streamPool = sync.Pool{New: func() any {
+	return &stream{br: bufio.NewReaderSize(nil, sseBufSize)}
+}}
+
+func getStream() *stream {
+	return streamPool.Get().(*stream)
+}
+
+func putStream(st *stream) {
+	st.br.Reset(nil)
+	// Huge buffers from one odd response are not kept.
+	if cap(st.data) > 1<<20 || cap(st.long) > 1<<20 || cap(st.f.text) > 1<<20 || cap(st.f.reasoning) > 1<<20 {
+		streamPool.Put(&stream{br: st.br})
+		return
+	}
+	st.data, st.long = st.data[:0], st.long[:0]
+	st.f = fields{
+		text: st.f.text[:0], reasoning: st.f.reasoning[:0], finish: st.f.finish[:0],
+		errMsg: st.f.errMsg[:0], scratch: st.f.scratch[:0],
+	}
+	streamPool.Put(st)
+}
+
+// outputBox holds an Output and its Usage in one allocation.
+type outputBox struct {
+	out   event.Output
+	usage event.Usage
+}
+
+// output converts the decoded fields into a fresh Output.
+func (f *fields) output(streamed bool, firstLen int) *event.Output {
+	box := &outputBox{}
+	o := &box.out
+	o.Text = string(f.text)
+	o.Reasoning = string(f.reasoning)
+	o.Streamed = streamed
+	o.FirstChunkLen = firstLen
+	o.FinishReason = finishReason(f.finish)
+	if f.usage.seen {
+		box.usage = event.Usage{
+			PromptTokens:     f.usage.prompt,
+			CompletionTokens: f.usage.completion,
+			ReasoningTokens:  f.usage.reasoning,
+		}
+		o.Usage = &box.usage
+	}
+	return o
+}
+
+// ReadStream decodes an OpenAI-style server-sent-event stream from r until
+// "data: [DONE]" or the end of r, timestamps every chunk that carries content
+// or reasoning with [event.Now] and reports it to obs (which may be nil).
+//
+// It accepts LF and CRLF line ends, events split across reads, ':' comment
+// lines, multi-line data fields, other fields (event, id, retry, ignored),
+// role-only chunks, usage-only chunks with "choices": [], all-zero usage
+// objects (ignored), and reasoning in delta.reasoning_content or
+// delta.reasoning. It always returns the Output decoded so far; the error,
+// when not nil, is an [*Error]: [ClassTruncated] when the stream ends without
+// a finish_reason and without [DONE], [ClassMalformed] for an invalid chunk,
+// [ClassServerError] for a chunk with an "error" object, or the class of
+// r's read error.
+func ReadStream(r io.Reader, obs Observer) (*event.Output, error) {
+	st := getStream()
+	defer putStream(st)
+	st.br.Reset(r)
+	return st.read(obs)
+}
+
+func (st *stream) read(obs Observer) (*event.Output, error) {
+	var (
+		done, hasData bool
+		firstLen      = -1
+		err           error
+	)
+	for !done && err == nil {
+		var line []byte
+		line, err = st.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			line, err = st.readLong(line)
+		}
+		if err != nil && (err != io.EOF || len(line) == 0) {
+			break
+		}
+		line = trimEOL(line)
+		if len(line) != 0 {
+			if line[0] == ':' {
+				continue // comment
+			}
+			name, value := line, []byte(nil)
+			if c := bytes.IndexByte(line, ':'); c >= 0 {
+				name, value = line[:c], line[c+1:]
+				if len(value) > 0 && value[0] == ' ' {
+					value = value[1:]
+				}
+			}
+			if string(name) == "data" {
+				if hasData {
+					st.data = append(st.data, '\n')
+				}
+				st.data = append(st.data, value...)
+				hasData = true
+			}
+			// A last line without its newline is dispatched after the loop,
+			// where a partial chunk counts as truncation, not malformation.
+			continue
+		}
+		if !hasData {
+			continue
+		}
+		hasData = false
+		var perr error
+		done, perr = st.dispatch(obs, &firstLen)
+		st.data = st.data[:0]
+		if perr != nil {
+			return st.f.output(true, max(firstLen, 0)), perr
+		}
+	}
+	if err != nil && err != io.EOF {
+		var e *Error
+		if !errors.As(err, &e) {
+			e = &Error{Class: classify(err), Err: err}
+		}
+		return st.f.output(true, max(firstLen, 0)), e
+	}
+	if hasData {
+		// The stream ended inside an event: keep it if it is a whole chunk.
+		if d, perr := st.dispatch(obs, &firstLen); perr == nil {
+			done = done || d
+		}
+	}
+	out := st.f.output(true, max(firstLen, 0))
+	if !done && len(st.f.finish) == 0 {
+		return out, &Error{Class: ClassTruncated, Err: errTruncated}
+	}
+	return out, nil
+}
+
+var (
+	errTruncated = errors.New("stream ended without finish_reason or [DONE]")
+	errLongLine  = errors.New("SSE line longer than 8 MiB")
+	doneMarker   = []byte("[DONE]")
+)
+
+// readLong gathers a line longer than the reader's buffer into st.long.
+func (st *stream) readLong(part []byte) ([]byte, error) {
+	st.long = append(st.long[:0], part...)
+	for {
+		part, err := st.br.ReadSlice('\n')
+		st.long = append(st.long, part...)
+		if len(st.long) > maxLineSize {
+			return nil, &Error{Class: ClassMalformed, Err: errLongLine}
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return st.long, err
+		}
+	}
+}
+
+// dispatch handles one complete event in st.data. It reports whether the
+// event was the [DONE] marker.
+func (st *stream) dispatch(obs Observer, firstLen *int) (bool, error) {
+	data := bytes.TrimSpace(st.data)
+	if len(data) == 0 {
+		return false, nil
+	}
+	if bytes.Equal(data, doneMarker) {
+		return true, nil
+	}
+	f := &st.f
+	text0, reasoning0 := len(f.text), len(f.reasoning)
+	if err := parseResponse(data, f); err != nil {
+		f.text, f.reasoning = f.text[:text0], f.reasoning[:reasoning0]
+		return false, &Error{Class: ClassMalformed, Body: excerpt(data), Err: err}
+	}
+	if f.hasError {
+		f.text, f.reasoning = f.text[:text0], f.reasoning[:reasoning0]
+		return false, &Error{Class: ClassServerError, Status: 200, Body: excerpt(data), Err: serverError(f.errMsg)}
+	}
+	dt, dr := len(f.text)-text0, len(f.reasoning)-reasoning0
+	if dt == 0 && dr == 0 {
+		return false, nil // role-only, usage-only or finish-only chunk
+	}
+	ts := event.Now()
+	first := *firstLen < 0
+	if first {
+		// Output.FirstChunkLen lies in Reasoning when there is reasoning.
+		if dr > 0 {
+			*firstLen = dr
+		} else {
+			*firstLen = dt
+		}
+	}
+	if obs != nil {
+		obs.OnChunk(ts, first)
+	}
+	return false, nil
+}
+
+// trimEOL removes a trailing "\n" or "\r\n".
+func trimEOL(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line
+}
+
+// finishReason returns b as a string, without allocating for the usual values.
+func finishReason(b []byte) string {
+	switch string(b) {
+	case "":
+		return ""
+	case "stop":
+		return "stop"
+	case "length":
+		return "length"
+	case "tool_calls":
+		return "tool_calls"
+	case "content_filter":
+		return "content_filter"
+	}
+	return string(b)
+}
