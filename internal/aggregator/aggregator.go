@@ -60,6 +60,21 @@ const (
 	SeriesLateness = "issue_lateness_ns"
 )
 
+// Token sources.
+const (
+	TokenSourceAuto      = "auto"
+	TokenSourceTokenizer = "tokenizer"
+	TokenSourceUsage     = "usage"
+)
+
+// Names of the server-usage OSL and its comparison with the tokenizer.
+const (
+	SeriesOSLUsage = "osl_usage"
+	OSLCompared    = "osl_usage_compared"
+	OSLMismatched  = "osl_usage_mismatched"
+	OSLRelDiffSum  = "osl_usage_abs_rel_diff_sum"
+)
+
 // ErrorCounterPrefix prefixes the per-class error counters ("errors.timeout").
 const ErrorCounterPrefix = "errors."
 
@@ -78,7 +93,12 @@ type Config struct {
 	FinalPath string
 	// Tokenizer counts ISL from prompt text, OSL and TPOT; nil means token
 	// metrics come from the server's usage.
-	Tokenizer    TokenCounter
+	Tokenizer TokenCounter
+	// TokenSource picks where token counts come from: TokenSourceAuto (the
+	// tokenizer when there is one, else usage), TokenSourceTokenizer or
+	// TokenSourceUsage. "" means auto. Whenever the tokenizer counts OSL and
+	// the server also reported usage, both are recorded and compared.
+	TokenSource  string
 	TokenWorkers int // 0 means DefaultTokenWorkers
 	SigFigs      int // HDR significant figures; 0 means metrics.DefaultSigFigs
 	Buckets      int // histogram buckets; 0 means metrics.DefaultBuckets
@@ -101,6 +121,11 @@ type Aggregator struct {
 	errorsByClass                                  map[string]*metrics.Counter
 
 	ttft, latency, failedLatency, chunkDelta, tpot, isl, osl, lateness *metrics.Series
+
+	// Set when a tokenizer counts OSL: the server's own count beside it.
+	oslUsage                   *metrics.Series
+	oslCompared, oslMismatched *metrics.Counter
+	oslRelDiffSum              *metrics.Counter
 
 	rows     map[string]*row
 	free     []*row
@@ -151,6 +176,18 @@ func New(cfg Config, pub bus.Publisher[metrics.Snapshot]) (*Aggregator, error) {
 	}
 	if cfg.TokenWorkers <= 0 {
 		cfg.TokenWorkers = DefaultTokenWorkers
+	}
+	switch cfg.TokenSource {
+	case "", TokenSourceAuto:
+		cfg.TokenSource = TokenSourceAuto
+	case TokenSourceTokenizer:
+		if cfg.Tokenizer == nil {
+			return nil, errors.New("aggregator: token source \"tokenizer\" needs a tokenizer")
+		}
+	case TokenSourceUsage:
+		cfg.Tokenizer = nil
+	default:
+		return nil, fmt.Errorf("aggregator: token source %q: want auto, tokenizer or usage", cfg.TokenSource)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -213,6 +250,14 @@ func (a *Aggregator) register() error {
 	a.isl = series(SeriesISL, tokenOpts)
 	a.osl = series(SeriesOSL, tokenOpts)
 	a.lateness = series(SeriesLateness, timeOpts)
+	if a.cfg.Tokenizer != nil {
+		a.oslUsage = series(SeriesOSLUsage, tokenOpts)
+		a.oslCompared = counter(OSLCompared)
+		a.oslMismatched = counter(OSLMismatched)
+		c, err := a.reg.NewCounter(OSLRelDiffSum, true)
+		errs = append(errs, err)
+		a.oslRelDiffSum = c
+	}
 	return errors.Join(errs...)
 }
 
@@ -426,8 +471,13 @@ func (a *Aggregator) outputTokens(rw *row, r *event.Record, ts int64) {
 		decode = ts - rw.recvFirst
 	}
 	if a.tokens != nil {
+		usage := int64(0)
+		if out.Usage != nil && out.Usage.CompletionTokens > 0 {
+			usage = out.Usage.CompletionTokens
+			a.oslUsage.Record(usage)
+		}
 		if text := out.All(); text != "" {
-			a.tokens.submit(tokenJob{kind: jobOSL, text: text})
+			a.tokens.submit(tokenJob{kind: jobOSL, text: text, usage: usage})
 		}
 		if decode >= 0 {
 			if rest := out.AfterFirstChunk(); rest != "" {

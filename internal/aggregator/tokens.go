@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ type tokenJob struct {
 	kind     jobKind
 	text     string
 	decodeNS int64 // TPOT: complete − recv_first
+	usage    int64 // OSL: the server's completion_tokens, 0 when none
 }
 
 // tokenBatch is how many counts a worker records under one acquisition of the
@@ -89,6 +91,13 @@ func (p *tokenPool) work() {
 					a.isl.Record(c)
 				case jobOSL:
 					a.osl.Record(c)
+					if j.usage > 0 {
+						a.oslCompared.Add(1)
+						if c != j.usage {
+							a.oslMismatched.Add(1)
+						}
+						a.oslRelDiffSum.AddFloat(math.Abs(float64(c-j.usage)) / float64(j.usage))
+					}
 				case jobTPOT:
 					if c > 0 {
 						a.tpot.RecordFloat(float64(j.decodeNS) / float64(c))

@@ -213,6 +213,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		Streaming:       r.cfg.Endpoint.Streaming,
 		FinalPath:       filepath.Join(r.dir, report.MetricsDir, aggregator.FinalFile),
 		Tokenizer:       r.tok,
+		TokenSource:     r.cfg.Metrics.TokenSource,
 		Logger:          r.log,
 	}, pub)
 	if err != nil {

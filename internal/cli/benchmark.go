@@ -161,6 +161,10 @@ var benchBindings = []flagBinding{
 	}},
 	{"metrics-addr", func(d *config.Run, f *benchFlags) error { d.Metrics.Addr = f.cfg.Metrics.Addr; return nil }},
 	{"tokenizer", func(d *config.Run, f *benchFlags) error { d.Metrics.Tokenizer = f.cfg.Metrics.Tokenizer; return nil }},
+	{"token-source", func(d *config.Run, f *benchFlags) error {
+		d.Metrics.TokenSource = f.cfg.Metrics.TokenSource
+		return nil
+	}},
 	{"no-tui", func(d *config.Run, f *benchFlags) error {
 		if f.noTUI {
 			d.UI = "plain"
@@ -201,6 +205,7 @@ func bindBenchFlags(fs *pflag.FlagSet, bf *benchFlags) {
 	fs.DurationVar(&c.Metrics.DrainTimeout, "drain-timeout", c.Metrics.DrainTimeout, "wait this long for pending token counts at the end")
 	fs.StringVar(&c.Metrics.Addr, "metrics-addr", "", "snapshot publish address (default ipc://<report-dir>/metrics.sock)")
 	fs.StringVar(&c.Metrics.Tokenizer, "tokenizer", "", "tokenizer.json, its directory, or a Hugging Face model name, for exact ISL/OSL/TPOT (default: server usage)")
+	fs.StringVar(&c.Metrics.TokenSource, "token-source", c.Metrics.TokenSource, "token counts from: auto (tokenizer if given, else server usage), tokenizer, or usage")
 	fs.BoolVar(&bf.noTUI, "no-tui", false, "print progress lines instead of the dashboard")
 }
 

@@ -93,6 +93,21 @@ func (c *child) wait(t *testing.T, d time.Duration) int {
 	}
 }
 
+// runInferbenchStdin runs a command with stdin to completion.
+func runInferbenchStdin(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	c.cmd.Env = append(os.Environ(), envMain+"=1")
+	c.cmd.Stdin = strings.NewReader(stdin)
+	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
+	err := c.cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	return code, c.stdout.String(), c.stderr.String()
+}
+
 // runInferbench runs a command to completion.
 func runInferbench(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()

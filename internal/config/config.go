@@ -75,6 +75,10 @@ type Metrics struct {
 	// Tokenizer is a tokenizer.json file or directory, or a model name; ""
 	// means token counts come from the server's usage.
 	Tokenizer string `yaml:"tokenizer"`
+	// TokenSource is auto (the tokenizer when given, else usage), tokenizer
+	// or usage. With a tokenizer and a server that reports usage, both OSLs
+	// are recorded and compared.
+	TokenSource string `yaml:"token_source"`
 	// PrometheusAddr serves /metrics in the Prometheus text format ("" = off).
 	PrometheusAddr string `yaml:"prometheus_addr"`
 }
@@ -95,6 +99,7 @@ func Default() Run {
 		Metrics: Metrics{
 			PublishInterval: aggregator.DefaultPublishInterval,
 			DrainTimeout:    aggregator.DefaultDrainTimeout,
+			TokenSource:     aggregator.TokenSourceAuto,
 		},
 		UI: "auto",
 	}
@@ -139,6 +144,15 @@ func (r *Run) ValidateRun() error {
 	}
 	if err := r.Load.Validate(); err != nil {
 		return fmt.Errorf("load: %w", err)
+	}
+	switch r.Metrics.TokenSource {
+	case "", "auto", "usage":
+	case "tokenizer":
+		if r.Metrics.Tokenizer == "" {
+			return errors.New("metrics.token_source tokenizer: give a tokenizer (--tokenizer)")
+		}
+	default:
+		return fmt.Errorf("metrics.token_source %q: want auto, tokenizer or usage", r.Metrics.TokenSource)
 	}
 	if r.Metrics.PublishInterval <= 0 {
 		return fmt.Errorf("metrics.publish_interval %v: must be positive", r.Metrics.PublishInterval)

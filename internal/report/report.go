@@ -85,8 +85,19 @@ type Report struct {
 	QPS           Value            `json:"qps"`
 	TPS           Value            `json:"tps"`
 	Errors        map[string]int64 `json:"errors,omitempty"`
-	Warnings      []string         `json:"warnings,omitempty"`
-	Sections      []Section        `json:"metrics"`
+	// OSLAgreement compares the tokenizer's output counts with the server's
+	// usage, when a run had both.
+	OSLAgreement *Agreement `json:"osl_agreement,omitempty"`
+	Warnings     []string   `json:"warnings,omitempty"`
+	Sections     []Section  `json:"metrics"`
+}
+
+// Agreement compares two token counts of the same samples.
+type Agreement struct {
+	Compared    int64 `json:"compared"`
+	Differ      int64 `json:"differ"`
+	DifferShare Value `json:"differ_share"`
+	MeanRelDiff Value `json:"mean_relative_difference"`
 }
 
 // seriesInfo says how to show a series: title, unit and scale from its
@@ -102,6 +113,7 @@ var seriesInfo = []struct {
 	{"failed_sample_latency_ns", "Latency of failed requests", "ms", 1e-6},
 	{"isl", "Input sequence lengths", "tokens", 1},
 	{"osl", "Output sequence lengths", "tokens", 1},
+	{"osl_usage", "Output sequence lengths (server usage)", "tokens", 1},
 	{"issue_lateness_ns", "Scheduler lateness (issue − intended time)", "us", 1e-3},
 }
 
@@ -139,6 +151,15 @@ func Build(s *metrics.Snapshot) *Report {
 			v, _ := m.Value.Int64()
 			r.Errors[m.Name[len("errors."):]] = v
 		}
+	}
+	if n := s.CounterInt("osl_usage_compared"); n > 0 {
+		rel, _ := s.Find("osl_usage_abs_rel_diff_sum")
+		ag := &Agreement{Compared: n, Differ: s.CounterInt("osl_usage_mismatched"), MeanRelDiff: NA}
+		ag.DifferShare = Value(float64(ag.Differ) / float64(n))
+		if rel != nil {
+			ag.MeanRelDiff = Value(rel.Value.Float64() / float64(n))
+		}
+		r.OSLAgreement = ag
 	}
 	switch {
 	case r.State == string(metrics.StateInterrupted):

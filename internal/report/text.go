@@ -74,6 +74,10 @@ func (r *Report) summary(w *bufio.Writer) {
 	}
 	fmt.Fprintf(w, "QPS: %s\n", r.QPS.text(""))
 	fmt.Fprintf(w, "TPS: %s\n", r.TPS.text(""))
+	if ag := r.OSLAgreement; ag != nil {
+		fmt.Fprintf(w, "OSL tokenizer vs server usage: %d samples compared, %d differ (%.1f%%), mean relative difference %.2f%%\n",
+			ag.Compared, ag.Differ, 100*float64(ag.DifferShare), 100*float64(ag.MeanRelDiff))
+	}
 	fmt.Fprintln(w, "----------------- End of Summary -----------------")
 }
 
