@@ -198,7 +198,9 @@ func DecodeRecord(p []byte) (Record, error) {
 			var s []byte
 			s, p, err = msgp.ReadStringZC(p)
 			if err == nil {
-				r.Type, err = ParseTopic(string(s))
+				if r.Type = topicType(s); r.Type == Invalid {
+					err = fmt.Errorf("unknown event type %q", s)
+				}
 			}
 		case "timestamp_ns":
 			r.TimestampNS, p, err = msgp.ReadInt64Bytes(p)
@@ -271,7 +273,9 @@ func decodeData(p []byte) (Data, []byte, error) {
 		p, err = skipN(p, rest, 3)
 		return d, p, err
 	case tagOutput:
-		o := &Output{}
+		// The output and its usage share one allocation.
+		ou := &outputUsage{}
+		o := &ou.o
 		var first int
 		var streamed bool
 		if field(0) {
@@ -292,12 +296,18 @@ func decodeData(p []byte) (Data, []byte, error) {
 			}
 		}
 		if field(2) {
-			if o.Usage, p, err = readUsage(p); err != nil {
+			if p, err = readUsage(p, ou); err != nil {
 				return nil, p, err
 			}
 		}
 		if field(3) {
-			if o.FinishReason, p, err = readOptString(p); err != nil {
+			var fr []byte
+			if msgp.IsNil(p) {
+				p, err = msgp.ReadNilBytes(p)
+			} else if fr, p, err = msgp.ReadStringZC(p); err == nil {
+				o.FinishReason = finishReason(fr)
+			}
+			if err != nil {
 				return nil, p, err
 			}
 		}
@@ -356,34 +366,43 @@ func readStreamedField(p []byte) (s string, first int, streamed bool, _ []byte, 
 	if err != nil {
 		return "", 0, false, p, err
 	}
-	var buf []byte
+	var parts [2][]byte
+	var rest []byte // parts beyond the second, joined (rare)
 	for i := uint32(0); i < n; i++ {
 		var part []byte
 		if part, p, err = msgp.ReadStringZC(p); err != nil {
 			return "", 0, false, p, err
 		}
-		if i == 0 {
-			first = len(part)
+		if i < 2 {
+			parts[i] = part
+		} else {
+			rest = append(rest, part...)
 		}
-		buf = append(buf, part...)
 	}
-	return string(buf), first, true, p, nil
+	// One allocation: the conversions inside a concatenation are not copied.
+	return string(parts[0]) + string(parts[1]) + string(rest), len(parts[0]), true, p, nil
 }
 
-func readUsage(p []byte) (*Usage, []byte, error) {
+// outputUsage holds a decoded output and its usage in one allocation.
+type outputUsage struct {
+	o Output
+	u Usage
+}
+
+// readUsage reads the usage map into ou's usage and points the output at it.
+func readUsage(p []byte, ou *outputUsage) ([]byte, error) {
 	if msgp.IsNil(p) {
-		p, err := msgp.ReadNilBytes(p)
-		return nil, p, err
+		return msgp.ReadNilBytes(p)
 	}
 	n, p, err := msgp.ReadMapHeaderBytes(p)
 	if err != nil {
-		return nil, p, err
+		return p, err
 	}
-	u := &Usage{}
+	u := &ou.u
 	for i := uint32(0); i < n; i++ {
 		var key []byte
 		if key, p, err = msgp.ReadMapKeyZC(p); err != nil {
-			return nil, p, err
+			return p, err
 		}
 		var dst *int64
 		switch string(key) {
@@ -400,10 +419,24 @@ func readUsage(p []byte) (*Usage, []byte, error) {
 			*dst, p, err = msgp.ReadInt64Bytes(p)
 		}
 		if err != nil {
-			return nil, p, err
+			return p, err
 		}
 	}
-	return u, p, nil
+	ou.o.Usage = u
+	return p, nil
+}
+
+// finishReason returns the common finish reasons without allocating.
+func finishReason(b []byte) string {
+	switch string(b) {
+	case "stop":
+		return "stop"
+	case "length":
+		return "length"
+	case "":
+		return ""
+	}
+	return string(b)
 }
 
 // PadTopic returns topic NUL-padded to [TopicSize] bytes; a longer topic is
@@ -412,4 +445,37 @@ func PadTopic(topic string) [TopicSize]byte {
 	var t [TopicSize]byte
 	copy(t[:], topic)
 	return t
+}
+
+// topicType maps a topic to its Type without allocating (Invalid when unknown).
+func topicType(b []byte) Type {
+	switch string(b) {
+	case "session.started":
+		return SessionStarted
+	case "session.ended":
+		return SessionEnded
+	case "session.stop_loadgen":
+		return SessionStopLoadgen
+	case "session.start_performance_tracking":
+		return SessionStartTracking
+	case "session.stop_performance_tracking":
+		return SessionStopTracking
+	case "sample.issued":
+		return SampleIssued
+	case "sample.recv_first":
+		return SampleRecvFirst
+	case "sample.recv_non_first":
+		return SampleRecvNonFirst
+	case "sample.complete":
+		return SampleComplete
+	case "error.generic":
+		return ErrorGeneric
+	case "error.client":
+		return ErrorClient
+	case "error.loadgen":
+		return ErrorLoadgen
+	case "error.session":
+		return ErrorSession
+	}
+	return Invalid
 }
