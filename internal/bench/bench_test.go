@@ -67,7 +67,7 @@ func baseConfig(t *testing.T, url string) config.Run {
 	return cfg
 }
 
-func synthetic(t *testing.T, n int) *dataset.Dataset {
+func synthetic(t testing.TB, n int) *dataset.Dataset {
 	t.Helper()
 	ds, err := dataset.Synthetic(dataset.SyntheticConfig{N: n, Input: dataset.Dist{Kind: dataset.DistFixed, Value: 16},
 		Output: dataset.Dist{Kind: dataset.DistFixed, Value: 64}, Seed: 1})
