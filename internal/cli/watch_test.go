@@ -1,0 +1,307 @@
+package cli_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inferbench/inferbench/internal/aggregator"
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/metrics"
+)
+
+// fakeRun produces the snapshots of a session laid out as the aggregator lays
+// out its own: every step completes 7 more samples.
+type fakeRun struct {
+	mu   sync.Mutex
+	reg  *metrics.Registry
+	c    map[string]*metrics.Counter
+	ttft *metrics.Series
+	osl  *metrics.Series
+	n    int64
+}
+
+func newFakeRun(t *testing.T) *fakeRun {
+	t.Helper()
+	r := &fakeRun{reg: metrics.NewRegistry(), c: map[string]*metrics.Counter{}}
+	for _, n := range []string{aggregator.TotalIssued, aggregator.TotalCompleted, aggregator.TotalFailed,
+		aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
+		aggregator.TrackedDuration, aggregator.TotalDuration} {
+		var err error
+		if r.c[n], err = r.reg.NewCounter(n, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if r.ttft, err = r.reg.NewSeries(aggregator.SeriesTTFT, metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}); err != nil {
+		t.Fatal(err)
+	}
+	if r.osl, err = r.reg.NewSeries(aggregator.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// next advances the run by one publish interval and snapshots it in state st.
+func (r *fakeRun) next(st metrics.State) metrics.Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for range 7 {
+		r.n++
+		r.ttft.Record(10_000_000 + r.n*10_000)
+		r.osl.Record(30 + r.n%20)
+	}
+	for _, n := range []string{aggregator.TotalIssued, aggregator.TrackedIssued} {
+		r.c[n].Add(9)
+	}
+	for _, n := range []string{aggregator.TotalCompleted, aggregator.TrackedCompleted} {
+		r.c[n].Add(7)
+	}
+	for _, n := range []string{aggregator.TrackedDuration, aggregator.TotalDuration} {
+		r.c[n].Add(50_000_000)
+	}
+	return r.reg.Snapshot(st, 0, r.n)
+}
+
+func (r *fakeRun) completed() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.c[aggregator.TrackedCompleted].Int()
+}
+
+// publisher binds a real snapshot publisher, as bench.New does.
+func publisher(t *testing.T, addr string) *bus.ZMQPublisher[metrics.Snapshot] {
+	t.Helper()
+	pub, err := bus.NewZMQPublisher[metrics.Snapshot](addr, metrics.SnapshotCodec{}, bus.SnapshotPublisherOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	return pub
+}
+
+// liveFrames publishes a live frame every 50 ms until the returned stop is
+// called.
+func liveFrames(t *testing.T, pub *bus.ZMQPublisher[metrics.Snapshot], r *fakeRun) (stop func()) {
+	t.Helper()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		// Bounded: at most 20 s of frames whatever the test does.
+		for range 400 {
+			if err := pub.Publish(r.next(metrics.StateLive)); err != nil {
+				t.Errorf("publish: %v", err)
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitOutput polls the child's stdout until it matches re.
+func waitOutput(t *testing.T, c *child, re string, d time.Duration) {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if rx.MatchString(c.stdout.String()) {
+			return
+		}
+	}
+	t.Fatalf("no %q in watch's output within %v\nstdout:\n%s\nstderr:\n%s", re, d, c.stdout.String(), c.stderr.String())
+}
+
+// TestWatch_Plain runs `inferbench watch --no-tui` as a child process against
+// a real ZeroMQ snapshot publisher in the test: started before the publisher,
+// started mid-run, across a publisher restart, and with the terminal frame
+// missed (the final snapshot file stands in).
+func TestWatch_Plain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []string{"late publisher", "mid-run", "publisher restart", "terminal frame missed"} {
+		t.Run(tc, func(t *testing.T) {
+			t.Parallel()
+			dir := shortDir(t)
+			addr := "ipc://" + filepath.Join(dir, "metrics.sock")
+			run := newFakeRun(t)
+			watchArgs := []string{"watch", "--no-tui", "--every", "0", "--publish-interval", "50ms", "--gone-after", "6"}
+			var c *child
+			var pub *bus.ZMQPublisher[metrics.Snapshot]
+			switch tc {
+			case "late publisher", "publisher restart":
+				c = startInferbench(t, append(watchArgs, addr)...)
+				waitOutput(t, c, "waiting for the first snapshot", 10*time.Second)
+				time.Sleep(200 * time.Millisecond) // nothing to connect to for a while
+				pub = publisher(t, addr)
+			case "mid-run", "terminal frame missed":
+				pub = publisher(t, addr)
+				stop := liveFrames(t, pub, run)
+				time.Sleep(300 * time.Millisecond)
+				target := addr
+				if tc == "terminal frame missed" {
+					target = dir // the run directory: watch derives the socket
+				}
+				c = startInferbench(t, append(watchArgs, target)...)
+				stop()
+			}
+			stop := liveFrames(t, pub, run)
+			waitOutput(t, c, `\[live `, 15*time.Second)
+			stop()
+			switch tc {
+			case "publisher restart":
+				// The first publisher goes away mid-run; a new one binds the
+				// same address and finishes the run.
+				pub.Close()
+				time.Sleep(500 * time.Millisecond)
+				pub = publisher(t, addr)
+				seen := run.completed()
+				stop := liveFrames(t, pub, run)
+				waitOutput(t, c, fmt.Sprintf(`completed (%d|%d)\b`, seen+7, seen+14), 15*time.Second)
+				stop()
+			case "terminal frame missed":
+				final := run.next(metrics.StateComplete)
+				data, err := final.MarshalJSON()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.MkdirAll(filepath.Join(dir, "metrics"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "metrics", "final_snapshot.json"), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				pub.Close() // the terminal frame is never published
+			}
+			var want int64
+			if tc != "terminal frame missed" {
+				final := run.next(metrics.StateComplete)
+				want = final.CounterInt(aggregator.TrackedCompleted)
+				if err := pub.Publish(final); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				want = run.completed()
+			}
+			if code := c.wait(t, 30*time.Second); code != 0 {
+				t.Fatalf("watch exited %d\nstdout:\n%s\nstderr:\n%s", code, c.stdout.String(), c.stderr.String())
+			}
+			out := c.stdout.String()
+			for _, s := range []string{"[complete ", fmt.Sprintf("completed %d,", want), "inferbench: run ended: complete"} {
+				if !strings.Contains(out, s) {
+					t.Errorf("output lacks %q:\n%s", s, out)
+				}
+			}
+			missed := strings.Contains(c.stderr.String(), "terminal frame was missed")
+			if missed != (tc == "terminal frame missed") {
+				t.Errorf("stderr says missed=%v:\n%s", missed, c.stderr.String())
+			}
+		})
+	}
+}
+
+func TestWatch_BadAddr(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := runInferbench(t, "watch", filepath.Join(shortDir(t), "nope"))
+	if code != 2 || !strings.Contains(stderr, "nope") {
+		t.Fatalf("watch of a missing directory: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// tmux runs one tmux command on the test's own server.
+func tmux(t *testing.T, sock string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestWatch_TUI runs the dashboard in a real terminal (tmux) against a real
+// publisher: it waits, shows numbers that change, switches series on tab and
+// ends on the final state.
+func TestWatch_TUI(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("SKIPPING the terminal test: tmux is not installed (apt install tmux)")
+	}
+	dir := shortDir(t)
+	addr := "ipc://" + filepath.Join(dir, "metrics.sock")
+	sock := filepath.Join(dir, "tmux.sock")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pane stays after watch exits so its last frame and exit code can be read.
+	shell := fmt.Sprintf("env %s=1 TERM=xterm-256color %s watch --publish-interval 50ms %s; echo WATCH-EXIT=$?; sleep 60",
+		envMain, self, addr)
+	tmux(t, sock, "new-session", "-d", "-x", "120", "-y", "40", "-s", "ibt", shell)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", sock, "kill-server").Run() })
+
+	capture := func() string { return tmux(t, sock, "capture-pane", "-p", "-t", "ibt") }
+	waitScreen := func(re string) string {
+		t.Helper()
+		rx := regexp.MustCompile(re)
+		var screen string
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if screen = capture(); rx.MatchString(screen) {
+				return screen
+			}
+		}
+		t.Fatalf("screen never showed %q:\n%s", re, screen)
+		return ""
+	}
+	waitScreen("waiting for the first snapshot")
+
+	run := newFakeRun(t)
+	pub := publisher(t, addr)
+	stop := liveFrames(t, pub, run)
+	completed := regexp.MustCompile(`completed (\d+) `)
+	number := func(screen string) int {
+		m := completed.FindStringSubmatch(screen)
+		if m == nil {
+			t.Fatalf("no completed count on screen:\n%s", screen)
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	first := number(waitScreen(`LIVE · elapsed`))
+	time.Sleep(400 * time.Millisecond)
+	second := number(waitScreen(`LIVE · elapsed`))
+	if second <= first {
+		t.Fatalf("numbers did not change between captures: %d then %d", first, second)
+	}
+	waitScreen(`histogram · TTFT`)
+	tmux(t, sock, "send-keys", "-t", "ibt", "Tab")
+	waitScreen(`histogram · OSL`)
+	stop()
+
+	final := run.next(metrics.StateComplete)
+	if err := pub.Publish(final); err != nil {
+		t.Fatal(err)
+	}
+	screen := waitScreen(`WATCH-EXIT=\d+`)
+	t.Logf("final screen:\n%s", screen)
+	for _, s := range []string{"COMPLETE", "WATCH-EXIT=0", "run complete: final snapshot",
+		fmt.Sprintf("completed %d ", final.CounterInt(aggregator.TrackedCompleted))} {
+		if !strings.Contains(screen, s) {
+			t.Errorf("final screen lacks %q:\n%s", s, screen)
+		}
+	}
+}

@@ -1,0 +1,235 @@
+// Package promexport serves the latest metrics snapshot at /metrics in the
+// Prometheus text format.
+//
+// An [Exporter] keeps the newest [metrics.Snapshot] handed to Update and
+// emits it on every scrape through a custom collector, so the scrape shows
+// exactly one snapshot and costs the run nothing between scrapes:
+//
+//   - counters become counters: inferbench_<name>_total, with *_ns counters
+//     in seconds (inferbench_tracked_duration_seconds_total), and the
+//     errors.<class> counters as inferbench_errors_total{class="<class>"};
+//   - gauges: inferbench_state{state="live"} 1 (0 for the other states),
+//     inferbench_in_flight (issued − completed, warmup included),
+//     inferbench_pending_token_counts (n_pending_tasks), inferbench_qps and
+//     inferbench_tps (as the report computes them) and
+//     inferbench_snapshot_counter;
+//   - series become summaries in base units: quantiles from the snapshot's
+//     percentile grid ("99.9" → quantile="0.999"), _sum and _count; *_ns
+//     series are in seconds (ttft_ns → inferbench_ttft_seconds), token series
+//     keep their unit (isl → inferbench_isl).
+//
+// Before the first Update the endpoint serves no inferbench metrics. An
+// Exporter is safe for concurrent use; Update never blocks on a scrape.
+package promexport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/inferbench/inferbench/internal/metrics"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "inferbench"
+
+// Path is where Handler serves the metrics.
+const Path = "/metrics"
+
+// The aggregator's names the exporter treats specially (internal/aggregator).
+const (
+	totalIssued        = "total_samples_issued"
+	totalCompleted     = "total_samples_completed"
+	trackedCompleted   = "tracked_samples_completed"
+	trackedFailed      = "tracked_samples_failed"
+	trackedDuration    = "tracked_duration_ns"
+	seriesOSL          = "osl"
+	errorCounterPrefix = "errors."
+)
+
+// states lists every state, so the state gauge always has all five series.
+var states = []metrics.State{metrics.StateInitialize, metrics.StateLive, metrics.StateDraining,
+	metrics.StateComplete, metrics.StateInterrupted}
+
+// Exporter holds the latest snapshot and serves it; see the package doc.
+type Exporter struct {
+	latest atomic.Pointer[metrics.Snapshot]
+	reg    *prometheus.Registry
+}
+
+// New returns an exporter with no snapshot yet.
+func New() *Exporter {
+	e := &Exporter{reg: prometheus.NewRegistry()}
+	// The collector is unchecked (it describes nothing up front) because the
+	// error classes are only known from the snapshots; registering it cannot fail.
+	e.reg.MustRegister(collector{e})
+	return e
+}
+
+// Update makes s the snapshot served from now on. It never blocks, so it
+// suits bench.Runner.OnSnapshot.
+func (e *Exporter) Update(s metrics.Snapshot) { e.latest.Store(&s) }
+
+// Handler serves the metrics in the Prometheus text format (or what the
+// scraper negotiates) at any path; mount it at [Path].
+func (e *Exporter) Handler() http.Handler {
+	return promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Gatherer returns the registry behind Handler, for tests and for merging
+// into another registry.
+func (e *Exporter) Gatherer() prometheus.Gatherer { return e.reg }
+
+// ListenAndServe listens on addr (host:port) and serves [Path] until ctx
+// ends; it returns nil after a clean shutdown.
+func (e *Exporter) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("promexport: listen on %s: %w", addr, err)
+	}
+	return e.Serve(ctx, ln)
+}
+
+// Serve serves [Path] on ln until ctx ends, then closes ln; it returns nil
+// after a clean shutdown.
+func (e *Exporter) Serve(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle(Path, e.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("promexport: serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("promexport: shut down %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// collector emits the exporter's latest snapshot.
+type collector struct{ e *Exporter }
+
+// Describe sends nothing: the collector is unchecked.
+func (collector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect emits every metric of the latest snapshot.
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.e.latest.Load()
+	if s == nil {
+		return
+	}
+	emit := func(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+		m, err := prometheus.NewConstMetric(desc, t, v, labels...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(desc, err)
+		}
+		ch <- m
+	}
+	stateDesc := prometheus.NewDesc(Namespace+"_state", "Session state of the latest snapshot (1 for the current one).", []string{"state"}, nil)
+	for _, st := range states {
+		v := 0.0
+		if s.State == st {
+			v = 1
+		}
+		emit(stateDesc, prometheus.GaugeValue, v, string(st))
+	}
+	emit(prometheus.NewDesc(Namespace+"_in_flight", "Requests issued and not completed, warmup included.", nil, nil),
+		prometheus.GaugeValue, float64(InFlight(s)))
+	emit(prometheus.NewDesc(Namespace+"_pending_token_counts", "Token counts not yet recorded (n_pending_tasks).", nil, nil),
+		prometheus.GaugeValue, float64(s.NPendingTasks))
+	emit(prometheus.NewDesc(Namespace+"_snapshot_counter", "Emit count of the latest snapshot.", nil, nil),
+		prometheus.GaugeValue, float64(s.Counter))
+	qps, tps := Rates(s)
+	emit(prometheus.NewDesc(Namespace+"_qps", "Tracked successful completions per second of tracked duration.", nil, nil),
+		prometheus.GaugeValue, qps)
+	emit(prometheus.NewDesc(Namespace+"_tps", "Output tokens per second of tracked duration.", nil, nil),
+		prometheus.GaugeValue, tps)
+
+	errDesc := prometheus.NewDesc(Namespace+"_errors_total", "Failed requests by error class.", []string{"class"}, nil)
+	for i := range s.Metrics {
+		m := &s.Metrics[i]
+		switch m.Kind {
+		case metrics.KindCounter:
+			if class, ok := strings.CutPrefix(m.Name, errorCounterPrefix); ok {
+				emit(errDesc, prometheus.CounterValue, m.Value.Float64(), class)
+				continue
+			}
+			name, div := BaseName(m.Name)
+			emit(prometheus.NewDesc(name+"_total", "inferbench counter "+m.Name+".", nil, nil),
+				prometheus.CounterValue, m.Value.Float64()/div)
+		case metrics.KindSeries:
+			name, div := BaseName(m.Name)
+			q := make(map[float64]float64, len(m.Percentiles))
+			for _, p := range m.Percentiles {
+				f, err := strconv.ParseFloat(p.Key, 64)
+				if err != nil {
+					continue
+				}
+				// Rounded so that "99.9" gives quantile 0.999, not 0.9990000000000001.
+				q[math.Round(f*1e4)/1e6] = p.Value / div
+			}
+			desc := prometheus.NewDesc(name, "inferbench series "+m.Name+" (quantiles from the snapshot's percentile grid).", nil, nil)
+			sm, err := prometheus.NewConstSummary(desc, uint64(max(m.Count, 0)), m.Total.Float64()/div, q)
+			if err != nil {
+				sm = prometheus.NewInvalidMetric(desc, err)
+			}
+			ch <- sm
+		}
+	}
+}
+
+// BaseName maps a snapshot metric name to its Prometheus name and the
+// divisor that turns its values into the base unit: "ttft_ns" →
+// ("inferbench_ttft_seconds", 1e9), "isl" → ("inferbench_isl", 1).
+// Characters Prometheus does not allow become '_'.
+func BaseName(name string) (string, float64) {
+	div := 1.0
+	if n, ok := strings.CutSuffix(name, "_ns"); ok {
+		name, div = n+"_seconds", 1e9
+	}
+	b := []byte(Namespace + "_" + name)
+	for i, c := range b {
+		if !(c == '_' || c == ':' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b), div
+}
+
+// InFlight returns the requests issued and not completed in s, warmup included.
+func InFlight(s *metrics.Snapshot) int64 {
+	return max(s.CounterInt(totalIssued)-s.CounterInt(totalCompleted), 0)
+}
+
+// Rates returns QPS and TPS as the report defines them: tracked successful
+// completions, and the osl total, per second of tracked duration.
+func Rates(s *metrics.Snapshot) (qps, tps float64) {
+	d := float64(s.CounterInt(trackedDuration)) / 1e9
+	if d <= 0 {
+		return 0, 0
+	}
+	qps = float64(s.CounterInt(trackedCompleted)-s.CounterInt(trackedFailed)) / d
+	if m, ok := s.Find(seriesOSL); ok {
+		tps = m.Total.Float64() / d
+	}
+	return qps, tps
+}
