@@ -1,22 +1,29 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/promexport"
+	"github.com/inferbench/inferbench/internal/tui"
 )
 
 func init() { extraCommands = append(extraCommands, (*app).benchmarkCmd) }
@@ -165,6 +172,10 @@ var benchBindings = []flagBinding{
 		d.Metrics.TokenSource = f.cfg.Metrics.TokenSource
 		return nil
 	}},
+	{"prometheus-addr", func(d *config.Run, f *benchFlags) error {
+		d.Metrics.PrometheusAddr = f.cfg.Metrics.PrometheusAddr
+		return nil
+	}},
 	{"no-tui", func(d *config.Run, f *benchFlags) error {
 		if f.noTUI {
 			d.UI = "plain"
@@ -206,6 +217,7 @@ func bindBenchFlags(fs *pflag.FlagSet, bf *benchFlags) {
 	fs.StringVar(&c.Metrics.Addr, "metrics-addr", "", "snapshot publish address (default ipc://<report-dir>/metrics.sock)")
 	fs.StringVar(&c.Metrics.Tokenizer, "tokenizer", "", "tokenizer.json, its directory, or a Hugging Face model name, for exact ISL/OSL/TPOT (default: server usage)")
 	fs.StringVar(&c.Metrics.TokenSource, "token-source", c.Metrics.TokenSource, "token counts from: auto (tokenizer if given, else server usage), tokenizer, or usage")
+	fs.StringVar(&c.Metrics.PrometheusAddr, "prometheus-addr", "", "serve live metrics at http://HOST:PORT/metrics in the Prometheus text format")
 	fs.BoolVar(&bf.noTUI, "no-tui", false, "print progress lines instead of the dashboard")
 }
 
@@ -268,7 +280,17 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 	if err != nil {
 		return err
 	}
-	runner, err := bench.New(cfg, ds, tok, a.logger())
+	// While the dashboard draws, log lines would garble it: keep them and
+	// print them when it is gone.
+	tuiOn := a.useTUI(cfg.UI)
+	log := a.logger()
+	var held *lockedBuffer
+	if tuiOn {
+		held = &lockedBuffer{}
+		log = slog.New(slog.NewTextHandler(held, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		defer func() { _, _ = a.stderr.Write(held.Bytes()) }()
+	}
+	runner, err := bench.New(cfg, ds, tok, log)
 	if err != nil {
 		return asUsage(err)
 	}
@@ -277,10 +299,6 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 	}
 	fmt.Fprintf(a.stderr, "inferbench: %s benchmark of %s (%d samples in the dataset); run directory %s; live snapshots on %s\n",
 		cfg.Load.Mode, cfg.Endpoint.Endpoint, ds.Len(), runner.Dir(), runner.MetricsAddr())
-
-	progress := newProgress(a.stderr, cfg.Load, ds.Len())
-	runner.OnSnapshot = progress.snapshot
-	stopProgress := progress.start()
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -296,8 +314,62 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 		}
 	}()
 
+	var exporter *promexport.Exporter
+	if cfg.Metrics.PrometheusAddr != "" {
+		exporter = promexport.New()
+		ln, err := net.Listen("tcp", cfg.Metrics.PrometheusAddr)
+		if err != nil {
+			return usagef("--prometheus-addr %s: %v", cfg.Metrics.PrometheusAddr, err)
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() { _ = exporter.Serve(pctx, ln) }()
+		fmt.Fprintf(a.stderr, "inferbench: Prometheus metrics on http://%s%s\n", ln.Addr(), promexport.Path)
+	}
+
+	target := cfg.Load.NumSamples
+	if target == 0 && cfg.Load.Duration == 0 && cfg.Load.MinDuration == 0 {
+		target = ds.Len()
+	}
+	var uiDone chan struct{}
+	var stopProgress func()
+	if tuiOn {
+		snaps := make(chan metrics.Snapshot, 1)
+		runner.OnSnapshot = func(s metrics.Snapshot) {
+			tui.Offer(snaps, s)
+			if exporter != nil {
+				exporter.Update(s)
+			}
+		}
+		uiDone = make(chan struct{})
+		go func() {
+			defer close(uiDone)
+			_, err := tui.Run(ctx, snaps, tui.Options{
+				Target: target, Duration: cfg.Load.Duration, Title: cfg.Endpoint.Endpoint,
+				Embedded: true, OnQuit: func() { runner.Stop() }, OnAbort: runner.Abort,
+				Note: "snapshots on " + runner.MetricsAddr(),
+			}, os.Stdin, a.stdout)
+			if err != nil {
+				log.Warn("dashboard ended", "err", err)
+			}
+		}()
+	} else {
+		progress := newProgress(a.stderr, cfg.Load, ds.Len())
+		runner.OnSnapshot = func(s metrics.Snapshot) {
+			progress.snapshot(s)
+			if exporter != nil {
+				exporter.Update(s)
+			}
+		}
+		stopProgress = progress.start()
+	}
+
 	out, runErr := runner.Run(ctx)
-	stopProgress()
+	if uiDone != nil {
+		<-uiDone
+	} else {
+		stopProgress()
+	}
 	if out == nil {
 		return runErr
 	}
@@ -317,5 +389,37 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 	return nil
 }
 
+// useTUI decides whether the dashboard runs: "tui" always, "auto" when
+// stdout is a terminal, "plain" never.
+func (a *app) useTUI(ui string) bool {
+	switch ui {
+	case "tui":
+		return true
+	case "plain":
+		return false
+	}
+	f, ok := a.stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // progressEvery is the period of plain progress lines.
 const progressEvery = 2 * time.Second
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Bytes returns what was written.
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}
