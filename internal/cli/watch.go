@@ -79,8 +79,9 @@ func watchAddr(arg string) (addr, runDir string, err error) {
 	case strings.HasPrefix(arg, "ipc://"):
 		return arg, filepath.Dir(strings.TrimPrefix(arg, "ipc://")), nil
 	}
-	st, err := os.Stat(arg)
-	if err != nil || !st.IsDir() {
+	// A path that does not exist yet is a run directory to come: watch may
+	// start before the benchmark does.
+	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
 		return "", "", usagef("watch: %q is neither ipc://PATH, tcp://HOST:PORT nor a run directory", arg)
 	}
 	abs, err := filepath.Abs(arg)

@@ -15,6 +15,7 @@ import (
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/mockserver"
 )
 
 // fakeRun produces the snapshots of a session laid out as the aggregator lays
@@ -218,9 +219,15 @@ func TestWatch_Plain(t *testing.T) {
 
 func TestWatch_BadAddr(t *testing.T) {
 	t.Parallel()
-	code, _, stderr := runInferbench(t, "watch", filepath.Join(shortDir(t), "nope"))
+	// A missing directory is a run to come (watch may start first); a
+	// regular file is not a run directory.
+	file := filepath.Join(shortDir(t), "nope")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runInferbench(t, "watch", file)
 	if code != 2 || !strings.Contains(stderr, "nope") {
-		t.Fatalf("watch of a missing directory: exit %d, stderr %q", code, stderr)
+		t.Fatalf("watch of a regular file: exit %d, stderr %q", code, stderr)
 	}
 }
 
@@ -303,5 +310,65 @@ func TestWatch_TUI(t *testing.T) {
 		if !strings.Contains(screen, s) {
 			t.Errorf("final screen lacks %q:\n%s", s, screen)
 		}
+	}
+}
+
+// TestWatch_RealBenchmark drives `inferbench watch` in tmux against a real
+// benchmark (a child process against the mock server), started before the
+// run: the numbers change between captures and the screen ends on the
+// final state.
+func TestWatch_RealBenchmark(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("SKIPPING the terminal test: tmux is not installed (apt install tmux)")
+	}
+	url := startMock(t, mockserver.Config{TTFT: 10 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 20})
+	dir := shortDir(t)
+	runDir := filepath.Join(dir, "run")
+	sock := filepath.Join(dir, "tmux.sock")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shell := fmt.Sprintf("env %s=1 TERM=xterm-256color %s watch %s; echo WATCH-EXIT=$?; sleep 60", envMain, self, runDir)
+	tmux(t, sock, "new-session", "-d", "-x", "120", "-y", "40", "-s", "ibr", shell)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	capture := func() string { return tmux(t, sock, "capture-pane", "-p", "-t", "ibr") }
+	waitScreen := func(re string) string {
+		t.Helper()
+		rx := regexp.MustCompile(re)
+		var screen string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if screen = capture(); rx.MatchString(screen) {
+				return screen
+			}
+		}
+		t.Fatalf("screen never showed %q:\n%s", re, screen)
+		return ""
+	}
+	waitScreen("waiting")
+
+	bench := startInferbench(t, "benchmark", "online", "--endpoint", url, "--model", "mock-model", "--synthetic", "400",
+		"--target-qps", "80", "--report-dir", runDir, "--no-tui", "--publish-interval", "100ms")
+	completed := regexp.MustCompile(`completed (\d+) `)
+	number := func(screen string) int {
+		m := completed.FindStringSubmatch(screen)
+		if m == nil {
+			t.Fatalf("no completed count on screen:\n%s", screen)
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	first := number(waitScreen(`LIVE · elapsed`))
+	time.Sleep(time.Second)
+	second := number(waitScreen(`LIVE · elapsed`))
+	if second <= first {
+		t.Errorf("numbers did not change between captures: %d then %d", first, second)
+	}
+	screen := waitScreen(`WATCH-EXIT=\d+`)
+	if !strings.Contains(screen, "COMPLETE") || !strings.Contains(screen, "WATCH-EXIT=0") || !strings.Contains(screen, "400") {
+		t.Errorf("final screen lacks the complete state of 400 samples:\n%s", screen)
+	}
+	if code := bench.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("benchmark exit %d:\n%s", code, bench.stderr.String())
 	}
 }
