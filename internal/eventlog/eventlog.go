@@ -18,10 +18,10 @@ import (
 	"os"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/jsonw"
 )
 
 // DefaultFlushInterval bounds how long a record waits in memory.
@@ -120,12 +120,12 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 	b = append(b, `","timestamp_ns":`...)
 	b = strconv.AppendInt(b, r.TimestampNS, 10)
 	b = append(b, `,"sample_uuid":`...)
-	b = appendString(b, r.SampleUUID)
+	b = jsonw.AppendString(b, r.SampleUUID)
 	b = append(b, `,"data":`...)
 	switch d := r.Data.(type) {
 	case *event.PromptData:
 		b = append(b, `{"text":`...)
-		b = appendString(b, d.Text)
+		b = jsonw.AppendString(b, d.Text)
 		if d.TokenIDs != nil {
 			b = append(b, `,"token_ids":[`...)
 			for i, id := range d.TokenIDs {
@@ -143,10 +143,10 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 		b = append(b, '}')
 	case *event.Output:
 		b = append(b, `{"output":`...)
-		b = appendString(b, d.Text)
+		b = jsonw.AppendString(b, d.Text)
 		if d.Reasoning != "" {
 			b = append(b, `,"reasoning":`...)
-			b = appendString(b, d.Reasoning)
+			b = jsonw.AppendString(b, d.Reasoning)
 		}
 		if d.Streamed {
 			b = append(b, `,"first_chunk_len":`...)
@@ -161,60 +161,17 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 		}
 		if d.FinishReason != "" {
 			b = append(b, `,"finish_reason":`...)
-			b = appendString(b, d.FinishReason)
+			b = jsonw.AppendString(b, d.FinishReason)
 		}
 		b = append(b, '}')
 	case *event.ErrorData:
 		b = append(b, `{"error_type":`...)
-		b = appendString(b, d.Type)
+		b = jsonw.AppendString(b, d.Type)
 		b = append(b, `,"error_message":`...)
-		b = appendString(b, d.Message)
+		b = jsonw.AppendString(b, d.Message)
 		b = append(b, '}')
 	default:
 		b = append(b, "null"...)
 	}
 	return append(b, '}')
-}
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -2,7 +2,8 @@ package mockserver
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/inferbench/inferbench/internal/jsonw"
 )
 
 // Response bodies are built with append-style encoders into pooled buffers:
@@ -104,56 +105,13 @@ func appendText(dst []byte, s string, escape bool) []byte {
 	if !escape {
 		return append(dst, s...)
 	}
-	return appendEscaped(dst, s)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendEscaped appends s as the body of a JSON string; invalid UTF-8
-// becomes U+FFFD.
-func appendEscaped(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	return append(dst, s[start:]...)
+	return jsonw.AppendEscaped(dst, s)
 }
 
 // appendErrorBody appends an OpenAI-style error object.
 func appendErrorBody(dst []byte, code int, typ, msg string) []byte {
 	dst = append(dst, `{"error":{"message":"`...)
-	dst = appendEscaped(dst, msg)
+	dst = jsonw.AppendEscaped(dst, msg)
 	dst = append(dst, `","type":"`...)
 	dst = append(dst, typ...)
 	dst = append(dst, `","param":null,"code":`...)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/inferbench/inferbench/internal/jsonw"
 )
 
 // maxBodyBytes bounds a request body; larger ones get 413.
@@ -61,7 +63,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, rates: cfg.Faults.rates()}
-	s.modelJSON = append([]byte{'"'}, appendEscaped(nil, cfg.Model)...)
+	s.modelJSON = append([]byte{'"'}, jsonw.AppendEscaped(nil, cfg.Model)...)
 	s.modelJSON = append(s.modelJSON, '"')
 	s.modelsBody = append([]byte(`{"object":"list","data":[{"id":`), s.modelJSON...)
 	s.modelsBody = append(s.modelsBody, `,"object":"model","created":0,"owned_by":"mockserver"}]}`...)
