@@ -194,20 +194,26 @@ func (s *Session) stopped() bool {
 func (s *Session) Run(ctx context.Context) (Result, error) {
 	reqCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	s.abort = abort
-	defer abort()
+	finished := make(chan struct{})
+	defer func() { close(finished); abort() }()
+	// In-flight requests outlive a Stop by the grace period and a cancelled
+	// ctx not at all.
 	go func() {
 		select {
 		case <-ctx.Done():
 			s.Stop()
 			abort()
 		case <-s.stop:
+			grace := time.NewTimer(s.cfg.GracePeriod)
+			defer grace.Stop()
 			select {
 			case <-ctx.Done():
 				abort()
-			case <-time.After(s.cfg.GracePeriod):
+			case <-grace.C:
 				abort()
-			case <-reqCtx.Done():
+			case <-finished:
 			}
+		case <-finished:
 		}
 	}()
 
