@@ -33,6 +33,7 @@ type Client struct {
 	getHeader http.Header
 	host      string
 	tr        *http.Transport
+	h1        *h1Transport // http:// endpoints; nil for https:// (net/http)
 	closed    atomic.Bool
 }
 
@@ -101,6 +102,17 @@ func New(cfg Config) (*Client, error) {
 		ReadBufferSize:      16 << 10,
 		Protocols:           &protocols,
 	}
+	if base.Scheme == "http" {
+		host := c.host
+		if host == "" {
+			host = c.url.Host
+		}
+		port := c.url.Port()
+		if port == "" {
+			port = "80"
+		}
+		c.h1 = newH1(&cfg, net.JoinHostPort(c.url.Hostname(), port), c.url.RequestURI(), host, c.header)
+	}
 	return c, nil
 }
 
@@ -114,6 +126,9 @@ func (c *Client) Close() bool {
 		return false
 	}
 	c.tr.CloseIdleConnections()
+	if c.h1 != nil {
+		c.h1.close()
+	}
 	return true
 }
 
@@ -123,7 +138,15 @@ func (c *Client) Close() bool {
 // failure; the error, when not nil, is an [*Error] whose Class says what
 // failed. The response format follows the response's Content-Type, so a
 // server that ignores "stream" is still read correctly.
+//
+// A pooled connection that the server closed while it was idle is replaced
+// before the request is sent, and a request whose write fails on a reused
+// connection (the server had closed it) is sent once more on a new one. A
+// request is never resent once written: the server may have run it.
 func (c *Client) Do(ctx context.Context, req *Request, obs Observer) (*event.Output, error) {
+	if c.h1 != nil {
+		return c.doH1(ctx, req, obs)
+	}
 	b := bodyPool.Get().(*body)
 	b.buf = c.tmpl.append(b.buf[:0], req)
 
@@ -192,14 +215,19 @@ func statusError(status int, r io.Reader) *Error {
 		Err: fmt.Errorf("server answered %d %s", status, http.StatusText(status))}
 }
 
-// readBody decodes a whole non-streaming JSON response.
+// readBody decodes a whole non-streaming JSON response from st.br.
 func (st *stream) readBody(status int) (*event.Output, error) {
+	return st.readBodyFrom(st.br, status)
+}
+
+// readBodyFrom reads r to its end into st.data and decodes it.
+func (st *stream) readBodyFrom(r io.Reader, status int) (*event.Output, error) {
 	data := st.data[:0]
 	for {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
 		}
-		n, err := st.br.Read(data[len(data):cap(data)])
+		n, err := r.Read(data[len(data):cap(data)])
 		data = data[:len(data)+n]
 		if len(data) > maxBodySize {
 			st.data = data
@@ -211,10 +239,15 @@ func (st *stream) readBody(status int) (*event.Output, error) {
 		}
 		if err != nil {
 			st.data = data
-			return &event.Output{}, &Error{Class: classify(err), Status: status, Err: err}
+			return &event.Output{}, asError(err, status)
 		}
 	}
 	st.data = data
+	return st.decodeBody(data, status)
+}
+
+// decodeBody decodes a whole JSON response body.
+func (st *stream) decodeBody(data []byte, status int) (*event.Output, error) {
 	f := &st.f
 	if err := parseResponse(data, f); err != nil {
 		return &event.Output{}, &Error{Class: ClassMalformed, Status: status, Body: excerpt(data), Err: err}

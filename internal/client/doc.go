@@ -9,6 +9,14 @@
 // allocation per chunk), reporting each content or reasoning chunk to an
 // [Observer] with its [event.Now] timestamp, or a whole JSON body.
 //
+// For http:// endpoints the Client uses its own HTTP/1.1 transport (h1.go):
+// a pool of at most Config.MaxConnections connections (idle ones reused
+// last-in first-out, waiters served first-come first-served), with no
+// goroutine per connection: the goroutine that calls Do writes the whole
+// request with one write(2) and reads the response itself. https:// goes
+// through net/http. A request is sent again only when it provably did not
+// reach the server (see [Client.Do]).
+//
 // Failures are data: Do returns the partial [event.Output] and an [*Error]
 // whose [Class] (connect_refused, timeout, connection_reset, http_status,
 // truncated_stream, ...) becomes the type of an error.* event record.

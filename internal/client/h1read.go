@@ -1,0 +1,347 @@
+package client
+
+// This file reads HTTP/1.1 responses for the h1 transport: the status line
+// and the few headers that matter, then the body framed by Content-Length,
+// chunked encoding or the connection's end. It copies nothing it can parse
+// in place and allocates only for errors.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// h1Response is what the transport needs from a response head.
+type h1Response struct {
+	status int
+	sse    bool // Content-Type is text/event-stream
+}
+
+// malformed returns a ClassMalformed error quoting line.
+func malformed(status int, line []byte, format string, args ...any) *Error {
+	return &Error{Class: ClassMalformed, Status: status, Body: excerpt(line), Err: fmt.Errorf(format, args...)}
+}
+
+// readLine returns the next line, its end trimmed, counting its length
+// against *budget.
+func readLine(br *bufio.Reader, budget *int, status int) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	*budget -= len(line)
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull) || *budget < 0:
+		return nil, &Error{Class: ClassMalformed, Status: status, Err: errHeaderTooLarge}
+	case err == io.EOF && len(line) > 0:
+		return nil, io.ErrUnexpectedEOF
+	case err != nil:
+		return nil, err
+	}
+	return trimEOL(line), nil
+}
+
+// readHead reads the status line and headers and sets up cn.body. A 1xx
+// interim response is skipped.
+func (cn *h1Conn) readHead() (h1Response, error) {
+	budget := maxHeaderBytes
+	for {
+		resp, err := cn.readOneHead(&budget)
+		if err != nil || resp.status >= 200 {
+			return resp, err
+		}
+	}
+}
+
+func (cn *h1Conn) readOneHead(budget *int) (h1Response, error) {
+	var resp h1Response
+	br := cn.br
+	line, err := readLine(br, budget, 0)
+	if err != nil {
+		return resp, err
+	}
+	// HTTP/1.x SP 3DIGIT [SP reason]
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[7] < '0' || line[7] > '9' || line[8] != ' ' ||
+		!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || len(line) > 12 && line[12] != ' ' {
+		return resp, malformed(0, line, "malformed status line")
+	}
+	resp.status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	if resp.status < 100 || resp.status == 101 {
+		return resp, malformed(0, line, "unexpected status %d", resp.status)
+	}
+	cn.keep = line[7] != '0' // HTTP/1.0 closes unless it says keep-alive
+	length, chunked, hasTE := int64(-1), false, false
+	for {
+		line, err = readLine(br, budget, resp.status)
+		if err != nil {
+			return resp, err
+		}
+		if len(line) == 0 {
+			break
+		}
+		colon := -1
+		for i, c := range line {
+			if c == ':' {
+				colon = i
+				break
+			}
+			if c <= ' ' { // a space in the name, or obs-fold
+				break
+			}
+		}
+		if colon <= 0 {
+			return resp, malformed(resp.status, line, "malformed header line")
+		}
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			n, ok := parseDecimal(value)
+			if !ok || length >= 0 && n != length {
+				return resp, malformed(resp.status, line, "invalid Content-Length %q", value)
+			}
+			length = n
+		case asciiEqualFold(name, "transfer-encoding"):
+			hasTE = true
+			chunked = lastTokenIs(value, "chunked")
+		case asciiEqualFold(name, "connection"):
+			if hasToken(value, "close") {
+				cn.keep = false
+			} else if hasToken(value, "keep-alive") {
+				cn.keep = true
+			}
+		case asciiEqualFold(name, "content-type"):
+			resp.sse = len(value) >= 17 && asciiEqualFold(value[:17], "text/event-stream")
+		}
+	}
+	b := &cn.body
+	b.reset()
+	switch {
+	case resp.status < 200 || resp.status == 204 || resp.status == 304:
+		b.mode, b.done = bodyLength, true
+	case chunked:
+		b.mode = bodyChunked
+	case hasTE:
+		b.mode, cn.keep = bodyToEOF, false // a non-chunked coding: read to close
+	case length >= 0:
+		b.mode, b.remain, b.done = bodyLength, length, length == 0
+	default:
+		b.mode, cn.keep = bodyToEOF, false
+	}
+	return resp, nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// asciiEqualFold reports whether b equals the lower-case ASCII string s,
+// ignoring case.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDecimal parses a Content-Length: digits only, at most 18 of them.
+func parseDecimal(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// hasToken reports whether the comma-separated list v holds token tok.
+func hasToken(v []byte, tok string) bool {
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		if asciiEqualFold(trimOWS(v[:i]), tok) {
+			return true
+		}
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return false
+}
+
+// lastTokenIs reports whether the last element of the list v is tok.
+func lastTokenIs(v []byte, tok string) bool {
+	i := len(v)
+	for i > 0 && v[i-1] != ',' {
+		i--
+	}
+	return asciiEqualFold(trimOWS(v[i:]), tok)
+}
+
+// Body framings.
+const (
+	bodyLength  = iota // Content-Length (or no body)
+	bodyChunked        // Transfer-Encoding: chunked
+	bodyToEOF          // until the server closes the connection
+)
+
+// h1Body reads one response body from the connection's reader. It returns
+// io.EOF only at the body's proper end, and io.ErrUnexpectedEOF when the
+// connection ends inside it.
+type h1Body struct {
+	br     *bufio.Reader
+	mode   int
+	remain int64 // bytes left in the body (length) or the current chunk
+	crlf   bool  // chunked: the current chunk's data ended, its CRLF is pending
+	done   bool  // the end of the body was read: the connection may be reused
+	err    error // sticky
+}
+
+func (b *h1Body) reset() { b.remain, b.crlf, b.done, b.err = 0, false, false, nil }
+
+// Read implements io.Reader.
+func (b *h1Body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.done {
+		return 0, io.EOF
+	}
+	if b.mode == bodyToEOF {
+		n, err := b.br.Read(p)
+		if err == io.EOF {
+			b.done = true
+		} else if err != nil {
+			b.err = err
+		}
+		return n, err
+	}
+	if b.remain == 0 {
+		if b.mode == bodyLength {
+			b.done = true
+			return 0, io.EOF
+		}
+		if err := b.nextChunk(); err != nil {
+			if err != io.EOF {
+				b.err = err
+			}
+			return 0, err
+		}
+	}
+	if int64(len(p)) > b.remain {
+		p = p[:b.remain]
+	}
+	n, err := b.br.Read(p)
+	b.remain -= int64(n)
+	if b.remain == 0 {
+		if b.mode == bodyLength {
+			b.done = true
+		} else {
+			b.crlf = true
+		}
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		b.err = err
+		if n > 0 {
+			return n, nil // the error is returned by the next call
+		}
+	}
+	return n, err
+}
+
+// nextChunk reads up to the next chunk's data: the previous chunk's CRLF,
+// then the size line (extensions ignored). At the last chunk it reads the
+// trailers and returns io.EOF.
+func (b *h1Body) nextChunk() error {
+	budget := maxHeaderBytes
+	if b.crlf {
+		line, err := readChunkLine(b.br, &budget)
+		if err != nil {
+			return err
+		}
+		if len(line) != 0 {
+			return malformed(0, line, "chunk data longer than its size")
+		}
+		b.crlf = false
+	}
+	line, err := readChunkLine(b.br, &budget)
+	if err != nil {
+		return err
+	}
+	var size int64
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto end
+		}
+		if i >= 15 {
+			return malformed(0, line, "chunk size too large")
+		}
+		size = size<<4 | int64(d)
+	}
+end:
+	if i == 0 {
+		return malformed(0, line, "malformed chunk size line")
+	}
+	if rest := trimOWS(line[i:]); len(rest) > 0 && rest[0] != ';' {
+		return malformed(0, line, "malformed chunk size line")
+	}
+	if size > 0 {
+		b.remain = size
+		return nil
+	}
+	for { // trailers
+		line, err := readChunkLine(b.br, &budget)
+		if err != nil {
+			return err
+		}
+		if len(line) == 0 {
+			b.done = true
+			return io.EOF
+		}
+	}
+}
+
+// readChunkLine is readLine for chunk framing, where a clean EOF is also
+// unexpected.
+func readChunkLine(br *bufio.Reader, budget *int) ([]byte, error) {
+	line, err := readLine(br, budget, 0)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return line, err
+}
