@@ -9,7 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/inferbench/inferbench/internal/jsonw"
 )
 
 // Request is one prompt to send.
@@ -39,7 +40,7 @@ func newBodyTemplate(c *Config) (*bodyTemplate, error) {
 			return nil, fmt.Errorf("client: extra_body key %q: the client sets it", k)
 		}
 	}
-	t.model = appendJSONString(append(t.model, `{"model":`...), c.Model)
+	t.model = jsonw.AppendString(append(t.model, `{"model":`...), c.Model)
 	t.skipMaxToks = over("max_tokens")
 	tail := []byte{}
 	if c.Temperature != nil && !over("temperature") {
@@ -65,7 +66,7 @@ func newBodyTemplate(c *Config) (*bodyTemplate, error) {
 		if err != nil {
 			return nil, fmt.Errorf("client: extra_body[%q]: %w", k, err)
 		}
-		tail = appendJSONString(append(tail, ','), k)
+		tail = jsonw.AppendString(append(tail, ','), k)
 		tail = append(append(tail, ':'), v...)
 	}
 	t.tail = append(tail, '}')
@@ -78,10 +79,10 @@ func (t *bodyTemplate) append(dst []byte, r *Request) []byte {
 	if t.chat {
 		dst = append(dst, `,"messages":[`...)
 		if r.System != "" {
-			dst = appendJSONString(append(dst, `{"role":"system","content":`...), r.System)
+			dst = jsonw.AppendString(append(dst, `{"role":"system","content":`...), r.System)
 			dst = append(dst, "},"...)
 		}
-		dst = appendJSONString(append(dst, `{"role":"user","content":`...), r.Prompt)
+		dst = jsonw.AppendString(append(dst, `{"role":"user","content":`...), r.Prompt)
 		dst = append(dst, "}]"...)
 	} else {
 		dst = append(dst, `,"prompt":`...)
@@ -95,7 +96,7 @@ func (t *bodyTemplate) append(dst []byte, r *Request) []byte {
 			}
 			dst = append(dst, ']')
 		} else {
-			dst = appendJSONString(dst, r.Prompt)
+			dst = jsonw.AppendString(dst, r.Prompt)
 		}
 	}
 	if !t.skipMaxToks {
@@ -106,51 +107,6 @@ func (t *bodyTemplate) append(dst []byte, r *Request) []byte {
 		dst = strconv.AppendInt(append(dst, `,"max_tokens":`...), int64(n), 10)
 	}
 	return append(dst, t.tail...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// as encoding/json does, so that strict servers accept the body.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	run := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[run:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			run = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[run:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			run = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[run:]...)
-	return append(dst, '"')
 }
 
 // body is a pooled request body. The transport closes it, possibly from
