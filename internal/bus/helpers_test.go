@@ -54,7 +54,7 @@ func sampleRecords(n int) []event.Record {
 		case 1:
 			pd = &event.PromptData{TokenIDs: []int32{128000, 791, 4062, 14198, 39935, int32(i), -1}}
 		default:
-			pd = &event.PromptData{Text: "héllo wörld ✓ " + uuid, TokenIDs: []int32{1, 2, 3}}
+			pd = &event.PromptData{Text: "héllo wörld ✓ " + uuid, TokenIDs: []int32{1, 2, 3}, ScheduledNS: int64(1000 + i)}
 		}
 		add(event.Record{Type: event.SampleIssued, SampleUUID: uuid, Data: pd})
 		add(event.Record{Type: event.SampleRecvFirst, SampleUUID: uuid})

@@ -608,7 +608,10 @@ func pythonView(r event.Record) map[string]any {
 	}
 	switch d := r.Data.(type) {
 	case *event.PromptData:
-		m := map[string]any{"tag": "PromptData", "text": d.Text, "token_ids": nil}
+		m := map[string]any{"tag": "PromptData", "text": d.Text, "token_ids": nil, "scheduled_ns": nil}
+		if d.ScheduledNS != 0 {
+			m["scheduled_ns"] = d.ScheduledNS
+		}
 		if d.TokenIDs != nil {
 			m["text"] = orNil(d.Text)
 			ids := make([]any, len(d.TokenIDs))

@@ -17,7 +17,7 @@ import zmq
 
 TOPIC_SIZE = 40
 FIELDS = {
-    "PromptData": ["text", "token_ids"],
+    "PromptData": ["text", "token_ids", "scheduled_ns"],
     "TextModelOutput": ["output", "reasoning", "usage", "finish_reason"],
     "ErrorData": ["error_type", "error_message"],
 }
