@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,18 +311,22 @@ func TestClient_Do_connectTimeout(t *testing.T) {
 }
 
 // TestClient_Do_serverClosedIdle makes the server close a kept-alive
-// connection just as the client reuses it.
+// connection after reading the second request, without answering, and do
+// the same on the connection of the one retry: the request fails as
+// connection_reset after exactly one retry.
 func TestClient_Do_serverClosedIdle(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	var conns atomic.Int32
 	go func() {
 		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
+		conns.Add(1)
 		defer conn.Close()
 		br := bufio.NewReader(conn)
 		req, err := http.ReadRequest(br)
@@ -335,6 +340,16 @@ func TestClient_Do_serverClosedIdle(t *testing.T) {
 		if _, err := http.ReadRequest(br); err == nil {
 			conn.(*net.TCPConn).CloseWrite()
 		}
+		// The retry arrives on a new connection: close that one unanswered too.
+		conn2, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		conns.Add(1)
+		defer conn2.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(conn2)); err == nil {
+			conn2.(*net.TCPConn).CloseWrite()
+		}
 		time.Sleep(50 * time.Millisecond)
 	}()
 	c := newClient(t, "http://"+ln.Addr().String(), nil)
@@ -344,4 +359,46 @@ func TestClient_Do_serverClosedIdle(t *testing.T) {
 	_, err = c.Do(context.Background(), &client.Request{Prompt: "p"}, nil)
 	t.Logf("error: %v", err)
 	checkClass(t, err, client.ClassConnectionReset)
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the request is retried once", n)
+	}
+}
+
+// TestClient_Do_serverClosesAfterEachResponse is llama-server's behaviour:
+// it announces keep-alive but closes the connection a moment after each
+// response, so a request sent at once on the reused connection meets the
+// close. Every request must still succeed.
+func TestClient_Do_serverClosesAfterEachResponse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				body := `{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}`
+				fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+				// Wait for the next request to be on its way, then close.
+				_, _ = br.Peek(1)
+			}()
+		}
+	}()
+	c := newClient(t, "http://"+ln.Addr().String(), nil)
+	for i := range 20 {
+		if out, err := c.Do(context.Background(), &client.Request{Prompt: "p"}, nil); err != nil || out.Text != "ok" {
+			t.Fatalf("request %d: %v, %v", i, out, err)
+		}
+	}
 }

@@ -37,10 +37,11 @@ const (
 	h1BufSize      = 16 << 10 // per-connection read buffer; also the longest header line
 	maxHeaderBytes = 64 << 10 // status line, headers and trailers together
 	// staleCheckAfter is the idle time after which a pooled connection is
-	// checked (one non-blocking peek) for a close by the server before it is
-	// reused. Servers close idle connections after seconds (uvicorn 5 s), so
-	// connections reused sooner skip the system call.
-	staleCheckAfter = 50 * time.Millisecond
+	// checked (one non-blocking peek, under a microsecond) for a close by the
+	// server before it is reused. It is zero: llama-server (cpp-httplib)
+	// closes the connection right after every streamed response although it
+	// announced keep-alive, so even a connection reused at once may be gone.
+	staleCheckAfter = 0 * time.Millisecond
 	clRoom          = 20 + 4 // room for the Content-Length digits and "\r\n\r\n"
 )
 
@@ -487,6 +488,12 @@ func (cn *h1Conn) buildRequest(tmpl *bodyTemplate, r *Request) []byte {
 	return buf[start:]
 }
 
+// isClosedBeforeAnswer reports whether the first read of a response found
+// the connection closed by the server.
+func isClosedBeforeAnswer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
 // isStaleWrite reports whether a write failed because the server had closed
 // the connection (it answered our bytes with RST).
 func isStaleWrite(err error) bool {
@@ -498,12 +505,12 @@ func isStaleWrite(err error) bool {
 // Retries: a pooled connection idle for staleCheckAfter or longer is first
 // checked with a non-blocking peek, and one the server has closed is
 // replaced before anything is sent. If writing the request to a reused
-// connection fails with EPIPE or ECONNRESET (the server had closed it, so it
-// cannot have read the request), the request is sent once more on a freshly
-// dialed connection. A request whose response fails after it was written is
-// never resent, even with no response byte: the server may have run it, and
-// a benchmark must not issue work twice (net/http does not replay a POST
-// either).
+// connection fails with EPIPE or ECONNRESET, or the server closes a reused
+// connection before the first byte of the answer, the request is sent once
+// more on a freshly dialed connection: servers close kept-alive connections
+// at will (llama-server after every streamed response), and counting that as
+// a failed request would blame the server for the client's reuse. A failure
+// on a fresh connection, or after any response byte, is never retried.
 func (c *Client) doH1(ctx context.Context, req *Request, obs Observer) (*event.Output, error) {
 	if done := ctx.Done(); done != nil {
 		select {
@@ -539,6 +546,32 @@ func (c *Client) doH1(ctx context.Context, req *Request, obs Observer) (*event.O
 	if err != nil {
 		t.discard(cn)
 		return &event.Output{}, fail(ctx, ctx, &Error{Class: classify(err), Err: err})
+	}
+	if cn.reused {
+		// Wait for the first response byte here: a reused connection that
+		// the server closed (FIN or RST) before answering is retried once,
+		// on a fresh connection. llama-server closes every connection right
+		// after a streamed response although it announced keep-alive, and
+		// the close can arrive after the peek in acquire.
+		if _, perr := cn.br.Peek(1); perr != nil && isClosedBeforeAnswer(perr) {
+			old := cn
+			old.close()
+			if cn, err = t.dial(ctx); err == nil {
+				if cn.watchCtx(ctx) {
+					cn.wbuf, old.wbuf = old.wbuf, cn.wbuf
+					cn.begin(start)
+					err = cn.write(msg)
+				} else {
+					err = errInterrupted
+				}
+			}
+			if err != nil {
+				if cn != nil {
+					t.discard(cn)
+				}
+				return &event.Output{}, fail(ctx, ctx, &Error{Class: classify(err), Err: err})
+			}
+		}
 	}
 	cn.reused = true
 	resp, err := cn.readHead()
