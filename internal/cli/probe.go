@@ -110,8 +110,8 @@ func (a *app) runProbe(ctx context.Context, cfg client.Config, prompt string) er
 		fmt.Fprintln(w, "usage:     NO usage in the stream: token metrics need --tokenizer")
 	}
 	text := out.All()
-	if len(text) > 120 {
-		text = text[:120] + "…"
+	if r := []rune(text); len(r) > 80 {
+		text = string(r[:80]) + "…"
 	}
 	fmt.Fprintf(w, "output:    %q\n", text)
 	return nil
