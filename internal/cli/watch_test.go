@@ -231,6 +231,52 @@ func TestWatch_BadAddr(t *testing.T) {
 	}
 }
 
+// watchPane is a tmux pane running `inferbench watch ARGS`; the pane stays
+// after watch exits so its last frame and exit code can be read.
+type watchPane struct {
+	t          *testing.T
+	sock, name string
+}
+
+func startWatchPane(t *testing.T, sock, name, args string) *watchPane {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shell := fmt.Sprintf("env %s=1 TERM=xterm-256color %s watch %s; echo WATCH-EXIT=$?; sleep 60", envMain, self, args)
+	tmux(t, sock, "new-session", "-d", "-x", "120", "-y", "40", "-s", name, shell)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	return &watchPane{t: t, sock: sock, name: name}
+}
+
+// wait returns the screen once it matches re.
+func (p *watchPane) wait(re string, d time.Duration) string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	var screen string
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if screen = tmux(p.t, p.sock, "capture-pane", "-p", "-t", p.name); rx.MatchString(screen) {
+			return screen
+		}
+	}
+	p.t.Fatalf("screen never showed %q:\n%s", re, screen)
+	return ""
+}
+
+var completedRx = regexp.MustCompile(`completed (\d+) `)
+
+// completedOn reads the completed count off a dashboard screen.
+func completedOn(t *testing.T, screen string) int {
+	t.Helper()
+	m := completedRx.FindStringSubmatch(screen)
+	if m == nil {
+		t.Fatalf("no completed count on screen:\n%s", screen)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
 // tmux runs one tmux command on the test's own server.
 func tmux(t *testing.T, sock string, args ...string) string {
 	t.Helper()
@@ -251,46 +297,16 @@ func TestWatch_TUI(t *testing.T) {
 	dir := shortDir(t)
 	addr := "ipc://" + filepath.Join(dir, "metrics.sock")
 	sock := filepath.Join(dir, "tmux.sock")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The pane stays after watch exits so its last frame and exit code can be read.
-	shell := fmt.Sprintf("env %s=1 TERM=xterm-256color %s watch --publish-interval 50ms %s; echo WATCH-EXIT=$?; sleep 60",
-		envMain, self, addr)
-	tmux(t, sock, "new-session", "-d", "-x", "120", "-y", "40", "-s", "ibt", shell)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-S", sock, "kill-server").Run() })
-
-	capture := func() string { return tmux(t, sock, "capture-pane", "-p", "-t", "ibt") }
-	waitScreen := func(re string) string {
-		t.Helper()
-		rx := regexp.MustCompile(re)
-		var screen string
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if screen = capture(); rx.MatchString(screen) {
-				return screen
-			}
-		}
-		t.Fatalf("screen never showed %q:\n%s", re, screen)
-		return ""
-	}
+	pane := startWatchPane(t, sock, "ibt", "--publish-interval 50ms "+addr)
+	waitScreen := func(re string) string { t.Helper(); return pane.wait(re, 15*time.Second) }
 	waitScreen("waiting for the first snapshot")
 
 	run := newFakeRun(t)
 	pub := publisher(t, addr)
 	stop := liveFrames(t, pub, run)
-	completed := regexp.MustCompile(`completed (\d+) `)
-	number := func(screen string) int {
-		m := completed.FindStringSubmatch(screen)
-		if m == nil {
-			t.Fatalf("no completed count on screen:\n%s", screen)
-		}
-		n, _ := strconv.Atoi(m[1])
-		return n
-	}
-	first := number(waitScreen(`LIVE · elapsed`))
+	first := completedOn(t, waitScreen(`LIVE · elapsed`))
 	time.Sleep(400 * time.Millisecond)
-	second := number(waitScreen(`LIVE · elapsed`))
+	second := completedOn(t, waitScreen(`LIVE · elapsed`))
 	if second <= first {
 		t.Fatalf("numbers did not change between captures: %d then %d", first, second)
 	}
@@ -325,42 +341,15 @@ func TestWatch_RealBenchmark(t *testing.T) {
 	dir := shortDir(t)
 	runDir := filepath.Join(dir, "run")
 	sock := filepath.Join(dir, "tmux.sock")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	shell := fmt.Sprintf("env %s=1 TERM=xterm-256color %s watch %s; echo WATCH-EXIT=$?; sleep 60", envMain, self, runDir)
-	tmux(t, sock, "new-session", "-d", "-x", "120", "-y", "40", "-s", "ibr", shell)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-S", sock, "kill-server").Run() })
-	capture := func() string { return tmux(t, sock, "capture-pane", "-p", "-t", "ibr") }
-	waitScreen := func(re string) string {
-		t.Helper()
-		rx := regexp.MustCompile(re)
-		var screen string
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if screen = capture(); rx.MatchString(screen) {
-				return screen
-			}
-		}
-		t.Fatalf("screen never showed %q:\n%s", re, screen)
-		return ""
-	}
+	pane := startWatchPane(t, sock, "ibr", runDir)
+	waitScreen := func(re string) string { t.Helper(); return pane.wait(re, 30*time.Second) }
 	waitScreen("waiting")
 
 	bench := startInferbench(t, "benchmark", "online", "--endpoint", url, "--model", "mock-model", "--synthetic", "400",
 		"--target-qps", "80", "--report-dir", runDir, "--no-tui", "--publish-interval", "100ms")
-	completed := regexp.MustCompile(`completed (\d+) `)
-	number := func(screen string) int {
-		m := completed.FindStringSubmatch(screen)
-		if m == nil {
-			t.Fatalf("no completed count on screen:\n%s", screen)
-		}
-		n, _ := strconv.Atoi(m[1])
-		return n
-	}
-	first := number(waitScreen(`LIVE · elapsed`))
+	first := completedOn(t, waitScreen(`LIVE · elapsed`))
 	time.Sleep(time.Second)
-	second := number(waitScreen(`LIVE · elapsed`))
+	second := completedOn(t, waitScreen(`LIVE · elapsed`))
 	if second <= first {
 		t.Errorf("numbers did not change between captures: %d then %d", first, second)
 	}
