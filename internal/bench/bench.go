@@ -261,6 +261,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 
 	rep := report.Build(&final)
 	rep.Source = filepath.Join(r.dir, report.MetricsDir, aggregator.FinalFile)
+	rep.Run = r.cfg.ReportRun()
 	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Events: elog.Records()}
 	errs := []error{runErr, finalErr, logErr}
 	if err := rep.WriteFiles(r.dir); err != nil {

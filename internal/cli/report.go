@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/report"
 )
 
@@ -26,6 +28,10 @@ func (a *app) reportCmd() *cobra.Command {
 			a.logger().Info("report source", "file", file)
 			rep := report.Build(snap)
 			rep.Source = file
+			// The run directory's config.yaml says what was measured.
+			if cfg, err := config.Load(filepath.Join(dirOfRun(args[0], file), bench.ConfigFile)); err == nil {
+				rep.Run = cfg.ReportRun()
+			}
 			if write {
 				if err := rep.WriteFiles(dirOfRun(args[0], file)); err != nil {
 					return err

@@ -42,6 +42,7 @@ import (
 	"github.com/inferbench/inferbench/internal/client"
 	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/loadgen"
+	"github.com/inferbench/inferbench/internal/report"
 )
 
 // Run is the whole configuration of a benchmark run.
@@ -189,3 +190,25 @@ func (r *Run) Marshal() ([]byte, error) {
 //
 //go:embed example.yaml
 var Example []byte
+
+// ReportRun summarizes the run for the report's header.
+func (r *Run) ReportRun() *report.Run {
+	run := &report.Run{
+		Endpoint:  r.Endpoint.Endpoint,
+		Model:     r.Endpoint.Model,
+		API:       r.Endpoint.API,
+		Streaming: r.Endpoint.Streaming,
+		Mode:      string(r.Load.Mode),
+		Dataset:   r.Dataset.Path,
+	}
+	switch r.Load.Mode {
+	case loadgen.ModePoisson, loadgen.ModeConstant:
+		run.TargetQPS = r.Load.TargetQPS
+	case loadgen.ModeConcurrency:
+		run.Concurrency = r.Load.Concurrency
+	}
+	if s := r.Dataset.Synthetic; s != nil {
+		run.Dataset = fmt.Sprintf("synthetic (%d prompts, input %s, output %s tokens)", s.N, s.Input, s.Output)
+	}
+	return run
+}

@@ -74,6 +74,7 @@ type Section struct {
 type Report struct {
 	Version       string           `json:"version"`
 	Source        string           `json:"source,omitempty"` // the file it was built from
+	Run           *Run             `json:"run,omitempty"`
 	State         string           `json:"state"`
 	Complete      bool             `json:"complete"`
 	NPendingTasks int64            `json:"n_pending_tasks"`
@@ -90,6 +91,19 @@ type Report struct {
 	OSLAgreement *Agreement `json:"osl_agreement,omitempty"`
 	Warnings     []string   `json:"warnings,omitempty"`
 	Sections     []Section  `json:"metrics"`
+}
+
+// Run describes what was measured, when the caller knows (the benchmark, or
+// the run directory's config.yaml).
+type Run struct {
+	Endpoint    string  `json:"endpoint"`
+	Model       string  `json:"model"`
+	API         string  `json:"api"`
+	Streaming   bool    `json:"streaming"`
+	Mode        string  `json:"mode"`
+	TargetQPS   float64 `json:"target_qps,omitempty"`
+	Concurrency int     `json:"concurrency,omitempty"`
+	Dataset     string  `json:"dataset"`
 }
 
 // Agreement compares two token counts of the same samples.

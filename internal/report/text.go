@@ -51,6 +51,21 @@ func (r *Report) summary(w *bufio.Writer) {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
 	}
 	fmt.Fprintf(w, "Version: %s\n", r.Version)
+	if run := r.Run; run != nil {
+		stream := "streaming"
+		if !run.Streaming {
+			stream = "not streaming"
+		}
+		fmt.Fprintf(w, "Endpoint: %s (model %s, %s API, %s)\n", run.Endpoint, run.Model, run.API, stream)
+		load := run.Mode
+		switch {
+		case run.TargetQPS > 0:
+			load += fmt.Sprintf(" at %g req/s", run.TargetQPS)
+		case run.Concurrency > 0:
+			load = fmt.Sprintf("%d concurrent requests", run.Concurrency)
+		}
+		fmt.Fprintf(w, "Load: %s; dataset %s\n", load, run.Dataset)
+	}
 	fmt.Fprintf(w, "State: %s\n", r.State)
 	fmt.Fprintf(w, "Total samples issued: %d\n", r.Issued)
 	fmt.Fprintf(w, "Total samples completed: %d\n", r.Completed)
