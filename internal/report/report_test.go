@@ -194,3 +194,29 @@ func TestWriteText_Golden(t *testing.T) {
 		t.Errorf("text report differs from %s (run with -update after reviewing):\n%s", golden, buf.String())
 	}
 }
+
+func TestWriteSummary_Run(t *testing.T) {
+	s := snapshot(t, metrics.StateComplete, 0)
+	tests := []struct {
+		run  report.Run
+		want string
+	}{
+		{report.Run{Endpoint: "http://h:1", Model: "m", API: "chat", Streaming: true, Mode: "poisson", TargetQPS: 10, Dataset: "d.jsonl"},
+			"Load: poisson at 10 req/s; dataset d.jsonl"},
+		{report.Run{Endpoint: "http://h:1", Model: "m", API: "completions", Mode: "concurrency", Concurrency: 8, Dataset: "d"},
+			"Load: 8 concurrent requests; dataset d"},
+		{report.Run{Endpoint: "http://h:1", Model: "m", API: "chat", Mode: "offline", Dataset: "d"}, "(model m, chat API, not streaming)"},
+	}
+	for _, tc := range tests {
+		r := report.Build(&s)
+		run := tc.run
+		r.Run = &run
+		var buf bytes.Buffer
+		if err := r.WriteSummary(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), tc.want) {
+			t.Errorf("summary lacks %q:\n%s", tc.want, buf.String())
+		}
+	}
+}
