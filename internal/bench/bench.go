@@ -244,6 +244,9 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	go func() {
 		defer wg.Done()
 		final, finalErr = agg.Run(runCtx, aggSub)
+		// After an abort the aggregator stops reading: unsubscribe it so
+		// that publishers never block on its queue.
+		_ = aggSub.Close()
 	}()
 	go func() {
 		defer wg.Done()
