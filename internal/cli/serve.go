@@ -46,30 +46,40 @@ given rates. It stops on SIGINT/SIGTERM.`,
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8000", "listen address")
 	f.StringVarP(&o.configFile, "config", "c", "", "YAML file with the server settings (flags override it)")
-	f.StringVar(&o.cfg.Model, "model", mockserver.DefaultModel, "model name")
-	f.StringVar(&o.cfg.Mode, "mode", mockserver.ModeSynthetic, "answers: synthetic, echo (the prompt) or oracle (--oracle file)")
-	f.DurationVar(&o.cfg.TTFT, "ttft", 0, "time to first token")
-	f.DurationVar(&o.cfg.TPOT, "tpot", 0, "time per output token after the first")
-	f.Float64Var(&o.cfg.Jitter, "jitter", 0, "relative jitter of every delay, in [0, 1)")
-	f.IntVar(&o.cfg.OutputTokens, "output-tokens", 0, "output length in tokens (default: the request's max_tokens)")
+	serverFlags(f, &o.cfg)
 	f.StringVar(&o.outputDist, "output-dist", "", "output length distribution: uniform:MIN:MAX or normal:MEAN:STDDEV")
-	f.IntVar(&o.cfg.ReasoningTokens, "reasoning-tokens", 0, "stream this many reasoning tokens before the content (chat)")
-	f.IntVar(&o.cfg.TokensPerChunk, "tokens-per-chunk", mockserver.DefaultTokensPerChunk, "tokens per streamed chunk")
-	f.Uint64Var(&o.cfg.Seed, "seed", 1, "seed of faults, lengths and jitter")
-	f.Float64Var(&o.cfg.Faults.HTTP429, "fault-429", 0, "rate of HTTP 429 answers")
-	f.Float64Var(&o.cfg.Faults.HTTP500, "fault-500", 0, "rate of HTTP 500 answers")
-	f.Float64Var(&o.cfg.Faults.Reset, "fault-reset", 0, "rate of connection resets")
-	f.Float64Var(&o.cfg.Faults.Truncate, "fault-truncate", 0, "rate of truncated responses (no finish, no [DONE])")
-	f.Float64Var(&o.cfg.Faults.Malformed, "fault-malformed", 0, "rate of malformed chunks")
-	f.Float64Var(&o.cfg.Faults.Stall, "fault-stall", 0, "rate of stalled responses")
 	f.StringVar(&o.oracle, "oracle", "", "JSONL file of prompts and answers, for --mode oracle")
 	f.StringVar(&o.promptKey, "oracle-prompt-key", "prompt", "oracle file: prompt field")
 	f.StringVar(&o.answerKey, "oracle-answer-key", "expected", "oracle file: answer field")
 	return cmd
 }
 
+// serverFlags defines the flags that map to mockserver.Config fields. It is
+// called twice: on the command, and on a scratch set bound to the config
+// read from --config, so that the given flags can be replayed over the file.
+func serverFlags(f *pflag.FlagSet, c *mockserver.Config) {
+	f.StringVar(&c.Model, "model", mockserver.DefaultModel, "model name")
+	f.StringVar(&c.Mode, "mode", mockserver.ModeSynthetic, "answers: synthetic, echo (the prompt) or oracle (--oracle file)")
+	f.DurationVar(&c.TTFT, "ttft", 0, "time to first token")
+	f.DurationVar(&c.TPOT, "tpot", 0, "time per output token after the first")
+	f.Float64Var(&c.Jitter, "jitter", 0, "relative jitter of every delay, in [0, 1)")
+	f.IntVar(&c.OutputTokens, "output-tokens", 0, "output length in tokens (default: the request's max_tokens)")
+	f.IntVar(&c.ReasoningTokens, "reasoning-tokens", 0, "stream this many reasoning tokens before the content (chat)")
+	f.IntVar(&c.TokensPerChunk, "tokens-per-chunk", mockserver.DefaultTokensPerChunk, "tokens per streamed chunk")
+	f.Uint64Var(&c.Seed, "seed", 1, "seed of faults, lengths and jitter")
+	f.Float64Var(&c.Faults.HTTP429, "fault-429", 0, "rate of HTTP 429 answers")
+	f.Float64Var(&c.Faults.HTTP500, "fault-500", 0, "rate of HTTP 500 answers")
+	f.Float64Var(&c.Faults.Reset, "fault-reset", 0, "rate of connection resets")
+	f.Float64Var(&c.Faults.Truncate, "fault-truncate", 0, "rate of truncated responses (no finish, no [DONE])")
+	f.Float64Var(&c.Faults.Malformed, "fault-malformed", 0, "rate of malformed chunks")
+	f.Float64Var(&c.Faults.Stall, "fault-stall", 0, "rate of stalled responses")
+}
+
 func (a *app) runServe(cmd *cobra.Command, o serveOpts) error {
-	cfg := mockserver.Config{}
+	// The flags' defaults, then the file over them, then the given flags.
+	var cfg mockserver.Config
+	scratch := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	serverFlags(scratch, &cfg)
 	if o.configFile != "" {
 		data, err := os.ReadFile(o.configFile)
 		if err != nil {
@@ -81,43 +91,14 @@ func (a *app) runServe(cmd *cobra.Command, o serveOpts) error {
 			return usagef("serve: --config %s: %v", o.configFile, oneLineErr(err))
 		}
 	}
-	// Flags given on the command line override the file.
-	cmd.Flags().Visit(func(f *pflagFlag) {
-		switch f.Name {
-		case "model":
-			cfg.Model = o.cfg.Model
-		case "mode":
-			cfg.Mode = o.cfg.Mode
-		case "ttft":
-			cfg.TTFT = o.cfg.TTFT
-		case "tpot":
-			cfg.TPOT = o.cfg.TPOT
-		case "jitter":
-			cfg.Jitter = o.cfg.Jitter
-		case "output-tokens":
-			cfg.OutputTokens = o.cfg.OutputTokens
-		case "reasoning-tokens":
-			cfg.ReasoningTokens = o.cfg.ReasoningTokens
-		case "tokens-per-chunk":
-			cfg.TokensPerChunk = o.cfg.TokensPerChunk
-		case "seed":
-			cfg.Seed = o.cfg.Seed
-		case "fault-429":
-			cfg.Faults.HTTP429 = o.cfg.Faults.HTTP429
-		case "fault-500":
-			cfg.Faults.HTTP500 = o.cfg.Faults.HTTP500
-		case "fault-reset":
-			cfg.Faults.Reset = o.cfg.Faults.Reset
-		case "fault-truncate":
-			cfg.Faults.Truncate = o.cfg.Faults.Truncate
-		case "fault-malformed":
-			cfg.Faults.Malformed = o.cfg.Faults.Malformed
-		case "fault-stall":
-			cfg.Faults.Stall = o.cfg.Faults.Stall
+	var replayErr error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if scratch.Lookup(f.Name) != nil && replayErr == nil {
+			replayErr = scratch.Set(f.Name, f.Value.String())
 		}
 	})
-	if cfg.Seed == 0 {
-		cfg.Seed = o.cfg.Seed
+	if replayErr != nil {
+		return asUsage(fmt.Errorf("serve: %w", replayErr))
 	}
 	if o.outputDist != "" {
 		d, err := parseOutputDist(o.outputDist)
@@ -154,8 +135,6 @@ func (a *app) runServe(cmd *cobra.Command, o serveOpts) error {
 	fmt.Fprintf(a.stderr, "inferbench serve: served %d requests (%d faults injected)\n", st.Requests, st.TotalFaults())
 	return nil
 }
-
-type pflagFlag = pflag.Flag
 
 // parseOutputDist reads the same length grammar as --input-len/--output-len.
 func parseOutputDist(s string) (mockserver.OutputDist, error) {
