@@ -6,7 +6,8 @@
 # rounds), inferbench's ratio to wrk, and inferbench's own CPU time (user +
 # sys) per completed request.
 #
-# Needs wrk (apt), hey (apt) and vegeta (go install
+# Needs curl, taskset, python3 and /usr/bin/time (apt: time); the peers are wrk (apt),
+# hey (apt) and vegeta (go install
 # github.com/tsenart/vegeta/v12@v12.13.0); a missing peer is skipped.
 # Usage: scripts/compare-speed.sh [SECONDS_PER_RUN] [ROUNDS] [CONNECTIONS]
 set -euo pipefail
