@@ -37,11 +37,14 @@ const (
 	h1BufSize      = 16 << 10 // per-connection read buffer; also the longest header line
 	maxHeaderBytes = 64 << 10 // status line, headers and trailers together
 	// staleCheckAfter is the idle time after which a pooled connection is
-	// checked (one non-blocking peek, under a microsecond) for a close by the
-	// server before it is reused. It is zero: llama-server (cpp-httplib)
+	// checked (one non-blocking peek, about a microsecond) for a close by the
+	// server before it is reused. Servers close idle connections after
+	// seconds (uvicorn 5 s), so connections reused sooner skip the system
+	// call, except after a chunked response: llama-server (cpp-httplib)
 	// closes the connection right after every streamed response although it
-	// announced keep-alive, so even a connection reused at once may be gone.
-	staleCheckAfter = 0 * time.Millisecond
+	// announced keep-alive. A close the peek misses is caught by the retry in
+	// doH1.
+	staleCheckAfter = 50 * time.Millisecond
 	clRoom          = 20 + 4 // room for the Content-Length digits and "\r\n\r\n"
 )
 
@@ -646,7 +649,7 @@ func (t *h1Transport) acquire(ctx context.Context, start int64) (*h1Conn, error)
 			continue
 		}
 		cn.begin(start) // before the peek, which fails on a passed deadline
-		if cn.reused && start-cn.idleAt >= int64(staleCheckAfter) && cn.closedByPeer() {
+		if cn.reused && (start-cn.idleAt >= int64(staleCheckAfter) || cn.body.mode == bodyChunked) && cn.closedByPeer() {
 			t.discard(cn)
 			continue
 		}
