@@ -3,12 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +40,9 @@ type benchFlags struct {
 	outputLen  string
 	arrival    string
 	noTUI      bool
+	temp       float64
+	extraBody  string
+	headers    []string
 }
 
 // flagBinding copies one given flag into the configuration.
@@ -91,6 +96,37 @@ var benchBindings = []flagBinding{
 	}},
 	{"max-connections", func(d *config.Run, f *benchFlags) error {
 		d.Endpoint.MaxConnections = f.cfg.Endpoint.MaxConnections
+		return nil
+	}},
+	{"temperature", func(d *config.Run, f *benchFlags) error {
+		t := f.temp
+		d.Endpoint.Temperature = &t
+		return nil
+	}},
+	{"extra-body", func(d *config.Run, f *benchFlags) error {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(f.extraBody), &m); err != nil {
+			return fmt.Errorf("--extra-body %q: want a JSON object: %v", f.extraBody, err)
+		}
+		if d.Endpoint.ExtraBody == nil {
+			d.Endpoint.ExtraBody = map[string]any{}
+		}
+		for k, v := range m {
+			d.Endpoint.ExtraBody[k] = v
+		}
+		return nil
+	}},
+	{"header", func(d *config.Run, f *benchFlags) error {
+		if d.Endpoint.Headers == nil {
+			d.Endpoint.Headers = map[string]string{}
+		}
+		for _, h := range f.headers {
+			k, v, ok := strings.Cut(h, ":")
+			if !ok || strings.TrimSpace(k) == "" {
+				return fmt.Errorf("--header %q: want NAME:VALUE", h)
+			}
+			d.Endpoint.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
 		return nil
 	}},
 	{"api-key-env", func(d *config.Run, f *benchFlags) error { d.Endpoint.APIKeyEnv = f.cfg.Endpoint.APIKeyEnv; return nil }},
@@ -192,6 +228,9 @@ func bindBenchFlags(fs *pflag.FlagSet, bf *benchFlags) {
 	fs.StringVar(&c.Endpoint.API, "api", c.Endpoint.API, "API: chat (/v1/chat/completions) or completions (/v1/completions)")
 	fs.IntVar(&c.Endpoint.MaxTokens, "max-tokens", c.Endpoint.MaxTokens, "output tokens requested per sample (unless the dataset sets them)")
 	fs.IntVar(&c.Endpoint.MaxConnections, "max-connections", c.Endpoint.MaxConnections, "HTTP connections to the server at most")
+	fs.Float64Var(&bf.temp, "temperature", 0, "sampling temperature sent in every request (default: not sent)")
+	fs.StringVar(&bf.extraBody, "extra-body", "", `JSON object merged into every request body, e.g. '{"ignore_eos": true}'`)
+	fs.StringArrayVar(&bf.headers, "header", nil, "extra HTTP header NAME:VALUE (repeatable)")
 	fs.StringVar(&c.Endpoint.APIKeyEnv, "api-key-env", "", "environment variable holding an API key, sent as a bearer token")
 	fs.DurationVar(&c.Endpoint.TotalTimeout, "timeout", c.Endpoint.TotalTimeout, "per-request timeout")
 	fs.StringVar(&bf.streaming, "streaming", "on", "stream responses (SSE): on or off")

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -136,5 +139,40 @@ func TestBenchmark_ClosedPort(t *testing.T) {
 		"--synthetic", "10", "--report-dir", filepath.Join(shortDir(t), "run"))
 	if code != 1 || !strings.Contains(stderr, "unreachable") || !strings.Contains(stderr, addr) || time.Since(start) > 5*time.Second {
 		t.Errorf("exit %d after %v:\n%s", code, time.Since(start), stderr)
+	}
+}
+
+// TestBenchmark_RequestFlags checks that --temperature, --extra-body and
+// --header reach the server in every request.
+func TestBenchmark_RequestFlags(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []map[string]any
+	var headers []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		mu.Lock()
+		bodies = append(bodies, b)
+		headers = append(headers, r.Header.Get("X-Team"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}`))
+	}))
+	defer srv.Close()
+	code, _, stderr := runInferbench(t, "benchmark", "offline", "--endpoint", srv.URL, "--model", "m", "--synthetic", "3",
+		"--streaming", "off", "--temperature", "0", "--extra-body", `{"ignore_eos": true, "top_p": 0.5}`, "--header", "X-Team: perf",
+		"--report-dir", filepath.Join(shortDir(t), "run"), "--no-tui")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 3 {
+		t.Fatalf("%d requests", len(bodies))
+	}
+	for i, b := range bodies {
+		if b["temperature"] != 0.0 || b["ignore_eos"] != true || b["top_p"] != 0.5 || headers[i] != "perf" {
+			t.Errorf("request %d: body %v, X-Team %q", i, b, headers[i])
+		}
 	}
 }

@@ -368,6 +368,8 @@ func TestBadInput(t *testing.T) {
 		{"bad streaming value", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--streaming", "maybe"}, "maybe"},
 		{"online without rate", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3"}, "target_qps"},
 		{"aggregate without events", []string{"aggregate", "--out", dir}, "--events"},
+		{"bad extra body", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--extra-body", "{nope"}, "--extra-body"},
+		{"bad header", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--header", "novalue"}, "--header"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
