@@ -398,11 +398,7 @@ func TestAggregator_Finalize(t *testing.T) {
 		if _, err := a.Finalize(metrics.StateInterrupted); err == nil {
 			t.Error("no error for a failing publish")
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s, _ := metrics.ParseJSON(data); s.State != metrics.StateInterrupted {
+		if s := readFinal(t, path); s.State != metrics.StateInterrupted {
 			t.Errorf("state %s, want interrupted", s.State)
 		}
 	})
@@ -431,4 +427,18 @@ func TestAggregator_LiveTrackedDurationAdvances(t *testing.T) {
 	if d2 <= d1 || d2 < int64(5*time.Millisecond) {
 		t.Errorf("live tracked duration %d then %d: not advancing", d1, d2)
 	}
+}
+
+// readFinal reads the final snapshot file at path.
+func readFinal(t *testing.T, path string) *metrics.Snapshot {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := metrics.ParseJSON(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -105,11 +105,7 @@ func TestAggregator_ZMQFinalPaths(t *testing.T) {
 		if _, err := a.Finalize(metrics.StateComplete); err == nil {
 			t.Error("no error for the failing publish")
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s, _ := metrics.ParseJSON(data); s.State != metrics.StateComplete {
+		if s := readFinal(t, path); s.State != metrics.StateComplete {
 			t.Errorf("file state %s", s.State)
 		}
 	})

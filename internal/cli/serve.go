@@ -8,13 +8,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/mockserver"
 )
@@ -88,7 +88,7 @@ func (a *app) runServe(cmd *cobra.Command, o serveOpts) error {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil {
-			return usagef("serve: --config %s: %v", o.configFile, oneLineErr(err))
+			return usagef("serve: --config %s: %v", o.configFile, config.OneLine(err))
 		}
 	}
 	var replayErr error
@@ -149,11 +149,6 @@ func parseOutputDist(s string) (mockserver.OutputDist, error) {
 		return mockserver.OutputDist{Kind: mockserver.DistNormal, Mean: d.Mean, Stddev: d.StdDev, Min: max(d.Min, 1), Max: d.Max}, nil
 	}
 	return mockserver.OutputDist{Kind: mockserver.DistFixed, Mean: float64(d.Value)}, nil
-}
-
-// oneLineErr folds a multi-line error (yaml's) into one line.
-func oneLineErr(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), ":\n", ":")), " ")
 }
 
 func modelName(m string) string {

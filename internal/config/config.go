@@ -116,13 +116,14 @@ func Load(path string) (Run, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("config %s: %w", path, oneLine(err))
+		return cfg, fmt.Errorf("config %s: %w", path, OneLine(err))
 	}
 	return cfg, nil
 }
 
-// oneLine folds yaml's multi-line errors into one line.
-func oneLine(err error) error {
+// OneLine folds a multi-line error (yaml.v3 lists each problem on its own
+// line) into one line, so that bad input gets a one-line message.
+func OneLine(err error) error {
 	return errors.New(strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), ":\n", ":")), " "))
 }
 
