@@ -3,14 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"strings"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -30,25 +29,12 @@ import (
 
 func init() { extraCommands = append(extraCommands, (*app).benchmarkCmd) }
 
-// benchFlags are the flag values before they are applied over the config.
-type benchFlags struct {
-	cfg        config.Run // only the fields flags write
+// benchOpts are the benchmark flags that are not part of the configuration.
+type benchOpts struct {
 	configFile string
-	streaming  string
-	synthetic  int
-	inputLen   string
-	outputLen  string
-	arrival    string
-	noTUI      bool
-	temp       float64
-	extraBody  string
-	headers    []string
-}
-
-// flagBinding copies one given flag into the configuration.
-type flagBinding struct {
-	name  string
-	apply func(dst *config.Run, f *benchFlags) error
+	// cfg receives the flags as parsed; only which were given, and their
+	// text, are used (see replayFlags).
+	cfg config.Run
 }
 
 func (a *app) benchmarkCmd() *cobra.Command {
@@ -64,238 +50,194 @@ func (a *app) benchmarkCmd() *cobra.Command {
 		{"online", "Issue requests at --target-qps (Poisson arrivals, or --arrival constant)", loadgen.ModePoisson},
 		{"concurrency", "Keep --concurrency requests in flight (closed loop)", loadgen.ModeConcurrency},
 	} {
-		var bf benchFlags
-		bf.cfg = config.Default()
+		var o benchOpts
 		sub := &cobra.Command{
 			Use:   mode.use,
 			Short: mode.short,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, err := a.resolveBenchConfig(cmd.Flags(), &bf, mode.mode)
+				cfg, err := resolveBenchConfig(cmd.Flags(), o.configFile, mode.mode)
 				if err != nil {
 					return err
 				}
 				return a.runBenchmark(cmd.Context(), cfg)
 			},
 		}
-		bindBenchFlags(sub.Flags(), &bf)
+		f := sub.Flags()
+		f.StringVarP(&o.configFile, "config", "c", "", "YAML configuration file (flags override it; see inferbench init)")
+		o.cfg = config.Default()
+		benchFlags(f, &o.cfg)
 		cmd.AddCommand(sub)
 	}
 	return cmd
 }
 
-// benchBindings lists, for every flag, how it lands in the configuration; a
-// flag only overrides the file when it was given.
-var benchBindings = []flagBinding{
-	{"endpoint", func(d *config.Run, f *benchFlags) error { d.Endpoint.Endpoint = f.cfg.Endpoint.Endpoint; return nil }},
-	{"model", func(d *config.Run, f *benchFlags) error { d.Endpoint.Model = f.cfg.Endpoint.Model; return nil }},
-	{"api", func(d *config.Run, f *benchFlags) error { d.Endpoint.API = f.cfg.Endpoint.API; return nil }},
-	{"max-tokens", func(d *config.Run, f *benchFlags) error {
-		d.Endpoint.MaxTokens, d.Load.MaxTokens = f.cfg.Endpoint.MaxTokens, f.cfg.Endpoint.MaxTokens
-		return nil
-	}},
-	{"max-connections", func(d *config.Run, f *benchFlags) error {
-		d.Endpoint.MaxConnections = f.cfg.Endpoint.MaxConnections
-		return nil
-	}},
-	{"temperature", func(d *config.Run, f *benchFlags) error {
-		t := f.temp
-		d.Endpoint.Temperature = &t
-		return nil
-	}},
-	{"extra-body", func(d *config.Run, f *benchFlags) error {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(f.extraBody), &m); err != nil {
-			return fmt.Errorf("--extra-body %q: want a JSON object: %v", f.extraBody, err)
-		}
-		if d.Endpoint.ExtraBody == nil {
-			d.Endpoint.ExtraBody = map[string]any{}
-		}
-		for k, v := range m {
-			d.Endpoint.ExtraBody[k] = v
-		}
-		return nil
-	}},
-	{"header", func(d *config.Run, f *benchFlags) error {
-		if d.Endpoint.Headers == nil {
-			d.Endpoint.Headers = map[string]string{}
-		}
-		for _, h := range f.headers {
-			k, v, ok := strings.Cut(h, ":")
-			if !ok || strings.TrimSpace(k) == "" {
-				return fmt.Errorf("--header %q: want NAME:VALUE", h)
-			}
-			d.Endpoint.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-		return nil
-	}},
-	{"api-key-env", func(d *config.Run, f *benchFlags) error { d.Endpoint.APIKeyEnv = f.cfg.Endpoint.APIKeyEnv; return nil }},
-	{"timeout", func(d *config.Run, f *benchFlags) error {
-		d.Endpoint.TotalTimeout = f.cfg.Endpoint.TotalTimeout
-		return nil
-	}},
-	{"streaming", func(d *config.Run, f *benchFlags) error {
-		switch f.streaming {
-		case "on", "true":
-			d.Endpoint.Streaming = true
-		case "off", "false":
-			d.Endpoint.Streaming = false
-		default:
-			return fmt.Errorf("--streaming %q: want on or off", f.streaming)
-		}
-		return nil
-	}},
-	{"dataset", func(d *config.Run, f *benchFlags) error {
-		d.Dataset.Path, d.Dataset.Synthetic = f.cfg.Dataset.Path, nil
-		return nil
-	}},
-	{"dataset-format", func(d *config.Run, f *benchFlags) error {
-		d.Dataset.Options.Format = f.cfg.Dataset.Options.Format
-		return nil
-	}},
-	{"prompt-column", func(d *config.Run, f *benchFlags) error {
-		d.Dataset.Options.PromptColumn = f.cfg.Dataset.Options.PromptColumn
-		return nil
-	}},
-	{"synthetic", func(d *config.Run, f *benchFlags) error {
-		in, err := dataset.ParseDist(f.inputLen)
-		if err != nil {
-			return fmt.Errorf("--input-len %q: %w", f.inputLen, err)
-		}
-		out, err := dataset.ParseDist(f.outputLen)
-		if err != nil {
-			return fmt.Errorf("--output-len %q: %w", f.outputLen, err)
-		}
-		d.Dataset.Path = ""
-		d.Dataset.Synthetic = &dataset.SyntheticConfig{N: f.synthetic, Input: in, Output: out, Seed: loadgen.DefaultSeed}
-		return nil
-	}},
-	{"target-qps", func(d *config.Run, f *benchFlags) error { d.Load.TargetQPS = f.cfg.Load.TargetQPS; return nil }},
-	{"arrival", func(d *config.Run, f *benchFlags) error {
-		switch f.arrival {
-		case "poisson":
-			d.Load.Mode = loadgen.ModePoisson
-		case "constant":
-			d.Load.Mode = loadgen.ModeConstant
-		default:
-			return fmt.Errorf("--arrival %q: want poisson or constant", f.arrival)
-		}
-		return nil
-	}},
-	{"concurrency", func(d *config.Run, f *benchFlags) error { d.Load.Concurrency = f.cfg.Load.Concurrency; return nil }},
-	{"max-in-flight", func(d *config.Run, f *benchFlags) error { d.Load.MaxInFlight = f.cfg.Load.MaxInFlight; return nil }},
-	{"num-samples", func(d *config.Run, f *benchFlags) error { d.Load.NumSamples = f.cfg.Load.NumSamples; return nil }},
-	{"duration", func(d *config.Run, f *benchFlags) error { d.Load.Duration = f.cfg.Load.Duration; return nil }},
-	{"min-duration", func(d *config.Run, f *benchFlags) error { d.Load.MinDuration = f.cfg.Load.MinDuration; return nil }},
-	{"warmup", func(d *config.Run, f *benchFlags) error { d.Load.WarmupSamples = f.cfg.Load.WarmupSamples; return nil }},
-	{"seed", func(d *config.Run, f *benchFlags) error {
-		d.Load.Seed, d.Load.SampleSeed = f.cfg.Load.Seed, f.cfg.Load.Seed
-		return nil
-	}},
-	{"grace-period", func(d *config.Run, f *benchFlags) error { d.Load.GracePeriod = f.cfg.Load.GracePeriod; return nil }},
-	{"report-dir", func(d *config.Run, f *benchFlags) error { d.ReportDir = f.cfg.ReportDir; return nil }},
-	{"publish-interval", func(d *config.Run, f *benchFlags) error {
-		d.Metrics.PublishInterval = f.cfg.Metrics.PublishInterval
-		return nil
-	}},
-	{"drain-timeout", func(d *config.Run, f *benchFlags) error {
-		d.Metrics.DrainTimeout = f.cfg.Metrics.DrainTimeout
-		return nil
-	}},
-	{"metrics-addr", func(d *config.Run, f *benchFlags) error { d.Metrics.Addr = f.cfg.Metrics.Addr; return nil }},
-	{"tokenizer", func(d *config.Run, f *benchFlags) error { d.Metrics.Tokenizer = f.cfg.Metrics.Tokenizer; return nil }},
-	{"token-source", func(d *config.Run, f *benchFlags) error {
-		d.Metrics.TokenSource = f.cfg.Metrics.TokenSource
-		return nil
-	}},
-	{"prometheus-addr", func(d *config.Run, f *benchFlags) error {
-		d.Metrics.PrometheusAddr = f.cfg.Metrics.PrometheusAddr
-		return nil
-	}},
-	{"no-tui", func(d *config.Run, f *benchFlags) error {
-		if f.noTUI {
-			d.UI = "plain"
-		}
-		return nil
-	}},
-}
-
-func bindBenchFlags(fs *pflag.FlagSet, bf *benchFlags) {
-	c := &bf.cfg
-	fs.StringVarP(&bf.configFile, "config", "c", "", "YAML configuration file (flags override it; see inferbench init)")
-	fs.StringVar(&c.Endpoint.Endpoint, "endpoint", "", "base URL of the server, e.g. http://127.0.0.1:8000")
-	fs.StringVar(&c.Endpoint.Model, "model", "", "model name sent in every request")
+// benchFlags defines the benchmark flags, each bound to its field of c, with
+// the field's current value as its default. It is called twice: on the
+// command (c holds config.Default(), so --help shows the defaults), and on a
+// scratch set bound to the configuration read from --config, over which the
+// given flags are replayed (see replayFlags).
+func benchFlags(fs *pflag.FlagSet, c *config.Run) {
+	fs.StringVar(&c.Endpoint.Endpoint, "endpoint", c.Endpoint.Endpoint, "base URL of the server, e.g. http://127.0.0.1:8000")
+	fs.StringVar(&c.Endpoint.Model, "model", c.Endpoint.Model, "model name sent in every request")
 	fs.StringVar(&c.Endpoint.API, "api", c.Endpoint.API, "API: chat (/v1/chat/completions) or completions (/v1/completions)")
-	fs.IntVar(&c.Endpoint.MaxTokens, "max-tokens", c.Endpoint.MaxTokens, "output tokens requested per sample (unless the dataset sets them)")
+	fs.Var(funcValue{kind: "int",
+		set: func(s string) error {
+			n, err := strconv.ParseInt(s, 0, 0)
+			c.Endpoint.MaxTokens, c.Load.MaxTokens = int(n), int(n)
+			return err
+		},
+		get: func() string { return strconv.Itoa(c.Endpoint.MaxTokens) },
+	}, "max-tokens", "output tokens requested per sample (unless the dataset sets them)")
 	fs.IntVar(&c.Endpoint.MaxConnections, "max-connections", c.Endpoint.MaxConnections, "HTTP connections to the server at most")
-	fs.Float64Var(&bf.temp, "temperature", 0, "sampling temperature sent in every request (default: not sent)")
-	fs.StringVar(&bf.extraBody, "extra-body", "", `JSON object merged into every request body, e.g. '{"ignore_eos": true}'`)
-	fs.StringArrayVar(&bf.headers, "header", nil, "extra HTTP header NAME:VALUE (repeatable)")
-	fs.StringVar(&c.Endpoint.APIKeyEnv, "api-key-env", "", "environment variable holding an API key, sent as a bearer token")
+	fs.Var(optFloatValue{&c.Endpoint.Temperature}, "temperature", "sampling temperature sent in every request (default: not sent)")
+	fs.Var(&jsonObjectValue{p: &c.Endpoint.ExtraBody}, "extra-body", `JSON object merged into every request body, e.g. '{"ignore_eos": true}'`)
+	fs.Var(&headerValue{p: &c.Endpoint.Headers}, "header", "extra HTTP header NAME:VALUE (repeatable)")
+	fs.StringVar(&c.Endpoint.APIKeyEnv, "api-key-env", c.Endpoint.APIKeyEnv, "environment variable holding an API key, sent as a bearer token")
 	fs.DurationVar(&c.Endpoint.TotalTimeout, "timeout", c.Endpoint.TotalTimeout, "per-request timeout")
-	fs.StringVar(&bf.streaming, "streaming", "on", "stream responses (SSE): on or off")
-	fs.StringVar(&c.Dataset.Path, "dataset", "", "prompts: .jsonl, .json (incl. ShareGPT), .csv or .parquet")
-	fs.StringVar(&c.Dataset.Options.Format, "dataset-format", "", "dataset format when the extension does not tell (jsonl, json, csv, parquet, sharegpt)")
-	fs.StringVar(&c.Dataset.Options.PromptColumn, "prompt-column", "", "dataset column holding the prompt")
-	fs.IntVar(&bf.synthetic, "synthetic", 0, "generate N synthetic prompts instead of a dataset")
-	fs.StringVar(&bf.inputLen, "input-len", "128", "synthetic prompt length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV")
-	fs.StringVar(&bf.outputLen, "output-len", "128", "synthetic output length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV")
-	fs.Float64Var(&c.Load.TargetQPS, "target-qps", 0, "online: requests per second")
-	fs.StringVar(&bf.arrival, "arrival", "poisson", "online: arrival law, poisson or constant")
-	fs.IntVar(&c.Load.Concurrency, "concurrency", 0, "concurrency: requests kept in flight")
+	fs.Var(onOffValue{&c.Endpoint.Streaming}, "streaming", "stream responses (SSE): on or off")
+	fs.Var(funcValue{kind: "string",
+		set: func(s string) error { c.Dataset.Path, c.Dataset.Synthetic = s, nil; return nil },
+		get: func() string { return c.Dataset.Path },
+	}, "dataset", "prompts: .jsonl, .json (incl. ShareGPT), .csv or .parquet")
+	fs.StringVar(&c.Dataset.Options.Format, "dataset-format", c.Dataset.Options.Format, "dataset format when the extension does not tell (jsonl, json, csv, parquet, sharegpt)")
+	fs.StringVar(&c.Dataset.Options.PromptColumn, "prompt-column", c.Dataset.Options.PromptColumn, "dataset column holding the prompt")
+	fs.Var(syntheticValue(c, "synthetic"), "synthetic", "generate N synthetic prompts instead of a dataset")
+	fs.Var(syntheticValue(c, "input-len"), "input-len", "synthetic prompt length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV")
+	fs.Var(syntheticValue(c, "output-len"), "output-len", "synthetic output length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV")
+	fs.Float64Var(&c.Load.TargetQPS, "target-qps", c.Load.TargetQPS, "online: requests per second")
+	fs.Var(funcValue{kind: "string",
+		set: func(s string) error {
+			switch s {
+			case "poisson":
+				c.Load.Mode = loadgen.ModePoisson
+			case "constant":
+				c.Load.Mode = loadgen.ModeConstant
+			default:
+				return errors.New("want poisson or constant")
+			}
+			return nil
+		},
+		get: func() string {
+			if c.Load.Mode == loadgen.ModeConstant {
+				return "constant"
+			}
+			return "poisson"
+		},
+	}, "arrival", "online: arrival law, poisson or constant")
+	fs.IntVar(&c.Load.Concurrency, "concurrency", c.Load.Concurrency, "concurrency: requests kept in flight")
 	fs.IntVar(&c.Load.MaxInFlight, "max-in-flight", c.Load.MaxInFlight, "offline: requests in flight at most")
-	fs.IntVar(&c.Load.NumSamples, "num-samples", 0, "requests to issue (default: one pass over the dataset, or unlimited with --duration)")
-	fs.DurationVar(&c.Load.Duration, "duration", 0, "stop issuing after this long")
-	fs.DurationVar(&c.Load.MinDuration, "min-duration", 0, "keep issuing (cycling the dataset) for at least this long")
-	fs.IntVar(&c.Load.WarmupSamples, "warmup", 0, "untracked warmup requests before the measured phase")
-	fs.Uint64Var(&c.Load.Seed, "seed", c.Load.Seed, "seed of the arrival times and the sample order")
+	fs.IntVar(&c.Load.NumSamples, "num-samples", c.Load.NumSamples, "requests to issue (default: one pass over the dataset, or unlimited with --duration)")
+	fs.DurationVar(&c.Load.Duration, "duration", c.Load.Duration, "stop issuing after this long")
+	fs.DurationVar(&c.Load.MinDuration, "min-duration", c.Load.MinDuration, "keep issuing (cycling the dataset) for at least this long")
+	fs.IntVar(&c.Load.WarmupSamples, "warmup", c.Load.WarmupSamples, "untracked warmup requests before the measured phase")
+	fs.Var(funcValue{kind: "uint64",
+		set: func(s string) error {
+			n, err := strconv.ParseUint(s, 0, 64)
+			c.Load.Seed, c.Load.SampleSeed = n, n
+			return err
+		},
+		get: func() string { return strconv.FormatUint(c.Load.Seed, 10) },
+	}, "seed", "seed of the arrival times and the sample order")
 	fs.DurationVar(&c.Load.GracePeriod, "grace-period", c.Load.GracePeriod, "after Ctrl-C, how long in-flight requests may finish")
-	fs.StringVar(&c.ReportDir, "report-dir", "", "run directory (default reports/<date>-<time>)")
+	fs.StringVar(&c.ReportDir, "report-dir", c.ReportDir, "run directory (default reports/<date>-<time>)")
 	fs.DurationVar(&c.Metrics.PublishInterval, "publish-interval", c.Metrics.PublishInterval, "live snapshot period")
 	fs.DurationVar(&c.Metrics.DrainTimeout, "drain-timeout", c.Metrics.DrainTimeout, "wait this long for pending token counts at the end")
-	fs.StringVar(&c.Metrics.Addr, "metrics-addr", "", "snapshot publish address (default ipc://<report-dir>/metrics.sock)")
-	fs.StringVar(&c.Metrics.Tokenizer, "tokenizer", "", "tokenizer.json, its directory, or a Hugging Face model name, for exact ISL/OSL/TPOT (default: server usage)")
+	fs.StringVar(&c.Metrics.Addr, "metrics-addr", c.Metrics.Addr, "snapshot publish address (default ipc://<report-dir>/metrics.sock)")
+	fs.StringVar(&c.Metrics.Tokenizer, "tokenizer", c.Metrics.Tokenizer, "tokenizer.json, its directory, or a Hugging Face model name, for exact ISL/OSL/TPOT (default: server usage)")
 	fs.StringVar(&c.Metrics.TokenSource, "token-source", c.Metrics.TokenSource, "token counts from: auto (tokenizer if given, else server usage), tokenizer, or usage")
-	fs.StringVar(&c.Metrics.PrometheusAddr, "prometheus-addr", "", "serve live metrics at http://HOST:PORT/metrics in the Prometheus text format")
-	fs.BoolVar(&bf.noTUI, "no-tui", false, "print progress lines instead of the dashboard")
+	fs.StringVar(&c.Metrics.PrometheusAddr, "prometheus-addr", c.Metrics.PrometheusAddr, "serve live metrics at http://HOST:PORT/metrics in the Prometheus text format")
+	fs.Var(boolFuncValue{funcValue{kind: "bool",
+		set: func(s string) error {
+			b, err := strconv.ParseBool(s)
+			if b {
+				c.UI = "plain"
+			}
+			return err
+		},
+		get: func() string { return strconv.FormatBool(c.UI == "plain") },
+	}}, "no-tui", "print progress lines instead of the dashboard")
+	fs.Lookup("no-tui").NoOptDefVal = "true"
 }
 
-// resolveBenchConfig loads --config over the defaults, applies the given
-// flags over that, and fixes the mode from the subcommand.
-func (a *app) resolveBenchConfig(fs *pflag.FlagSet, bf *benchFlags, mode loadgen.Mode) (config.Run, error) {
+// defaultSyntheticLen is the prompt and output length of synthetic prompts
+// when --input-len or --output-len is not given.
+const defaultSyntheticLen = "128"
+
+// syntheticValue is --synthetic N, --input-len or --output-len: each selects
+// the synthetic generator (dropping a dataset path) and sets its part of it,
+// so that the other parts keep the file's values.
+func syntheticValue(c *config.Run, name string) funcValue {
+	ensure := func() *dataset.SyntheticConfig {
+		if c.Dataset.Synthetic == nil {
+			in, _ := dataset.ParseDist(defaultSyntheticLen)
+			c.Dataset.Synthetic = &dataset.SyntheticConfig{Input: in, Output: in, Seed: loadgen.DefaultSeed}
+		}
+		c.Dataset.Path = ""
+		return c.Dataset.Synthetic
+	}
+	v := funcValue{kind: "string"}
+	switch name {
+	case "synthetic":
+		v.kind = "int"
+		v.set = func(s string) error {
+			n, err := strconv.ParseInt(s, 0, 0)
+			ensure().N = int(n)
+			return err
+		}
+		v.get = func() string {
+			if c.Dataset.Synthetic == nil {
+				return "0"
+			}
+			return strconv.Itoa(c.Dataset.Synthetic.N)
+		}
+	case "input-len", "output-len":
+		v.set = func(s string) error {
+			d, err := dataset.ParseDist(s)
+			if err != nil {
+				return err
+			}
+			if name == "input-len" {
+				ensure().Input = d
+			} else {
+				ensure().Output = d
+			}
+			return nil
+		}
+		v.get = func() string {
+			switch {
+			case c.Dataset.Synthetic == nil:
+				return defaultSyntheticLen
+			case name == "input-len":
+				return c.Dataset.Synthetic.Input.String()
+			}
+			return c.Dataset.Synthetic.Output.String()
+		}
+	}
+	return v
+}
+
+// resolveBenchConfig reads --config over the defaults, fixes the mode from
+// the subcommand, and replays the given flags over that.
+func resolveBenchConfig(given *pflag.FlagSet, configFile string, mode loadgen.Mode) (config.Run, error) {
 	cfg := config.Default()
-	if bf.configFile != "" {
+	if configFile != "" {
 		var err error
-		if cfg, err = config.Load(bf.configFile); err != nil {
+		if cfg, err = config.Load(configFile); err != nil {
 			return cfg, asUsage(err)
 		}
 	}
-	switch {
-	case mode == loadgen.ModePoisson && (cfg.Load.Mode == loadgen.ModePoisson || cfg.Load.Mode == loadgen.ModeConstant):
-	default:
+	// online takes its arrival law from the file unless --arrival says.
+	if mode != loadgen.ModePoisson || (cfg.Load.Mode != loadgen.ModePoisson && cfg.Load.Mode != loadgen.ModeConstant) {
 		cfg.Load.Mode = mode
 	}
-	var errs []error
-	for _, b := range benchBindings {
-		name := b.name
-		if name == "synthetic" && !(fs.Changed("synthetic") || fs.Changed("input-len") || fs.Changed("output-len")) {
-			continue
-		}
-		if name != "synthetic" && !fs.Changed(name) {
-			continue
-		}
-		if name == "synthetic" && bf.synthetic == 0 && cfg.Dataset.Synthetic != nil {
-			bf.synthetic = cfg.Dataset.Synthetic.N
-		}
-		if err := b.apply(&cfg, bf); err != nil {
-			errs = append(errs, err)
-		}
+	scratch := pflag.NewFlagSet("benchmark", pflag.ContinueOnError)
+	benchFlags(scratch, &cfg)
+	if err := replayFlags(given, scratch); err != nil {
+		return cfg, asUsage(err)
 	}
 	if cfg.Load.MaxTokens == 0 {
 		cfg.Load.MaxTokens = cfg.Endpoint.MaxTokens
-	}
-	if err := errors.Join(errs...); err != nil {
-		return cfg, asUsage(err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, asUsage(err)

@@ -91,14 +91,8 @@ func (a *app) runServe(cmd *cobra.Command, o serveOpts) error {
 			return usagef("serve: --config %s: %v", o.configFile, config.OneLine(err))
 		}
 	}
-	var replayErr error
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if scratch.Lookup(f.Name) != nil && replayErr == nil {
-			replayErr = scratch.Set(f.Name, f.Value.String())
-		}
-	})
-	if replayErr != nil {
-		return asUsage(fmt.Errorf("serve: %w", replayErr))
+	if err := replayFlags(cmd.Flags(), scratch); err != nil {
+		return asUsage(fmt.Errorf("serve: %w", err))
 	}
 	if o.outputDist != "" {
 		d, err := parseOutputDist(o.outputDist)
