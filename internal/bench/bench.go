@@ -88,7 +88,7 @@ type Runner struct {
 // New prepares a run: it validates the configuration, creates the run
 // directory and binds the snapshot socket. tok may be nil.
 func New(cfg config.Run, ds *dataset.Dataset, tok aggregator.TokenCounter, log *slog.Logger) (*Runner, error) {
-	if err := cfg.ValidateRun(); err != nil {
+	if err := validateRun(&cfg); err != nil {
 		return nil, err
 	}
 	if log == nil {
@@ -121,7 +121,7 @@ func New(cfg config.Run, ds *dataset.Dataset, tok aggregator.TokenCounter, log *
 			addr, _ = bus.IPCAddr(tmp, SocketFile)
 		}
 	}
-	cl, err := client.New(cfg.Endpoint)
+	cl, err := client.New(ClientConfig(cfg.Endpoint))
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
@@ -220,7 +220,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		elog.Close()
 		return nil, err
 	}
-	session, err := loadgen.New(r.cfg.Load, r.ds, r.client, events)
+	session, err := loadgen.New(LoadgenConfig(r.cfg.Load), r.ds, r.client, events)
 	if err != nil {
 		elog.Close()
 		return nil, err
@@ -264,7 +264,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 
 	rep := report.Build(&final)
 	rep.Source = filepath.Join(r.dir, report.MetricsDir, aggregator.FinalFile)
-	rep.Run = r.cfg.ReportRun()
+	rep.Run = ReportRun(&r.cfg)
 	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Events: elog.Records()}
 	errs := []error{runErr, finalErr, logErr}
 	if err := rep.WriteFiles(r.dir); err != nil {

@@ -128,7 +128,7 @@ func TestRun_MatchesServerTruth(t *testing.T) {
 	)
 	url, _ := startMock(t, mockserver.Config{TTFT: ttft, TPOT: tpot, OutputTokens: osl})
 	cfg := baseConfig(t, url)
-	cfg.Load.Mode = loadgen.ModeConcurrency
+	cfg.Load.Mode = string(loadgen.ModeConcurrency)
 	cfg.Load.Concurrency = conc
 	out := run(t, cfg, synthetic(t, nsamps), nil)
 	rep := out.Report
@@ -289,7 +289,7 @@ func TestPreflight_ClosedPort(t *testing.T) {
 func TestRun_Stop(t *testing.T) {
 	url, _ := startMock(t, mockserver.Config{OutputTokens: 10, TPOT: 10 * time.Millisecond})
 	cfg := baseConfig(t, url)
-	cfg.Load.Mode = loadgen.ModeConstant
+	cfg.Load.Mode = string(loadgen.ModeConstant)
 	cfg.Load.TargetQPS = 50
 	cfg.Load.GracePeriod = 2 * time.Second
 	r, err := bench.New(cfg, synthetic(t, 1000), nil, quiet())

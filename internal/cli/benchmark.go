@@ -110,16 +110,16 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 		set: func(s string) error {
 			switch s {
 			case "poisson":
-				c.Load.Mode = loadgen.ModePoisson
+				c.Load.Mode = string(loadgen.ModePoisson)
 			case "constant":
-				c.Load.Mode = loadgen.ModeConstant
+				c.Load.Mode = string(loadgen.ModeConstant)
 			default:
 				return errors.New("want poisson or constant")
 			}
 			return nil
 		},
 		get: func() string {
-			if c.Load.Mode == loadgen.ModeConstant {
+			if c.Load.Mode == string(loadgen.ModeConstant) {
 				return "constant"
 			}
 			return "poisson"
@@ -168,10 +168,9 @@ const defaultSyntheticLen = "128"
 // the synthetic generator (dropping a dataset path) and sets its part of it,
 // so that the other parts keep the file's values.
 func syntheticValue(c *config.Run, name string) funcValue {
-	ensure := func() *dataset.SyntheticConfig {
+	ensure := func() *config.Synthetic {
 		if c.Dataset.Synthetic == nil {
-			in, _ := dataset.ParseDist(defaultSyntheticLen)
-			c.Dataset.Synthetic = &dataset.SyntheticConfig{Input: in, Output: in, Seed: loadgen.DefaultSeed}
+			c.Dataset.Synthetic = &config.Synthetic{Input: defaultSyntheticLen, Output: defaultSyntheticLen, Seed: loadgen.DefaultSeed}
 		}
 		c.Dataset.Path = ""
 		return c.Dataset.Synthetic
@@ -197,10 +196,12 @@ func syntheticValue(c *config.Run, name string) funcValue {
 			if err != nil {
 				return err
 			}
+			// The file's lengths are checked by bench.Validate; the
+			// flag's here, so that the error names the flag.
 			if name == "input-len" {
-				ensure().Input = d
+				ensure().Input = d.String()
 			} else {
-				ensure().Output = d
+				ensure().Output = d.String()
 			}
 			return nil
 		}
@@ -209,9 +210,9 @@ func syntheticValue(c *config.Run, name string) funcValue {
 			case c.Dataset.Synthetic == nil:
 				return defaultSyntheticLen
 			case name == "input-len":
-				return c.Dataset.Synthetic.Input.String()
+				return c.Dataset.Synthetic.Input
 			}
-			return c.Dataset.Synthetic.Output.String()
+			return c.Dataset.Synthetic.Output
 		}
 	}
 	return v
@@ -228,8 +229,8 @@ func resolveBenchConfig(given *pflag.FlagSet, configFile string, mode loadgen.Mo
 		}
 	}
 	// online takes its arrival law from the file unless --arrival says.
-	if mode != loadgen.ModePoisson || (cfg.Load.Mode != loadgen.ModePoisson && cfg.Load.Mode != loadgen.ModeConstant) {
-		cfg.Load.Mode = mode
+	if m := loadgen.Mode(cfg.Load.Mode); mode != loadgen.ModePoisson || (m != loadgen.ModePoisson && m != loadgen.ModeConstant) {
+		cfg.Load.Mode = string(mode)
 	}
 	scratch := pflag.NewFlagSet("benchmark", pflag.ContinueOnError)
 	benchFlags(scratch, &cfg)
@@ -239,21 +240,14 @@ func resolveBenchConfig(given *pflag.FlagSet, configFile string, mode loadgen.Mo
 	if cfg.Load.MaxTokens == 0 {
 		cfg.Load.MaxTokens = cfg.Endpoint.MaxTokens
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := bench.Validate(&cfg); err != nil {
 		return cfg, asUsage(err)
 	}
 	return cfg, nil
 }
 
-func loadDataset(cfg *config.Run) (*dataset.Dataset, error) {
-	if cfg.Dataset.Synthetic != nil {
-		return dataset.Synthetic(*cfg.Dataset.Synthetic)
-	}
-	return dataset.Load(cfg.Dataset.Path, cfg.Dataset.Options)
-}
-
 func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
-	ds, err := loadDataset(&cfg)
+	ds, err := bench.LoadDataset(cfg.Dataset)
 	if err != nil {
 		return asUsage(err)
 	}
@@ -335,7 +329,7 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 			}
 		}()
 	} else {
-		progress := newProgress(a.stderr, cfg.Load, ds.Len())
+		progress := newProgress(a.stderr, bench.LoadgenConfig(cfg.Load), ds.Len())
 		runner.OnSnapshot = func(s metrics.Snapshot) {
 			progress.snapshot(s)
 			if exporter != nil {

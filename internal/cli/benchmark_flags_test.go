@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/inferbench/inferbench/internal/config"
-	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/loadgen"
 )
 
@@ -57,10 +56,8 @@ func fileConfig(t *testing.T) config.Run {
 	c.Endpoint.ExtraBody = map[string]any{"top_p": 0.9, "ignore_eos": false}
 	c.Endpoint.Headers = map[string]string{"X-File": "from-file", "X-Both": "file"}
 	c.Endpoint.TotalTimeout = 90 * time.Second
-	in, _ := dataset.ParseDist("uniform:10:20")
-	out, _ := dataset.ParseDist("30")
-	c.Dataset.Synthetic = &dataset.SyntheticConfig{N: 40, Input: in, Output: out, Seed: 9}
-	c.Load.Mode, c.Load.TargetQPS, c.Load.NumSamples, c.Load.Duration = loadgen.ModeConstant, 7, 25, time.Minute
+	c.Dataset.Synthetic = &config.Synthetic{N: 40, Input: "uniform:10:20", Output: "30", Seed: 9}
+	c.Load.Mode, c.Load.TargetQPS, c.Load.NumSamples, c.Load.Duration = string(loadgen.ModeConstant), 7, 25, time.Minute
 	c.Load.WarmupSamples, c.Load.Seed, c.Load.SampleSeed, c.Load.GracePeriod = 3, 11, 11, 5*time.Second
 	c.Load.MaxTokens = 300 // from endpoint.max_tokens
 	c.Metrics.PublishInterval, c.Metrics.DrainTimeout, c.Metrics.TokenSource = 100*time.Millisecond, 2*time.Second, "usage"
@@ -94,13 +91,6 @@ func TestBenchmarkFlags_OverrideConfig(t *testing.T) {
 	if err := os.WriteFile(file, []byte(overrideYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dist := func(s string) dataset.Dist {
-		d, err := dataset.ParseDist(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
 	tests := []struct {
 		name string
 		sub  string
@@ -133,18 +123,18 @@ func TestBenchmarkFlags_OverrideConfig(t *testing.T) {
 		}},
 		{"synthetic N keeps file lengths", "online", []string{"--synthetic", "5"}, func(c *config.Run) { c.Dataset.Synthetic.N = 5 }},
 		{"input-len keeps file N", "online", []string{"--input-len", "normal:64:8"}, func(c *config.Run) {
-			c.Dataset.Synthetic.Input = dist("normal:64:8")
+			c.Dataset.Synthetic.Input = "normal:64:8"
 		}},
 		{"output-len", "online", []string{"--output-len", "uniform:1:9"}, func(c *config.Run) {
-			c.Dataset.Synthetic.Output = dist("uniform:1:9")
+			c.Dataset.Synthetic.Output = "uniform:1:9"
 		}},
 		{"target-qps keeps file's constant arrival", "online", []string{"--target-qps", "2.5"}, func(c *config.Run) { c.Load.TargetQPS = 2.5 }},
-		{"arrival", "online", []string{"--arrival", "poisson"}, func(c *config.Run) { c.Load.Mode = loadgen.ModePoisson }},
+		{"arrival", "online", []string{"--arrival", "poisson"}, func(c *config.Run) { c.Load.Mode = string(loadgen.ModePoisson) }},
 		{"subcommand sets the mode", "concurrency", []string{"--concurrency", "4"}, func(c *config.Run) {
-			c.Load.Mode, c.Load.Concurrency = loadgen.ModeConcurrency, 4
+			c.Load.Mode, c.Load.Concurrency = string(loadgen.ModeConcurrency), 4
 		}},
 		{"offline", "offline", []string{"--max-in-flight", "9"}, func(c *config.Run) {
-			c.Load.Mode, c.Load.MaxInFlight = loadgen.ModeOffline, 9
+			c.Load.Mode, c.Load.MaxInFlight = string(loadgen.ModeOffline), 9
 		}},
 		{"counts and durations", "online", []string{"--num-samples", "6", "--duration", "0s", "--min-duration", "2s", "--warmup", "0"}, func(c *config.Run) {
 			c.Load.NumSamples, c.Load.Duration, c.Load.MinDuration, c.Load.WarmupSamples = 6, 0, 2*time.Second, 0
@@ -186,8 +176,7 @@ func TestBenchmarkFlags_NoConfig(t *testing.T) {
 	want.Endpoint.Endpoint = "http://127.0.0.1:1"
 	want.Endpoint.Headers = map[string]string{"A": "b"}
 	want.Load.MaxTokens = want.Endpoint.MaxTokens
-	l, _ := dataset.ParseDist(defaultSyntheticLen)
-	want.Dataset.Synthetic = &dataset.SyntheticConfig{N: 3, Input: l, Output: l, Seed: loadgen.DefaultSeed}
+	want.Dataset.Synthetic = &config.Synthetic{N: 3, Input: defaultSyntheticLen, Output: defaultSyntheticLen, Seed: loadgen.DefaultSeed}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("resolved\n%+v\nwant\n%+v", got, want)
 	}

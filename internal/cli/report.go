@@ -30,7 +30,7 @@ func (a *app) reportCmd() *cobra.Command {
 			rep.Source = file
 			// The run directory's config.yaml says what was measured.
 			if cfg, err := config.Load(filepath.Join(dirOfRun(args[0], file), bench.ConfigFile)); err == nil {
-				rep.Run = cfg.ReportRun()
+				rep.Run = bench.ReportRun(&cfg)
 			}
 			if write {
 				if err := rep.WriteFiles(dirOfRun(args[0], file)); err != nil {

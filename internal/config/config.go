@@ -2,6 +2,13 @@
 // file (--config) and the command-line flags fill in, its defaults, its
 // validation, and the resolved form written to the run directory.
 //
+// It is plain data and imports no other package of inferbench: the packages
+// that run a benchmark convert their part of it (bench does, into
+// client.Config, loadgen.Config, dataset options and the aggregator's
+// settings) and check it with their own rules (bench.Validate). The defaults
+// here equal the consumers' exported defaults; a test in bench holds them
+// equal.
+//
 // YAML is decoded strictly: an unknown key is an error naming it. Flags that
 // were given override the file. Every flag has a key:
 //
@@ -37,21 +44,15 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/inferbench/inferbench/internal/aggregator"
-	"github.com/inferbench/inferbench/internal/client"
-	"github.com/inferbench/inferbench/internal/dataset"
-	"github.com/inferbench/inferbench/internal/loadgen"
-	"github.com/inferbench/inferbench/internal/report"
 )
 
 // Run is the whole configuration of a benchmark run.
 type Run struct {
-	Endpoint  client.Config  `yaml:"endpoint"`
-	Dataset   Dataset        `yaml:"dataset"`
-	Load      loadgen.Config `yaml:"load"`
-	Metrics   Metrics        `yaml:"metrics"`
-	ReportDir string         `yaml:"report_dir"`
+	Endpoint  Endpoint `yaml:"endpoint"`
+	Dataset   Dataset  `yaml:"dataset"`
+	Load      Loadgen  `yaml:"load"`
+	Metrics   Metrics  `yaml:"metrics"`
+	ReportDir string   `yaml:"report_dir"`
 	// UI is "auto" (dashboard on a terminal, progress lines otherwise),
 	// "tui" or "plain".
 	UI string `yaml:"ui"`
@@ -59,11 +60,70 @@ type Run struct {
 
 // Dataset says where prompts come from: a file, or a synthetic generator.
 type Dataset struct {
-	Path    string          `yaml:"path"`
-	Options dataset.Options `yaml:"options"`
-	// Synthetic generates prompts instead (lengths are dataset.ParseDist
-	// specs such as "128", "uniform:64:256", "normal:128:32").
-	Synthetic *dataset.SyntheticConfig `yaml:"synthetic"`
+	Path    string         `yaml:"path"`
+	Options DatasetOptions `yaml:"options"`
+	// Synthetic generates prompts instead.
+	Synthetic *Synthetic `yaml:"synthetic"`
+}
+
+// DatasetOptions select a dataset file's format and columns (see
+// dataset.Options; "" means inferred).
+type DatasetOptions struct {
+	Format          string `yaml:"format"`
+	PromptColumn    string `yaml:"prompt_column"`
+	SystemColumn    string `yaml:"system_column"`
+	MaxTokensColumn string `yaml:"max_tokens_column"`
+	ExpectedColumn  string `yaml:"expected_column"`
+	TokenIDsColumn  string `yaml:"token_ids_column"`
+	// Limit keeps only the first Limit samples; 0 keeps all.
+	Limit int `yaml:"limit"`
+}
+
+// Synthetic configures generated prompts (see dataset.SyntheticConfig).
+// Input and Output are length distributions in the text form of
+// dataset.ParseDist: "128", "uniform:64:256", "normal:128:32".
+type Synthetic struct {
+	N      int    `yaml:"n"`
+	Input  string `yaml:"input"`
+	Output string `yaml:"output"`
+	Seed   uint64 `yaml:"seed"`
+}
+
+// Endpoint configures the HTTP client (see client.Config, which documents
+// each field and its default; zero values mean the default).
+type Endpoint struct {
+	Endpoint       string            `yaml:"endpoint"`
+	API            string            `yaml:"api"`
+	Model          string            `yaml:"model"`
+	Streaming      bool              `yaml:"streaming"`
+	IncludeUsage   bool              `yaml:"include_usage"`
+	MaxTokens      int               `yaml:"max_tokens"`
+	Temperature    *float64          `yaml:"temperature"`
+	ExtraBody      map[string]any    `yaml:"extra_body"`
+	Headers        map[string]string `yaml:"headers"`
+	APIKeyEnv      string            `yaml:"api_key_env"`
+	MaxConnections int               `yaml:"max_connections"`
+	ConnectTimeout time.Duration     `yaml:"connect_timeout"`
+	ReadTimeout    time.Duration     `yaml:"read_timeout"`
+	TotalTimeout   time.Duration     `yaml:"total_timeout"`
+	IdleTimeout    time.Duration     `yaml:"idle_timeout"`
+}
+
+// Loadgen configures the load generator (see loadgen.Config).
+type Loadgen struct {
+	// Mode is offline, poisson, constant or concurrency.
+	Mode          string        `yaml:"mode"`
+	TargetQPS     float64       `yaml:"target_qps"`
+	Concurrency   int           `yaml:"concurrency"`
+	MaxInFlight   int           `yaml:"max_in_flight"`
+	NumSamples    int           `yaml:"num_samples"`
+	Duration      time.Duration `yaml:"duration"`
+	MinDuration   time.Duration `yaml:"min_duration"`
+	WarmupSamples int           `yaml:"warmup_samples"`
+	MaxTokens     int           `yaml:"max_tokens"`
+	Seed          uint64        `yaml:"seed"`
+	SampleSeed    uint64        `yaml:"sample_seed"`
+	GracePeriod   time.Duration `yaml:"grace_period"`
 }
 
 // Metrics configures the aggregator and the snapshot stream.
@@ -84,23 +144,50 @@ type Metrics struct {
 	PrometheusAddr string `yaml:"prometheus_addr"`
 }
 
+// Defaults of the consumers, repeated here so that config imports none of
+// them; bench's TestDefaults_MatchConsumers holds each equal to its source.
+const (
+	DefaultAPI             = "chat"                 // client.DefaultAPI
+	DefaultMaxTokens       = 256                    // client.DefaultMaxTokens
+	DefaultMaxConnections  = 2048                   // client.DefaultMaxConnections
+	DefaultConnectTimeout  = 10 * time.Second       // client.DefaultConnectTimeout
+	DefaultReadTimeout     = 60 * time.Second       // client.DefaultReadTimeout
+	DefaultTimeout         = 10 * time.Minute       // client.DefaultTimeout
+	DefaultIdleTimeout     = 4 * time.Second        // client.DefaultIdleTimeout
+	DefaultMode            = "offline"              // loadgen.ModeOffline
+	DefaultMaxInFlight     = 1024                   // loadgen.DefaultMaxInFlight
+	DefaultSeed            = 42                     // loadgen.DefaultSeed
+	DefaultGracePeriod     = 5 * time.Second        // loadgen.DefaultGracePeriod
+	DefaultPublishInterval = 250 * time.Millisecond // aggregator.DefaultPublishInterval
+	DefaultDrainTimeout    = 60 * time.Second       // aggregator.DefaultDrainTimeout
+	DefaultTokenSource     = "auto"                 // aggregator.TokenSourceAuto
+)
+
 // Default returns the defaults of every field.
 func Default() Run {
-	ep := client.DefaultConfig()
-	ep.Streaming = true
 	return Run{
-		Endpoint: ep,
-		Load: loadgen.Config{
-			Mode:        loadgen.ModeOffline,
-			MaxInFlight: loadgen.DefaultMaxInFlight,
-			Seed:        loadgen.DefaultSeed,
-			SampleSeed:  loadgen.DefaultSeed,
-			GracePeriod: loadgen.DefaultGracePeriod,
+		Endpoint: Endpoint{
+			API:            DefaultAPI,
+			Streaming:      true,
+			IncludeUsage:   true,
+			MaxTokens:      DefaultMaxTokens,
+			MaxConnections: DefaultMaxConnections,
+			ConnectTimeout: DefaultConnectTimeout,
+			ReadTimeout:    DefaultReadTimeout,
+			TotalTimeout:   DefaultTimeout,
+			IdleTimeout:    DefaultIdleTimeout,
+		},
+		Load: Loadgen{
+			Mode:        DefaultMode,
+			MaxInFlight: DefaultMaxInFlight,
+			Seed:        DefaultSeed,
+			SampleSeed:  DefaultSeed,
+			GracePeriod: DefaultGracePeriod,
 		},
 		Metrics: Metrics{
-			PublishInterval: aggregator.DefaultPublishInterval,
-			DrainTimeout:    aggregator.DefaultDrainTimeout,
-			TokenSource:     aggregator.TokenSourceAuto,
+			PublishInterval: DefaultPublishInterval,
+			DrainTimeout:    DefaultDrainTimeout,
+			TokenSource:     DefaultTokenSource,
 		},
 		UI: "auto",
 	}
@@ -127,7 +214,9 @@ func OneLine(err error) error {
 	return errors.New(strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), ":\n", ":")), " "))
 }
 
-// Validate checks the whole configuration; errors name the key.
+// Validate checks what config itself knows: that there is one dataset
+// source, and ValidateRun. The client's and the load generator's own rules
+// are theirs: bench.Validate applies them too. Errors name the key.
 func (r *Run) Validate() error {
 	if r.Dataset.Path == "" && r.Dataset.Synthetic == nil {
 		return errors.New("dataset: give a file (--dataset) or synthetic prompts (--synthetic)")
@@ -138,15 +227,9 @@ func (r *Run) Validate() error {
 	return r.ValidateRun()
 }
 
-// ValidateRun checks everything but the dataset source, for callers that
-// bring their own dataset.
+// ValidateRun checks the metrics and ui keys, for callers that bring their
+// own dataset.
 func (r *Run) ValidateRun() error {
-	if err := r.Endpoint.Validate(); err != nil {
-		return fmt.Errorf("endpoint: %w", err)
-	}
-	if err := r.Load.Validate(); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
 	switch r.Metrics.TokenSource {
 	case "", "auto", "usage":
 	case "tokenizer":
@@ -191,25 +274,3 @@ func (r *Run) Marshal() ([]byte, error) {
 //
 //go:embed example.yaml
 var Example []byte
-
-// ReportRun summarizes the run for the report's header.
-func (r *Run) ReportRun() *report.Run {
-	run := &report.Run{
-		Endpoint:  r.Endpoint.Endpoint,
-		Model:     r.Endpoint.Model,
-		API:       r.Endpoint.API,
-		Streaming: r.Endpoint.Streaming,
-		Mode:      string(r.Load.Mode),
-		Dataset:   r.Dataset.Path,
-	}
-	switch r.Load.Mode {
-	case loadgen.ModePoisson, loadgen.ModeConstant:
-		run.TargetQPS = r.Load.TargetQPS
-	case loadgen.ModeConcurrency:
-		run.Concurrency = r.Load.Concurrency
-	}
-	if s := r.Dataset.Synthetic; s != nil {
-		run.Dataset = fmt.Sprintf("synthetic (%d prompts, input %s, output %s tokens)", s.N, s.Input, s.Output)
-	}
-	return run
-}

@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,7 +10,6 @@ import (
 	"time"
 
 	"github.com/inferbench/inferbench/internal/config"
-	"github.com/inferbench/inferbench/internal/loadgen"
 )
 
 func write(t *testing.T, body string) string {
@@ -25,7 +26,7 @@ func TestLoad_Example(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Load.Mode != loadgen.ModePoisson || cfg.Load.TargetQPS != 10 || cfg.Metrics.PublishInterval != 250*time.Millisecond {
+	if cfg.Load.Mode != "poisson" || cfg.Load.TargetQPS != 10 || cfg.Metrics.PublishInterval != 250*time.Millisecond {
 		t.Errorf("example decoded as %+v", cfg.Load)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -67,5 +68,30 @@ func TestMarshal_RedactsHeaders(t *testing.T) {
 	}
 	if back.Endpoint.MaxConnections != cfg.Endpoint.MaxConnections {
 		t.Error("round trip lost a value")
+	}
+}
+
+// TestLeaf keeps config a leaf: it imports no other package of the module,
+// so that every package may read it and it depends on none (the consumers
+// convert it; see bench).
+func TestLeaf(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if strings.Contains(imp.Path.Value, "github.com/inferbench/inferbench/") {
+				t.Errorf("%s imports %s: config must import no package of inferbench", name, imp.Path.Value)
+			}
+		}
 	}
 }

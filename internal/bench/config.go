@@ -1,0 +1,147 @@
+package bench
+
+import (
+	"fmt"
+
+	"github.com/inferbench/inferbench/internal/client"
+	"github.com/inferbench/inferbench/internal/config"
+	"github.com/inferbench/inferbench/internal/dataset"
+	"github.com/inferbench/inferbench/internal/loadgen"
+	"github.com/inferbench/inferbench/internal/report"
+)
+
+// config is plain data that imports none of the packages it configures;
+// this file turns its parts into their configurations, and checks them by
+// their own rules.
+
+// ClientConfig is the client's configuration from the endpoint section.
+func ClientConfig(e config.Endpoint) client.Config {
+	return client.Config{
+		Endpoint:       e.Endpoint,
+		API:            e.API,
+		Model:          e.Model,
+		Streaming:      e.Streaming,
+		IncludeUsage:   e.IncludeUsage,
+		MaxTokens:      e.MaxTokens,
+		Temperature:    e.Temperature,
+		ExtraBody:      e.ExtraBody,
+		Headers:        e.Headers,
+		APIKeyEnv:      e.APIKeyEnv,
+		MaxConnections: e.MaxConnections,
+		ConnectTimeout: e.ConnectTimeout,
+		ReadTimeout:    e.ReadTimeout,
+		TotalTimeout:   e.TotalTimeout,
+		IdleTimeout:    e.IdleTimeout,
+	}
+}
+
+// LoadgenConfig is the load generator's configuration from the load section.
+func LoadgenConfig(l config.Loadgen) loadgen.Config {
+	return loadgen.Config{
+		Mode:          loadgen.Mode(l.Mode),
+		TargetQPS:     l.TargetQPS,
+		Concurrency:   l.Concurrency,
+		MaxInFlight:   l.MaxInFlight,
+		NumSamples:    l.NumSamples,
+		Duration:      l.Duration,
+		MinDuration:   l.MinDuration,
+		WarmupSamples: l.WarmupSamples,
+		MaxTokens:     l.MaxTokens,
+		Seed:          l.Seed,
+		SampleSeed:    l.SampleSeed,
+		GracePeriod:   l.GracePeriod,
+	}
+}
+
+// DatasetOptions are the dataset reader's options from dataset.options.
+func DatasetOptions(o config.DatasetOptions) dataset.Options {
+	return dataset.Options{
+		Format:          o.Format,
+		PromptColumn:    o.PromptColumn,
+		SystemColumn:    o.SystemColumn,
+		MaxTokensColumn: o.MaxTokensColumn,
+		ExpectedColumn:  o.ExpectedColumn,
+		TokenIDsColumn:  o.TokenIDsColumn,
+		Limit:           o.Limit,
+	}
+}
+
+// SyntheticConfig parses dataset.synthetic; errors name the key.
+func SyntheticConfig(s config.Synthetic) (dataset.SyntheticConfig, error) {
+	in, err := dataset.ParseDist(s.Input)
+	if err != nil {
+		return dataset.SyntheticConfig{}, fmt.Errorf("dataset.synthetic.input: %w", err)
+	}
+	out, err := dataset.ParseDist(s.Output)
+	if err != nil {
+		return dataset.SyntheticConfig{}, fmt.Errorf("dataset.synthetic.output: %w", err)
+	}
+	return dataset.SyntheticConfig{N: s.N, Input: in, Output: out, Seed: s.Seed}, nil
+}
+
+// LoadDataset reads the dataset file, or generates the synthetic prompts,
+// that the dataset section names.
+func LoadDataset(d config.Dataset) (*dataset.Dataset, error) {
+	if d.Synthetic != nil {
+		sc, err := SyntheticConfig(*d.Synthetic)
+		if err != nil {
+			return nil, err
+		}
+		return dataset.Synthetic(sc)
+	}
+	return dataset.Load(d.Path, DatasetOptions(d.Options))
+}
+
+// Validate checks the whole configuration: the client's and the load
+// generator's rules, the synthetic lengths, and config's own checks.
+// Errors name the key.
+func Validate(cfg *config.Run) error {
+	if err := validateRun(cfg); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if s := cfg.Dataset.Synthetic; s != nil {
+		if _, err := SyntheticConfig(*s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateRun is Validate but for the dataset source, which [New]'s caller
+// brings.
+func validateRun(cfg *config.Run) error {
+	cc := ClientConfig(cfg.Endpoint)
+	if err := cc.Validate(); err != nil {
+		return fmt.Errorf("endpoint: %w", err)
+	}
+	lc := LoadgenConfig(cfg.Load)
+	if err := lc.Validate(); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	return cfg.ValidateRun()
+}
+
+// ReportRun summarizes the run for the report's header.
+func ReportRun(cfg *config.Run) *report.Run {
+	run := &report.Run{
+		Endpoint:  cfg.Endpoint.Endpoint,
+		Model:     cfg.Endpoint.Model,
+		API:       cfg.Endpoint.API,
+		Streaming: cfg.Endpoint.Streaming,
+		Mode:      cfg.Load.Mode,
+		Dataset:   cfg.Dataset.Path,
+	}
+	switch loadgen.Mode(cfg.Load.Mode) {
+	case loadgen.ModePoisson, loadgen.ModeConstant:
+		run.TargetQPS = cfg.Load.TargetQPS
+	case loadgen.ModeConcurrency:
+		run.Concurrency = cfg.Load.Concurrency
+	}
+	if s := cfg.Dataset.Synthetic; s != nil {
+		run.Dataset = fmt.Sprintf("synthetic (%d prompts, input %s, output %s tokens)", s.N, s.Input, s.Output)
+	}
+	return run
+}
