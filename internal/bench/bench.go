@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/inferbench/inferbench/internal/aggregator"
@@ -71,6 +72,11 @@ type Runner struct {
 	addr   string
 	client *client.Client
 	snaps  *bus.ZMQPublisher[metrics.Snapshot]
+	tmpDir string // holds the socket when the run directory's path is too long
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
 
 	// OnSnapshot, when set before Run, receives every snapshot the aggregator
 	// publishes (live ticks and the terminal one), on the aggregator's
@@ -109,7 +115,7 @@ func New(cfg config.Run, ds *dataset.Dataset, tok aggregator.TokenCounter, log *
 	if err := os.WriteFile(filepath.Join(dir, ConfigFile), resolved, 0o644); err != nil {
 		return nil, fmt.Errorf("report_dir %s: %w", dir, err)
 	}
-	addr := cfg.Metrics.Addr
+	addr, tmpDir := cfg.Metrics.Addr, ""
 	if addr == "" {
 		abs, _ := filepath.Abs(dir)
 		if addr, err = bus.IPCAddr(abs, SocketFile); err != nil {
@@ -119,18 +125,46 @@ func New(cfg config.Run, ds *dataset.Dataset, tok aggregator.TokenCounter, log *
 				return nil, terr
 			}
 			addr, _ = bus.IPCAddr(tmp, SocketFile)
+			tmpDir = tmp
+		}
+	}
+	removeTmp := func() {
+		if tmpDir != "" {
+			_ = os.RemoveAll(tmpDir)
 		}
 	}
 	cl, err := client.New(ClientConfig(cfg.Endpoint))
 	if err != nil {
+		removeTmp()
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
 	snaps, err := bus.NewZMQPublisher[metrics.Snapshot](addr, metrics.SnapshotCodec{}, bus.SnapshotPublisherOptions())
 	if err != nil {
 		cl.Close()
+		removeTmp()
 		return nil, fmt.Errorf("metrics.addr %s: %w", addr, err)
 	}
-	return &Runner{cfg: cfg, ds: ds, tok: tok, log: log, dir: dir, addr: snaps.Endpoint(), client: cl, snaps: snaps}, nil
+	return &Runner{cfg: cfg, ds: ds, tok: tok, log: log, dir: dir, addr: snaps.Endpoint(), client: cl, snaps: snaps, tmpDir: tmpDir}, nil
+}
+
+// Close releases what New acquired: the snapshot socket (and its file), the
+// client's connections, and the temporary directory of a socket whose run
+// directory's path was too long. Run closes the runner when it ends; a
+// caller closes it too, so that a runner that never runs (a failed
+// Preflight) releases them as well. It is idempotent and returns the first
+// call's error; call it after Run has returned, not during.
+func (r *Runner) Close() error {
+	r.closeOnce.Do(func() {
+		r.closed.Store(true)
+		r.closeErr = r.snaps.Close()
+		r.client.Close()
+		if r.tmpDir != "" {
+			if err := os.RemoveAll(r.tmpDir); err != nil && r.closeErr == nil {
+				r.closeErr = err
+			}
+		}
+	})
+	return r.closeErr
 }
 
 // Dir returns the run directory.
@@ -191,11 +225,16 @@ func (r *Runner) Abort() {
 	}
 }
 
-// Run executes the benchmark and writes the run directory. The error is
-// non-nil only when the run could not produce its results.
+// Run executes the benchmark and writes the run directory, then closes the
+// runner (Run is called once). The error is non-nil only when the run could
+// not produce its results.
 func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
-	defer r.client.Close()
-	defer r.snaps.Close()
+	if r.closed.Load() {
+		return nil, errors.New("bench: Run after Close")
+	}
+	// The close error is the caller's to see through Close; the run's
+	// results are complete by then.
+	defer func() { _ = r.Close() }()
 
 	events := bus.NewInProc[event.Record](0)
 	aggSub, logSub := events.Subscribe(), events.Subscribe()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -269,6 +270,11 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 	if err != nil {
 		return asUsage(err)
 	}
+	defer func() {
+		if err := runner.Close(); err != nil {
+			log.Warn("closing the run", "err", err)
+		}
+	}()
 	if err := runner.Preflight(ctx); err != nil {
 		return err
 	}
@@ -277,16 +283,10 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		for range sigs {
-			if runner.Stop() {
-				fmt.Fprintln(a.stderr, "\ninferbench: stopping: no new requests; in-flight ones get the grace period (Ctrl-C again to stop now)")
-				continue
-			}
-			fmt.Fprintln(a.stderr, "\ninferbench: stopping now")
-			runner.Abort()
-		}
+	stopRelay := relaySignals(sigs, runner, a.stderr)
+	defer func() {
+		signal.Stop(sigs)
+		stopRelay()
 	}()
 
 	var exporter *promexport.Exporter
@@ -362,6 +362,40 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 		return fmt.Errorf("every request failed (%d); see the errors by class above", out.Report.Failed)
 	}
 	return nil
+}
+
+// stopper is what a signal stops: the first signal stops gracefully, the
+// next ones abort.
+type stopper interface {
+	Stop() bool
+	Abort()
+}
+
+// relaySignals turns each signal received on sigs into r.Stop, or r.Abort
+// after the first, until the returned function is called; that function
+// returns once the relaying goroutine has ended, so none outlives the run.
+func relaySignals(sigs <-chan os.Signal, r stopper, w io.Writer) (stop func()) {
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				if r.Stop() {
+					fmt.Fprintln(w, "\ninferbench: stopping: no new requests; in-flight ones get the grace period (Ctrl-C again to stop now)")
+					continue
+				}
+				fmt.Fprintln(w, "\ninferbench: stopping now")
+				r.Abort()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-ended
+	}
 }
 
 // useTUI decides whether the dashboard runs: "tui" always, "auto" when
