@@ -147,6 +147,9 @@ type Aggregator struct {
 	finalErr   error
 	finalReady chan struct{}
 
+	hurryOnce sync.Once
+	hurry     chan struct{} // closed by Hurry
+
 	tokens *tokenPool
 }
 
@@ -202,6 +205,7 @@ func New(cfg Config, pub bus.Publisher[metrics.Snapshot]) (*Aggregator, error) {
 		errorsByClass: map[string]*metrics.Counter{},
 		state:         metrics.StateInitialize,
 		finalReady:    make(chan struct{}),
+		hurry:         make(chan struct{}),
 	}
 	a.reg.Logger = log
 	if err := a.register(); err != nil {
@@ -262,9 +266,14 @@ func (a *Aggregator) register() error {
 }
 
 // Run consumes sub until the session ends, then drains pending token counts
-// and finalizes as complete. If ctx is cancelled first (a signal) it
-// finalizes as interrupted with everything recorded so far. It returns the
-// terminal snapshot and any error of the final write or publish.
+// and finalizes as complete, or as interrupted when the load generator was
+// stopped (session.stop_loadgen). If ctx is cancelled first it finalizes at
+// once as interrupted with everything recorded so far: that is for a
+// consumer that cannot know whether the producer will ever end the stream
+// (`inferbench aggregate`). A producer in the same process that stops its
+// requests should keep ctx alive and call [Aggregator.Hurry] instead, so
+// that the cancelled requests' errors and completions are still counted. It
+// returns the terminal snapshot and any error of the final write or publish.
 func (a *Aggregator) Run(ctx context.Context, sub bus.Subscriber[event.Record]) (metrics.Snapshot, error) {
 	for {
 		batch, err := sub.Next(ctx)
@@ -612,8 +621,17 @@ func (a *Aggregator) stopTicks() {
 	}
 }
 
+// Hurry makes Run skip the wait for pending token counts once the stream has
+// ended (a second Ctrl-C): the stream is still consumed to session.ended, so
+// every issued request is accounted for, but the terminal snapshot does not
+// wait for the tokenizer; the counts not recorded show in n_pending_tasks.
+// It may be called at any time, more than once, from any goroutine.
+func (a *Aggregator) Hurry() {
+	a.hurryOnce.Do(func() { close(a.hurry) })
+}
+
 // drain waits for pending token counts, at most the drain timeout, and
-// returns how many are still pending.
+// returns how many are still pending. Hurry or ctx end the wait early.
 func (a *Aggregator) drain(ctx context.Context) int64 {
 	if a.tokens == nil {
 		return 0
@@ -622,7 +640,7 @@ func (a *Aggregator) drain(ctx context.Context) int64 {
 	if timeout < 0 {
 		timeout = 0
 	}
-	left := a.tokens.wait(ctx, timeout)
+	left := a.tokens.wait(ctx, a.hurry, timeout)
 	if left > 0 {
 		a.log.Warn("drain timed out: token counts still pending", "pending", left, "timeout", timeout)
 	}

@@ -301,6 +301,22 @@ func TestAggregator_TokenizerAndDrain(t *testing.T) {
 			t.Errorf("state %s pending %d, want complete with pending > 0", s.State, s.NPendingTasks)
 		}
 	})
+	// A second Ctrl-C: the stream is still read to its end (every sample is
+	// counted) but the final snapshot does not wait an hour for the tokenizer.
+	t.Run("hurried", func(t *testing.T) {
+		a := newAgg(t, aggregator.Config{Streaming: true, Tokenizer: wordCounter{delay: 2 * time.Second}, TokenWorkers: 1,
+			DrainTimeout: time.Hour}, nil)
+		a.Hurry()
+		a.Hurry() // idempotent
+		s, err := a.Run(context.Background(), feed(events))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.NPendingTasks == 0 || s.CounterInt(aggregator.TrackedCompleted) != 1 || s.CounterInt(aggregator.TotalIssued) != 1 {
+			t.Errorf("pending %d, tracked completed %d, issued %d: want pending > 0 and the sample counted",
+				s.NPendingTasks, s.CounterInt(aggregator.TrackedCompleted), s.CounterInt(aggregator.TotalIssued))
+		}
+	})
 }
 
 // feed returns a subscriber that yields events then io.EOF.
