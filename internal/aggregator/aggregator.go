@@ -75,8 +75,34 @@ const (
 	OSLRelDiffSum  = "osl_usage_abs_rel_diff_sum"
 )
 
-// ErrorCounterPrefix prefixes the per-class error counters ("errors.timeout").
-const ErrorCounterPrefix = "errors."
+// Per-class error counters ("errors.timeout"), kept in three families so
+// that each one adds up to a sample counter:
+//   - ErrorCounterPrefix: errors of tracked samples; they sum to
+//     tracked_samples_failed.
+//   - WarmupErrorCounterPrefix: errors of samples issued outside any
+//     performance-tracking window (warmup); with the tracked ones they sum
+//     to total_samples_failed.
+//   - OtherErrorCounterPrefix: error records that do not fail a sample:
+//     without a sample (an undecodable frame, a session or load generator
+//     error) or repeating an error of an already failed tracked sample.
+//     Unlike the Python tool, these do not count in total_samples_failed.
+const (
+	ErrorCounterPrefix       = "errors."
+	WarmupErrorCounterPrefix = "warmup_errors."
+	OtherErrorCounterPrefix  = "other_errors."
+)
+
+// Finish reason counters of tracked completions, as the Python tool counts
+// them: by the finish_reason of the completion, when it has one; values
+// other than the five OpenAI ones count as "other".
+const (
+	FinishReasonStop          = "tracked_finish_reason_stop"
+	FinishReasonLength        = "tracked_finish_reason_length"
+	FinishReasonToolCalls     = "tracked_finish_reason_tool_calls"
+	FinishReasonContentFilter = "tracked_finish_reason_content_filter"
+	FinishReasonFunctionCall  = "tracked_finish_reason_function_call"
+	FinishReasonOther         = "tracked_finish_reason_other"
+)
 
 // TokenCounter counts the tokens of a text. It must be safe for concurrent use.
 type TokenCounter interface {
@@ -118,7 +144,12 @@ type Aggregator struct {
 	totalIssued, totalCompleted, totalFailed       *metrics.Counter
 	trackedIssued, trackedCompleted, trackedFailed *metrics.Counter
 	trackedDuration, totalDuration                 *metrics.Counter
-	errorsByClass                                  map[string]*metrics.Counter
+	errorsByClass                                  map[string]*metrics.Counter // by full counter name
+
+	// Finish reasons of tracked completions.
+	finishStop, finishLength, finishToolCalls *metrics.Counter
+	finishContentFilter, finishFunctionCall   *metrics.Counter
+	finishOther                               *metrics.Counter
 
 	ttft, latency, failedLatency, chunkDelta, tpot, isl, osl, lateness *metrics.Series
 
@@ -230,6 +261,12 @@ func (a *Aggregator) register() error {
 	a.trackedIssued = counter(TrackedIssued)
 	a.trackedCompleted = counter(TrackedCompleted)
 	a.trackedFailed = counter(TrackedFailed)
+	a.finishStop = counter(FinishReasonStop)
+	a.finishLength = counter(FinishReasonLength)
+	a.finishToolCalls = counter(FinishReasonToolCalls)
+	a.finishContentFilter = counter(FinishReasonContentFilter)
+	a.finishFunctionCall = counter(FinishReasonFunctionCall)
+	a.finishOther = counter(FinishReasonOther)
 	a.trackedDuration = counter(TrackedDuration)
 	a.totalDuration = counter(TotalDuration)
 	series := func(name string, o metrics.SeriesOpts) *metrics.Series {
@@ -378,26 +415,61 @@ func (a *Aggregator) session(r *event.Record) bool {
 	return false
 }
 
+// error counts an error record in exactly one of the three error families
+// (see ErrorCounterPrefix), so that each adds up to its sample counter.
 func (a *Aggregator) error(r *event.Record) {
-	a.totalFailed.Add(1)
 	class := "generic"
 	if d, ok := r.Data.(*event.ErrorData); ok && d.Type != "" {
 		class = d.Type
 	}
-	c, ok := a.errorsByClass[class]
+	prefix := OtherErrorCounterPrefix
+	if r.SampleUUID != "" {
+		row, tracked := a.rows[r.SampleUUID]
+		switch {
+		case !tracked:
+			prefix = WarmupErrorCounterPrefix
+			a.totalFailed.Add(1)
+		case !row.failed:
+			prefix = ErrorCounterPrefix
+			row.failed = true
+			a.trackedFailed.Add(1)
+			a.totalFailed.Add(1)
+		}
+	}
+	name := prefix + class
+	c, ok := a.errorsByClass[name]
 	if !ok {
 		var err error
-		if c, err = a.reg.NewCounter(ErrorCounterPrefix+class, false); err != nil {
-			a.log.Error("cannot count error class", "class", class, "err", err)
+		if c, err = a.reg.NewCounter(name, false); err != nil {
+			a.log.Error("cannot count error class", "counter", name, "err", err)
 		}
-		a.errorsByClass[class] = c
+		a.errorsByClass[name] = c
 	}
 	if c != nil {
 		c.Add(1)
 	}
-	if row, ok := a.rows[r.SampleUUID]; ok && r.SampleUUID != "" && !row.failed {
-		row.failed = true
-		a.trackedFailed.Add(1)
+}
+
+// finishReason counts the finish reason of a tracked completion, failed or
+// not, as the Python tool does; a completion without one counts nowhere.
+func (a *Aggregator) finishReason(r *event.Record) {
+	out, _ := r.Data.(*event.Output)
+	if out == nil || out.FinishReason == "" {
+		return
+	}
+	switch out.FinishReason {
+	case "stop":
+		a.finishStop.Add(1)
+	case "length":
+		a.finishLength.Add(1)
+	case "tool_calls":
+		a.finishToolCalls.Add(1)
+	case "content_filter":
+		a.finishContentFilter.Add(1)
+	case "function_call":
+		a.finishFunctionCall.Add(1)
+	default:
+		a.finishOther.Add(1)
 	}
 }
 
@@ -452,6 +524,7 @@ func (a *Aggregator) sample(r *event.Record) {
 		}
 		delete(a.rows, r.SampleUUID)
 		a.trackedCompleted.Add(1)
+		a.finishReason(r)
 		b := &a.blocks[rw.block]
 		b.lastComplete = max(b.lastComplete, ts)
 		b.completed++
