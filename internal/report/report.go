@@ -1,7 +1,8 @@
 // Package report turns a metrics snapshot (normally the run's
-// final_snapshot.json) into what a person reads: a summary (issued, completed,
-// failed, duration, QPS, TPS, and warnings for interrupted or incomplete runs)
-// and a per-series breakdown (min, max, median, mean, sample standard
+// final_snapshot.json) into what a person reads: a summary (issued, completed
+// = succeeded + failed, errors by class, finish reasons, the warmup and the
+// errors that failed no sample apart, duration, QPS, TPS, and warnings for
+// interrupted or incomplete runs) and a per-series breakdown (min, max, median, mean, sample standard
 // deviation, histogram, percentiles), as text ([Report.WriteText]) and as
 // result_summary.json ([Report.JSON]).
 //
