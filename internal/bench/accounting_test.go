@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
 	"github.com/inferbench/inferbench/internal/report"
@@ -190,6 +192,67 @@ func TestRun_FinishReasons(t *testing.T) {
 			}
 			if !bytes.Contains(text, []byte(want)) {
 				t.Errorf("report.txt lacks %q:\n%s", want, text)
+			}
+		})
+	}
+}
+
+// TestRun_StopAccounting stops a run with requests in flight that the server
+// will not answer for 30 s, in every way a caller can, and checks that each
+// issued request is counted as completed and failed (class canceled), the
+// same numbers as the event log holds.
+func TestRun_StopAccounting(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(r *bench.Runner, cancel context.CancelFunc)
+	}{
+		{"Stop then Abort (second Ctrl-C)", func(r *bench.Runner, _ context.CancelFunc) { r.Stop(); r.Abort() }},
+		{"Abort alone", func(r *bench.Runner, _ context.CancelFunc) { r.Abort() }},
+		{"ctx cancelled", func(_ *bench.Runner, cancel context.CancelFunc) { cancel() }},
+		{"Stop, grace period expires", func(r *bench.Runner, _ context.CancelFunc) { r.Stop() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url, _ := startMock(t, mockserver.Config{TTFT: 30 * time.Second, OutputTokens: 5})
+			cfg := baseConfig(t, url)
+			cfg.Load.Mode = loadgen.ModeConstant
+			cfg.Load.TargetQPS = 100
+			cfg.Load.GracePeriod = 200 * time.Millisecond
+			r, err := bench.New(cfg, synthetic(t, 1000), nil, quiet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var once sync.Once
+			r.OnSnapshot = func(s metrics.Snapshot) {
+				if s.CounterInt(aggregator.TrackedIssued) >= 10 {
+					once.Do(func() { go tc.stop(r, cancel) })
+				}
+			}
+			start := time.Now()
+			out, err := r.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if el := time.Since(start); el > 20*time.Second {
+				t.Errorf("run took %v: the stop did not cancel the requests", el)
+			}
+			f := out.Final
+			n := f.CounterInt(aggregator.TotalIssued)
+			logged := loggedErrors(t, filepath.Join(out.Dir, bench.EventsFile))
+			if f.State != metrics.StateInterrupted || n < 10 {
+				t.Errorf("state %s, %d issued: want interrupted after 10", f.State, n)
+			}
+			for _, name := range []string{aggregator.TotalCompleted, aggregator.TotalFailed, aggregator.TrackedIssued,
+				aggregator.TrackedCompleted, aggregator.TrackedFailed, aggregator.ErrorCounterPrefix + "canceled"} {
+				if got := f.CounterInt(name); got != n {
+					t.Errorf("%s = %d, want %d: every issued request cancelled and counted", name, got, n)
+				}
+			}
+			if logged != n || out.Loadgen.Issued != n || out.Loadgen.Failed != n {
+				t.Errorf("event log holds %d failed samples, load generator issued %d failed %d; snapshot %d",
+					logged, out.Loadgen.Issued, out.Loadgen.Failed, n)
 			}
 		})
 	}
