@@ -75,8 +75,34 @@ const (
 	OSLRelDiffSum  = "osl_usage_abs_rel_diff_sum"
 )
 
-// ErrorCounterPrefix prefixes the per-class error counters ("errors.timeout").
-const ErrorCounterPrefix = "errors."
+// Per-class error counters ("errors.timeout"), kept in three families so
+// that each one adds up to a sample counter:
+//   - ErrorCounterPrefix: errors of tracked samples; they sum to
+//     tracked_samples_failed.
+//   - WarmupErrorCounterPrefix: errors of samples issued outside any
+//     performance-tracking window (warmup); with the tracked ones they sum
+//     to total_samples_failed.
+//   - OtherErrorCounterPrefix: error records that do not fail a sample:
+//     without a sample (an undecodable frame, a session or load generator
+//     error) or repeating an error of an already failed tracked sample.
+//     Unlike the Python tool, these do not count in total_samples_failed.
+const (
+	ErrorCounterPrefix       = "errors."
+	WarmupErrorCounterPrefix = "warmup_errors."
+	OtherErrorCounterPrefix  = "other_errors."
+)
+
+// Finish reason counters of tracked completions, as the Python tool counts
+// them: by the finish_reason of the completion, when it has one; values
+// other than the five OpenAI ones count as "other".
+const (
+	FinishReasonStop          = "tracked_finish_reason_stop"
+	FinishReasonLength        = "tracked_finish_reason_length"
+	FinishReasonToolCalls     = "tracked_finish_reason_tool_calls"
+	FinishReasonContentFilter = "tracked_finish_reason_content_filter"
+	FinishReasonFunctionCall  = "tracked_finish_reason_function_call"
+	FinishReasonOther         = "tracked_finish_reason_other"
+)
 
 // TokenCounter counts the tokens of a text. It must be safe for concurrent use.
 type TokenCounter interface {
@@ -118,7 +144,12 @@ type Aggregator struct {
 	totalIssued, totalCompleted, totalFailed       *metrics.Counter
 	trackedIssued, trackedCompleted, trackedFailed *metrics.Counter
 	trackedDuration, totalDuration                 *metrics.Counter
-	errorsByClass                                  map[string]*metrics.Counter
+	errorsByClass                                  map[string]*metrics.Counter // by full counter name
+
+	// Finish reasons of tracked completions.
+	finishStop, finishLength, finishToolCalls *metrics.Counter
+	finishContentFilter, finishFunctionCall   *metrics.Counter
+	finishOther                               *metrics.Counter
 
 	ttft, latency, failedLatency, chunkDelta, tpot, isl, osl, lateness *metrics.Series
 
@@ -146,6 +177,9 @@ type Aggregator struct {
 	final      metrics.Snapshot
 	finalErr   error
 	finalReady chan struct{}
+
+	hurryOnce sync.Once
+	hurry     chan struct{} // closed by Hurry
 
 	tokens *tokenPool
 }
@@ -202,6 +236,7 @@ func New(cfg Config, pub bus.Publisher[metrics.Snapshot]) (*Aggregator, error) {
 		errorsByClass: map[string]*metrics.Counter{},
 		state:         metrics.StateInitialize,
 		finalReady:    make(chan struct{}),
+		hurry:         make(chan struct{}),
 	}
 	a.reg.Logger = log
 	if err := a.register(); err != nil {
@@ -226,6 +261,12 @@ func (a *Aggregator) register() error {
 	a.trackedIssued = counter(TrackedIssued)
 	a.trackedCompleted = counter(TrackedCompleted)
 	a.trackedFailed = counter(TrackedFailed)
+	a.finishStop = counter(FinishReasonStop)
+	a.finishLength = counter(FinishReasonLength)
+	a.finishToolCalls = counter(FinishReasonToolCalls)
+	a.finishContentFilter = counter(FinishReasonContentFilter)
+	a.finishFunctionCall = counter(FinishReasonFunctionCall)
+	a.finishOther = counter(FinishReasonOther)
 	a.trackedDuration = counter(TrackedDuration)
 	a.totalDuration = counter(TotalDuration)
 	series := func(name string, o metrics.SeriesOpts) *metrics.Series {
@@ -262,9 +303,14 @@ func (a *Aggregator) register() error {
 }
 
 // Run consumes sub until the session ends, then drains pending token counts
-// and finalizes as complete. If ctx is cancelled first (a signal) it
-// finalizes as interrupted with everything recorded so far. It returns the
-// terminal snapshot and any error of the final write or publish.
+// and finalizes as complete, or as interrupted when the load generator was
+// stopped (session.stop_loadgen). If ctx is cancelled first it finalizes at
+// once as interrupted with everything recorded so far: that is for a
+// consumer that cannot know whether the producer will ever end the stream
+// (`inferbench aggregate`). A producer in the same process that stops its
+// requests should keep ctx alive and call [Aggregator.Hurry] instead, so
+// that the cancelled requests' errors and completions are still counted. It
+// returns the terminal snapshot and any error of the final write or publish.
 func (a *Aggregator) Run(ctx context.Context, sub bus.Subscriber[event.Record]) (metrics.Snapshot, error) {
 	for {
 		batch, err := sub.Next(ctx)
@@ -369,26 +415,61 @@ func (a *Aggregator) session(r *event.Record) bool {
 	return false
 }
 
+// error counts an error record in exactly one of the three error families
+// (see ErrorCounterPrefix), so that each adds up to its sample counter.
 func (a *Aggregator) error(r *event.Record) {
-	a.totalFailed.Add(1)
 	class := "generic"
 	if d, ok := r.Data.(*event.ErrorData); ok && d.Type != "" {
 		class = d.Type
 	}
-	c, ok := a.errorsByClass[class]
+	prefix := OtherErrorCounterPrefix
+	if r.SampleUUID != "" {
+		row, tracked := a.rows[r.SampleUUID]
+		switch {
+		case !tracked:
+			prefix = WarmupErrorCounterPrefix
+			a.totalFailed.Add(1)
+		case !row.failed:
+			prefix = ErrorCounterPrefix
+			row.failed = true
+			a.trackedFailed.Add(1)
+			a.totalFailed.Add(1)
+		}
+	}
+	name := prefix + class
+	c, ok := a.errorsByClass[name]
 	if !ok {
 		var err error
-		if c, err = a.reg.NewCounter(ErrorCounterPrefix+class, false); err != nil {
-			a.log.Error("cannot count error class", "class", class, "err", err)
+		if c, err = a.reg.NewCounter(name, false); err != nil {
+			a.log.Error("cannot count error class", "counter", name, "err", err)
 		}
-		a.errorsByClass[class] = c
+		a.errorsByClass[name] = c
 	}
 	if c != nil {
 		c.Add(1)
 	}
-	if row, ok := a.rows[r.SampleUUID]; ok && r.SampleUUID != "" && !row.failed {
-		row.failed = true
-		a.trackedFailed.Add(1)
+}
+
+// finishReason counts the finish reason of a tracked completion, failed or
+// not, as the Python tool does; a completion without one counts nowhere.
+func (a *Aggregator) finishReason(r *event.Record) {
+	out, _ := r.Data.(*event.Output)
+	if out == nil || out.FinishReason == "" {
+		return
+	}
+	switch out.FinishReason {
+	case "stop":
+		a.finishStop.Add(1)
+	case "length":
+		a.finishLength.Add(1)
+	case "tool_calls":
+		a.finishToolCalls.Add(1)
+	case "content_filter":
+		a.finishContentFilter.Add(1)
+	case "function_call":
+		a.finishFunctionCall.Add(1)
+	default:
+		a.finishOther.Add(1)
 	}
 }
 
@@ -443,6 +524,7 @@ func (a *Aggregator) sample(r *event.Record) {
 		}
 		delete(a.rows, r.SampleUUID)
 		a.trackedCompleted.Add(1)
+		a.finishReason(r)
 		b := &a.blocks[rw.block]
 		b.lastComplete = max(b.lastComplete, ts)
 		b.completed++
@@ -612,8 +694,17 @@ func (a *Aggregator) stopTicks() {
 	}
 }
 
+// Hurry makes Run skip the wait for pending token counts once the stream has
+// ended (a second Ctrl-C): the stream is still consumed to session.ended, so
+// every issued request is accounted for, but the terminal snapshot does not
+// wait for the tokenizer; the counts not recorded show in n_pending_tasks.
+// It may be called at any time, more than once, from any goroutine.
+func (a *Aggregator) Hurry() {
+	a.hurryOnce.Do(func() { close(a.hurry) })
+}
+
 // drain waits for pending token counts, at most the drain timeout, and
-// returns how many are still pending.
+// returns how many are still pending. Hurry or ctx end the wait early.
 func (a *Aggregator) drain(ctx context.Context) int64 {
 	if a.tokens == nil {
 		return 0
@@ -622,7 +713,7 @@ func (a *Aggregator) drain(ctx context.Context) int64 {
 	if timeout < 0 {
 		timeout = 0
 	}
-	left := a.tokens.wait(ctx, timeout)
+	left := a.tokens.wait(ctx, a.hurry, timeout)
 	if left > 0 {
 		a.log.Warn("drain timed out: token counts still pending", "pending", left, "timeout", timeout)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -175,7 +176,9 @@ func TestAggregator_ErrorOrder(t *testing.T) {
 		// attributed to a tracked sample.
 		{"error then complete", []event.Record{ev(event.ErrorGeneric, 20, "u", errData), ev(event.SampleComplete, 30, "u", nil)}, 1, 1, 0, 1},
 		{"complete then error", []event.Record{ev(event.SampleComplete, 30, "u", nil), ev(event.ErrorGeneric, 40, "u", errData)}, 1, 0, 1, 0},
-		{"error without uuid, rest of batch processed", []event.Record{ev(event.ErrorGeneric, 20, "", nil), ev(event.SampleComplete, 1010, "u", nil)}, 1, 0, 1, 0},
+		// An error without a sample fails no sample (unlike the Python tool,
+		// which counts it in total_samples_failed): it is an "other" error.
+		{"error without uuid, rest of batch processed", []event.Record{ev(event.ErrorGeneric, 20, "", nil), ev(event.SampleComplete, 1010, "u", nil)}, 0, 0, 1, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -299,6 +302,22 @@ func TestAggregator_TokenizerAndDrain(t *testing.T) {
 		}
 		if s.State != metrics.StateComplete || s.NPendingTasks == 0 || s.Complete() {
 			t.Errorf("state %s pending %d, want complete with pending > 0", s.State, s.NPendingTasks)
+		}
+	})
+	// A second Ctrl-C: the stream is still read to its end (every sample is
+	// counted) but the final snapshot does not wait an hour for the tokenizer.
+	t.Run("hurried", func(t *testing.T) {
+		a := newAgg(t, aggregator.Config{Streaming: true, Tokenizer: wordCounter{delay: 2 * time.Second}, TokenWorkers: 1,
+			DrainTimeout: time.Hour}, nil)
+		a.Hurry()
+		a.Hurry() // idempotent
+		s, err := a.Run(context.Background(), feed(events))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.NPendingTasks == 0 || s.CounterInt(aggregator.TrackedCompleted) != 1 || s.CounterInt(aggregator.TotalIssued) != 1 {
+			t.Errorf("pending %d, tracked completed %d, issued %d: want pending > 0 and the sample counted",
+				s.NPendingTasks, s.CounterInt(aggregator.TrackedCompleted), s.CounterInt(aggregator.TotalIssued))
 		}
 	})
 }
@@ -441,4 +460,99 @@ func readFinal(t *testing.T, path string) *metrics.Snapshot {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestAggregator_ErrorFamilies checks that every error record lands in exactly
+// one family and that each family adds up to its sample counter: tracked
+// errors to tracked_samples_failed, tracked + warmup to total_samples_failed,
+// and errors that fail no sample apart.
+func TestAggregator_ErrorFamilies(t *testing.T) {
+	e := func(class string) *event.ErrorData { return &event.ErrorData{Type: class} }
+	a := newAgg(t, aggregator.Config{}, nil)
+	a.Process([]event.Record{
+		ev(event.SessionStarted, 0, "", nil),
+		ev(event.SampleIssued, 1, "w1", nil), // warmup: no tracking window yet
+		ev(event.SampleIssued, 1, "w2", nil),
+		ev(event.ErrorClient, 2, "w1", e("http_500")),
+		ev(event.SampleComplete, 2, "w1", nil),
+		ev(event.SampleComplete, 3, "w2", nil),
+		ev(event.SessionStartTracking, 10, "", nil),
+		ev(event.SampleIssued, 11, "t1", nil),
+		ev(event.SampleIssued, 11, "t2", nil),
+		ev(event.SampleIssued, 11, "t3", nil),
+		ev(event.ErrorClient, 12, "t1", e("http_500")),
+		ev(event.ErrorClient, 12, "t1", e("timeout")), // a second error of a failed sample
+		ev(event.SampleComplete, 12, "t1", nil),
+		ev(event.ErrorClient, 13, "t2", e("timeout")),
+		ev(event.SampleComplete, 13, "t2", nil),
+		ev(event.SampleComplete, 14, "t3", nil),
+		ev(event.ErrorGeneric, 15, "", e("DecodeError")), // an undecodable frame
+		ev(event.ErrorGeneric, 15, "", nil),
+	})
+	s := a.Snapshot()
+	want := map[string]int64{
+		aggregator.TotalIssued: 5, aggregator.TotalCompleted: 5, aggregator.TotalFailed: 3,
+		aggregator.TrackedIssued: 3, aggregator.TrackedCompleted: 3, aggregator.TrackedFailed: 2,
+		"errors.http_500": 1, "errors.timeout": 1,
+		"warmup_errors.http_500": 1,
+		"other_errors.timeout":   1, "other_errors.DecodeError": 1, "other_errors.generic": 1,
+	}
+	sums := map[string]int64{}
+	for _, m := range s.Metrics {
+		if m.Kind != metrics.KindCounter {
+			continue
+		}
+		for _, p := range []string{aggregator.ErrorCounterPrefix, aggregator.WarmupErrorCounterPrefix, aggregator.OtherErrorCounterPrefix} {
+			if strings.HasPrefix(m.Name, p) {
+				sums[p] += s.CounterInt(m.Name)
+				if _, ok := want[m.Name]; !ok {
+					t.Errorf("unexpected counter %s = %d", m.Name, s.CounterInt(m.Name))
+				}
+			}
+		}
+	}
+	for name, n := range want {
+		if got := s.CounterInt(name); got != n {
+			t.Errorf("%s = %d, want %d", name, got, n)
+		}
+	}
+	if sums[aggregator.ErrorCounterPrefix] != s.CounterInt(aggregator.TrackedFailed) {
+		t.Errorf("tracked errors by class sum to %d, tracked failed %d", sums[aggregator.ErrorCounterPrefix], s.CounterInt(aggregator.TrackedFailed))
+	}
+	if sums[aggregator.ErrorCounterPrefix]+sums[aggregator.WarmupErrorCounterPrefix] != s.CounterInt(aggregator.TotalFailed) {
+		t.Errorf("tracked + warmup errors sum to %d, total failed %d", sums[aggregator.ErrorCounterPrefix]+sums[aggregator.WarmupErrorCounterPrefix], s.CounterInt(aggregator.TotalFailed))
+	}
+}
+
+// TestAggregator_FinishReasons counts finish reasons of tracked completions as
+// the Python tool does: by name, unknown ones as other, none not at all.
+func TestAggregator_FinishReasons(t *testing.T) {
+	out := func(reason string) *event.Output { return &event.Output{Text: "x", FinishReason: reason} }
+	a := newAgg(t, aggregator.Config{}, nil)
+	recs := []event.Record{
+		ev(event.SessionStarted, 0, "", nil),
+		ev(event.SampleIssued, 1, "warm", nil),
+		ev(event.SampleComplete, 2, "warm", out("stop")), // untracked: not counted
+		ev(event.SessionStartTracking, 10, "", nil),
+	}
+	reasons := []string{"length", "length", "stop", "tool_calls", "content_filter", "function_call", "future_reason", ""}
+	for i, r := range reasons {
+		u := fmt.Sprintf("s%d", i)
+		recs = append(recs, ev(event.SampleIssued, 11, u, nil), ev(event.SampleComplete, 12, u, out(r)))
+	}
+	// A failed completion that still carries a finish reason counts too.
+	recs = append(recs, ev(event.SampleIssued, 11, "f", nil), ev(event.ErrorClient, 12, "f", &event.ErrorData{Type: "truncated"}),
+		ev(event.SampleComplete, 12, "f", out("stop")), ev(event.SampleIssued, 11, "nil", nil), ev(event.SampleComplete, 12, "nil", nil))
+	a.Process(recs)
+	s := a.Snapshot()
+	for name, n := range map[string]int64{
+		aggregator.FinishReasonStop: 2, aggregator.FinishReasonLength: 2, aggregator.FinishReasonToolCalls: 1,
+		aggregator.FinishReasonContentFilter: 1, aggregator.FinishReasonFunctionCall: 1, aggregator.FinishReasonOther: 1,
+	} {
+		if m, ok := s.Find(name); !ok || m.Kind != metrics.KindCounter {
+			t.Errorf("no counter %s in the live snapshot", name)
+		} else if got := s.CounterInt(name); got != n {
+			t.Errorf("%s = %d, want %d", name, got, n)
+		}
+	}
 }

@@ -114,9 +114,9 @@ func (p *tokenPool) work() {
 	}
 }
 
-// wait blocks until nothing is pending, the timeout passes or ctx ends, and
-// returns the number still pending.
-func (p *tokenPool) wait(ctx context.Context, timeout time.Duration) int64 {
+// wait blocks until nothing is pending, the timeout passes, ctx ends or hurry
+// closes, and returns the number still pending.
+func (p *tokenPool) wait(ctx context.Context, hurry <-chan struct{}, timeout time.Duration) int64 {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -128,6 +128,8 @@ func (p *tokenPool) wait(ctx context.Context, timeout time.Duration) int64 {
 		case <-deadline.C:
 			return p.pending.Load()
 		case <-ctx.Done():
+			return p.pending.Load()
+		case <-hurry:
 			return p.pending.Load()
 		}
 	}

@@ -12,8 +12,10 @@
 //
 // [Runner.Stop] is the first Ctrl-C: stop issuing, let in-flight requests
 // finish within the grace period, end as interrupted. [Runner.Abort] is the
-// second: cancel in-flight requests and finalize at once. Nothing already
-// received is lost either way.
+// second: cancel in-flight requests and finalize without waiting for token
+// counts. Either way every issued request is accounted for: the aggregator
+// and the event log both read the event stream to its end, so the final
+// snapshot counts the cancelled requests as completed and failed.
 package bench
 
 import (
@@ -279,12 +281,17 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	var wg sync.WaitGroup
 	var final metrics.Snapshot
 	var finalErr, logErr error
+	// An abort (or the end of ctx) cuts short only the aggregator's wait
+	// for token counts; it keeps reading the bus to session.ended, because
+	// the aborted requests' errors and completions are published after the
+	// abort and must be counted. The bus closes once the session returns,
+	// so the aggregator cannot outlive it.
+	stopHurry := context.AfterFunc(runCtx, agg.Hurry)
+	defer stopHurry()
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		final, finalErr = agg.Run(runCtx, aggSub)
-		// After an abort the aggregator stops reading: unsubscribe it so
-		// that publishers never block on its queue.
+		final, finalErr = agg.Run(context.WithoutCancel(ctx), aggSub)
 		_ = aggSub.Close()
 	}()
 	go func() {

@@ -7,7 +7,10 @@
 //
 //   - counters become counters: inferbench_<name>_total, with *_ns counters
 //     in seconds (inferbench_tracked_duration_seconds_total), and the
-//     errors.<class> counters as inferbench_errors_total{class="<class>"};
+//     per-class error counters as inferbench_errors_total{class="<class>"}
+//     (tracked samples), inferbench_warmup_errors_total{class} (warmup
+//     samples) and inferbench_other_errors_total{class} (error records that
+//     failed no sample);
 //   - gauges: inferbench_state{state="live"} 1 (0 for the other states),
 //     inferbench_in_flight (issued − completed, warmup included),
 //     inferbench_pending_token_counts (n_pending_tasks), inferbench_qps and
@@ -56,6 +59,14 @@ const (
 	seriesOSL          = "osl"
 	errorCounterPrefix = "errors."
 )
+
+// errorFamilies maps the aggregator's error counter prefixes to the metric
+// that carries them, labelled by class.
+var errorFamilies = []struct{ prefix, name, help string }{
+	{errorCounterPrefix, Namespace + "_errors_total", "Failed tracked requests by error class."},
+	{"warmup_errors.", Namespace + "_warmup_errors_total", "Failed warmup (untracked) requests by error class."},
+	{"other_errors.", Namespace + "_other_errors_total", "Error records that failed no request (no sample, or a repeat), by class."},
+}
 
 // states lists every state, so the state gauge always has all five series.
 var states = []metrics.State{metrics.StateInitialize, metrics.StateLive, metrics.StateDraining,
@@ -164,14 +175,20 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	emit(prometheus.NewDesc(Namespace+"_tps", "Output tokens per second of tracked duration.", nil, nil),
 		prometheus.GaugeValue, tps)
 
-	errDesc := prometheus.NewDesc(Namespace+"_errors_total", "Failed requests by error class.", []string{"class"}, nil)
+	errDescs := make([]*prometheus.Desc, len(errorFamilies))
+	for i, f := range errorFamilies {
+		errDescs[i] = prometheus.NewDesc(f.name, f.help, []string{"class"}, nil)
+	}
+metricsLoop:
 	for i := range s.Metrics {
 		m := &s.Metrics[i]
 		switch m.Kind {
 		case metrics.KindCounter:
-			if class, ok := strings.CutPrefix(m.Name, errorCounterPrefix); ok {
-				emit(errDesc, prometheus.CounterValue, m.Value.Float64(), class)
-				continue
+			for j, f := range errorFamilies {
+				if class, ok := strings.CutPrefix(m.Name, f.prefix); ok {
+					emit(errDescs[j], prometheus.CounterValue, m.Value.Float64(), class)
+					continue metricsLoop
+				}
 			}
 			name, div := BaseName(m.Name)
 			emit(prometheus.NewDesc(name+"_total", "inferbench counter "+m.Name+".", nil, nil),

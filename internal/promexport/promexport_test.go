@@ -29,7 +29,8 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 	c := map[string]*metrics.Counter{}
 	for _, n := range []string{aggregator.TotalIssued, aggregator.TotalCompleted, aggregator.TotalFailed,
 		aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
-		aggregator.TrackedDuration, aggregator.TotalDuration, "errors.timeout", "errors.http_503"} {
+		aggregator.TrackedDuration, aggregator.TotalDuration, "errors.timeout", "errors.http_503",
+		aggregator.WarmupErrorCounterPrefix + "http_503", aggregator.OtherErrorCounterPrefix + "DecodeError"} {
 		var err error
 		if c[n], err = reg.NewCounter(n, false); err != nil {
 			t.Fatal(err)
@@ -64,6 +65,8 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 	live := reg.Snapshot(metrics.StateLive, 4, 1e9)
 	step(300)
 	c["errors.http_503"].Add(2)
+	c[aggregator.WarmupErrorCounterPrefix+"http_503"].Add(3)
+	c[aggregator.OtherErrorCounterPrefix+"DecodeError"].Add(1)
 	final := reg.Snapshot(metrics.StateComplete, 0, 2e9)
 	return []metrics.Snapshot{live, final}
 }
@@ -172,6 +175,10 @@ func TestExporter(t *testing.T) {
 					var got float64
 					if class, ok := strings.CutPrefix(m.Name, aggregator.ErrorCounterPrefix); ok {
 						got = one(t, fams, "inferbench_errors_total", dto.MetricType_COUNTER, "class", class).GetCounter().GetValue()
+					} else if class, ok := strings.CutPrefix(m.Name, aggregator.WarmupErrorCounterPrefix); ok {
+						got = one(t, fams, "inferbench_warmup_errors_total", dto.MetricType_COUNTER, "class", class).GetCounter().GetValue()
+					} else if class, ok := strings.CutPrefix(m.Name, aggregator.OtherErrorCounterPrefix); ok {
+						got = one(t, fams, "inferbench_other_errors_total", dto.MetricType_COUNTER, "class", class).GetCounter().GetValue()
 					} else {
 						name := "inferbench_" + m.Name + "_total"
 						if n, ok := strings.CutSuffix(m.Name, "_ns"); ok {

@@ -1,7 +1,8 @@
 // Package report turns a metrics snapshot (normally the run's
-// final_snapshot.json) into what a person reads: a summary (issued, completed,
-// failed, duration, QPS, TPS, and warnings for interrupted or incomplete runs)
-// and a per-series breakdown (min, max, median, mean, sample standard
+// final_snapshot.json) into what a person reads: a summary (issued, completed
+// = succeeded + failed, errors by class, finish reasons, the warmup and the
+// errors that failed no sample apart, duration, QPS, TPS, and warnings for
+// interrupted or incomplete runs) and a per-series breakdown (min, max, median, mean, sample standard
 // deviation, histogram, percentiles), as text ([Report.WriteText]) and as
 // result_summary.json ([Report.JSON]).
 //
@@ -17,6 +18,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/inferbench/inferbench/internal/metrics"
 )
@@ -71,27 +74,67 @@ type Section struct {
 }
 
 // Report is the content of result_summary.json.
+//
+// The sample counts are of tracked samples, as in the Python tool:
+// n_samples_completed includes the failed ones (completed = succeeded +
+// failed), and errors (by class) sums to n_samples_failed. Warmup samples,
+// issued outside the tracking window, are reported apart in Warmup, and
+// error records that failed no sample (an undecodable event, a session
+// error) in OtherErrors, so that every sum in the report adds up.
 type Report struct {
-	Version       string           `json:"version"`
-	Source        string           `json:"source,omitempty"` // the file it was built from
-	Run           *Run             `json:"run,omitempty"`
-	State         string           `json:"state"`
-	Complete      bool             `json:"complete"`
-	NPendingTasks int64            `json:"n_pending_tasks"`
-	Issued        int64            `json:"n_samples_issued"`
-	Completed     int64            `json:"n_samples_completed"`
-	Failed        int64            `json:"n_samples_failed"`
-	TotalIssued   int64            `json:"n_samples_issued_total"`
-	DurationNS    Value            `json:"duration_ns"`
-	QPS           Value            `json:"qps"`
-	TPS           Value            `json:"tps"`
-	Errors        map[string]int64 `json:"errors,omitempty"`
+	Version       string `json:"version"`
+	Source        string `json:"source,omitempty"` // the file it was built from
+	Run           *Run   `json:"run,omitempty"`
+	State         string `json:"state"`
+	Complete      bool   `json:"complete"`
+	NPendingTasks int64  `json:"n_pending_tasks"`
+	Issued        int64  `json:"n_samples_issued"`
+	Completed     int64  `json:"n_samples_completed"` // succeeded + failed
+	Succeeded     int64  `json:"n_samples_succeeded"`
+	Failed        int64  `json:"n_samples_failed"`
+	TotalIssued   int64  `json:"n_samples_issued_total"` // tracked and warmup
+	DurationNS    Value  `json:"duration_ns"`
+	QPS           Value  `json:"qps"`
+	TPS           Value  `json:"tps"`
+	// Errors counts the tracked failures by class; it sums to Failed.
+	Errors map[string]int64 `json:"errors,omitempty"`
+	// FinishReasonCounts counts the tracked completions by finish_reason
+	// (stop, length, tool_calls, content_filter, function_call, other),
+	// zeros included; nil when the snapshot has no such counters.
+	FinishReasonCounts map[string]int64 `json:"finish_reason_counts,omitempty"`
+	// Warmup describes the samples issued outside the tracking window.
+	Warmup *Samples `json:"warmup,omitempty"`
+	// OtherErrors counts, by class, the error records that failed no sample.
+	OtherErrors map[string]int64 `json:"other_errors,omitempty"`
 	// OSLAgreement compares the tokenizer's output counts with the server's
 	// usage, when a run had both.
 	OSLAgreement *Agreement `json:"osl_agreement,omitempty"`
 	Warnings     []string   `json:"warnings,omitempty"`
 	Sections     []Section  `json:"metrics"`
 }
+
+// Samples counts a group of samples (the warmup): completed = succeeded +
+// failed, and Errors sums to Failed.
+type Samples struct {
+	Issued    int64            `json:"n_samples_issued"`
+	Completed int64            `json:"n_samples_completed"`
+	Succeeded int64            `json:"n_samples_succeeded"`
+	Failed    int64            `json:"n_samples_failed"`
+	Errors    map[string]int64 `json:"errors,omitempty"`
+}
+
+// FinishReasons are the finish_reason values counted apart, in report
+// order; any other value counts as "other".
+var FinishReasons = []string{"stop", "length", "tool_calls", "content_filter", "function_call", "other"}
+
+// Snapshot counter names and prefixes the report reads; the aggregator
+// defines them (report imports only metrics).
+const (
+	finishReasonPrefix = "tracked_finish_reason_"
+	errorPrefix        = "errors."
+	warmupErrorPrefix  = "warmup_errors."
+	otherErrorPrefix   = "other_errors."
+)
 
 // Run describes what was measured, when the caller knows (the benchmark, or
 // the run directory's config.yaml).
@@ -149,6 +192,7 @@ func Build(s *metrics.Snapshot) *Report {
 	if r.State == "" {
 		r.State = string(metrics.StateInterrupted)
 	}
+	r.Succeeded = r.Completed - r.Failed
 	if d := s.CounterInt("tracked_duration_ns"); d > 0 {
 		r.DurationNS = Value(d)
 		secs := float64(d) / 1e9
@@ -157,14 +201,39 @@ func Build(s *metrics.Snapshot) *Report {
 			r.TPS = Value(m.Total.Float64() / secs)
 		}
 	}
-	for _, m := range s.Metrics {
-		if m.Kind == metrics.KindCounter && len(m.Name) > len("errors.") && m.Name[:len("errors.")] == "errors." {
-			if r.Errors == nil {
-				r.Errors = map[string]int64{}
-			}
-			v, _ := m.Value.Int64()
-			r.Errors[m.Name[len("errors."):]] = v
+	var warmupErrors map[string]int64
+	add := func(dst *map[string]int64, key string, m *metrics.Metric) {
+		if *dst == nil {
+			*dst = map[string]int64{}
 		}
+		v, _ := m.Value.Int64()
+		(*dst)[key] += v
+	}
+	for i := range s.Metrics {
+		m := &s.Metrics[i]
+		if m.Kind != metrics.KindCounter {
+			continue
+		}
+		if class, ok := strings.CutPrefix(m.Name, errorPrefix); ok && class != "" {
+			add(&r.Errors, class, m)
+		} else if class, ok := strings.CutPrefix(m.Name, warmupErrorPrefix); ok && class != "" {
+			add(&warmupErrors, class, m)
+		} else if class, ok := strings.CutPrefix(m.Name, otherErrorPrefix); ok && class != "" {
+			add(&r.OtherErrors, class, m)
+		} else if reason, ok := strings.CutPrefix(m.Name, finishReasonPrefix); ok && slices.Contains(FinishReasons, reason) {
+			add(&r.FinishReasonCounts, reason, m)
+		}
+	}
+	if r.FinishReasonCounts != nil {
+		for _, reason := range FinishReasons {
+			r.FinishReasonCounts[reason] += 0
+		}
+	}
+	if w := r.TotalIssued - r.Issued; w > 0 || warmupErrors != nil {
+		// Clamped: a snapshot may lack the total counters (a hand-made one).
+		completed := max(s.CounterInt("total_samples_completed")-r.Completed, 0)
+		failed := min(max(s.CounterInt("total_samples_failed")-r.Failed, 0), completed)
+		r.Warmup = &Samples{Issued: w, Completed: completed, Succeeded: completed - failed, Failed: failed, Errors: warmupErrors}
 	}
 	if n := s.CounterInt("osl_usage_compared"); n > 0 {
 		rel, _ := s.Find("osl_usage_abs_rel_diff_sum")

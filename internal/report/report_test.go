@@ -22,11 +22,12 @@ func snapshot(t *testing.T, state metrics.State, pending int64) metrics.Snapshot
 	t.Helper()
 	r := metrics.NewRegistry()
 	counters := map[string]int64{
-		"total_samples_issued": 52, "tracked_samples_issued": 50, "tracked_samples_completed": 50,
-		"tracked_samples_failed": 0, "tracked_duration_ns": 10_000_000_000, "errors.timeout": 2,
+		"total_samples_issued": 52, "total_samples_completed": 52, "total_samples_failed": 2,
+		"tracked_samples_issued": 50, "tracked_samples_completed": 50,
+		"tracked_samples_failed": 0, "tracked_duration_ns": 10_000_000_000, "warmup_errors.timeout": 2,
 	}
-	for _, name := range []string{"total_samples_issued", "tracked_samples_issued", "tracked_samples_completed",
-		"tracked_samples_failed", "tracked_duration_ns", "errors.timeout"} {
+	for _, name := range []string{"total_samples_issued", "total_samples_completed", "total_samples_failed", "tracked_samples_issued",
+		"tracked_samples_completed", "tracked_samples_failed", "tracked_duration_ns", "warmup_errors.timeout"} {
 		c, _ := r.NewCounter(name, false)
 		c.Set(counters[name])
 	}
@@ -54,8 +55,8 @@ func TestBuild_Summary(t *testing.T) {
 	if want := (50*100 + 50*51/2) / 10.0; float64(r.TPS) != want {
 		t.Errorf("TPS %v, want %v", r.TPS, want)
 	}
-	if r.Errors["timeout"] != 2 {
-		t.Errorf("errors %v", r.Errors)
+	if r.Errors != nil || r.Warmup == nil || r.Warmup.Errors["timeout"] != 2 || r.Warmup.Failed != 2 {
+		t.Errorf("errors %v, warmup %+v: want the 2 timeouts in the warmup", r.Errors, r.Warmup)
 	}
 	if len(r.Sections) != 3 {
 		t.Errorf("%d sections, want 3 (empty tpot skipped)", len(r.Sections))

@@ -68,19 +68,35 @@ func (r *Report) summary(w *bufio.Writer) {
 	}
 	fmt.Fprintf(w, "State: %s\n", r.State)
 	fmt.Fprintf(w, "Total samples issued: %d\n", r.Issued)
-	fmt.Fprintf(w, "Total samples completed: %d\n", r.Completed)
+	fmt.Fprintf(w, "Total samples completed: %d (succeeded %d + failed %d)\n", r.Completed, r.Succeeded, r.Failed)
 	fmt.Fprintf(w, "Total samples failed: %d\n", r.Failed)
 	if len(r.Errors) > 0 {
-		classes := make([]string, 0, len(r.Errors))
-		for c := range r.Errors {
-			classes = append(classes, c)
+		fmt.Fprintf(w, "Errors by class: %s\n", classes(r.Errors))
+	}
+	if fr := r.FinishReasonCounts; fr != nil {
+		parts := make([]string, 0, len(FinishReasons)+1)
+		var sum int64
+		for _, reason := range FinishReasons {
+			parts = append(parts, fmt.Sprintf("%s=%d", reason, fr[reason]))
+			sum += fr[reason]
 		}
-		slices.Sort(classes)
-		parts := make([]string, len(classes))
-		for i, c := range classes {
-			parts[i] = fmt.Sprintf("%s=%d", c, r.Errors[c])
+		// Failed requests usually end without one: say how many, so that the
+		// line adds up to the completed count.
+		if none := r.Completed - sum; none > 0 {
+			parts = append(parts, fmt.Sprintf("none=%d", none))
 		}
-		fmt.Fprintf(w, "Errors by class: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "Finish reasons: %s\n", strings.Join(parts, ", "))
+	}
+	if wu := r.Warmup; wu != nil {
+		fmt.Fprintf(w, "Warmup samples (not in the counts above): issued %d, completed %d (succeeded %d + failed %d)",
+			wu.Issued, wu.Completed, wu.Succeeded, wu.Failed)
+		if len(wu.Errors) > 0 {
+			fmt.Fprintf(w, "; errors by class: %s", classes(wu.Errors))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.OtherErrors) > 0 {
+		fmt.Fprintf(w, "Errors that failed no sample (not in the counts above): %s\n", classes(r.OtherErrors))
 	}
 	if r.DurationNS.Valid() {
 		fmt.Fprintf(w, "Duration: %.2f seconds\n", float64(r.DurationNS)/1e9)
@@ -94,6 +110,20 @@ func (r *Report) summary(w *bufio.Writer) {
 			ag.Compared, ag.Differ, 100*float64(ag.DifferShare), 100*float64(ag.MeanRelDiff))
 	}
 	fmt.Fprintln(w, "----------------- End of Summary -----------------")
+}
+
+// classes formats error counts by class, sorted by class: "a=1, b=2".
+func classes(m map[string]int64) string {
+	names := make([]string, 0, len(m))
+	for c := range m {
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, c := range names {
+		parts[i] = fmt.Sprintf("%s=%d", c, m[c])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // WriteText writes the whole report: the summary and every series section.
