@@ -215,7 +215,7 @@ func TestRun_StopAccounting(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			url, _ := startMock(t, mockserver.Config{TTFT: 30 * time.Second, OutputTokens: 5})
 			cfg := baseConfig(t, url)
-			cfg.Load.Mode = loadgen.ModeConstant
+			cfg.Load.Mode = string(loadgen.ModeConstant)
 			cfg.Load.TargetQPS = 100
 			cfg.Load.GracePeriod = 200 * time.Millisecond
 			r, err := bench.New(cfg, synthetic(t, 1000), nil, quiet())
