@@ -10,6 +10,12 @@
 //	<report_dir>/report.txt                   the report as text
 //	<report_dir>/metrics.sock                 the snapshot socket, while running
 //
+// The run directory is claimed by [Runner.Open], after every check that can
+// fail at the start ([New], [Runner.Preflight]), and held under an
+// exclusive flock on the directory until the run's results are written: two
+// runs never share a directory, and one holding a finished run is only
+// reused with config.Run.Overwrite.
+//
 // [Runner.Stop] is the first Ctrl-C: stop issuing, let in-flight requests
 // finish within the grace period, end as interrupted. [Runner.Abort] is the
 // second: cancel in-flight requests and finalize without waiting for token
@@ -27,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,15 +73,19 @@ type Outcome struct {
 // Runner runs one benchmark. Its Stop and Abort methods are safe to call
 // from a signal handler goroutine.
 type Runner struct {
-	cfg    config.Run
-	ds     *dataset.Dataset
-	tok    aggregator.TokenCounter
-	log    *slog.Logger
-	dir    string
-	addr   string
-	client *client.Client
-	snaps  *bus.ZMQPublisher[metrics.Snapshot]
-	tmpDir string // holds the socket when the run directory's path is too long
+	cfg     config.Run
+	ds      *dataset.Dataset
+	tok     aggregator.TokenCounter
+	log     *slog.Logger
+	dir     string
+	autoDir bool // dir was chosen here, not given
+	addr    string
+	client  *client.Client
+	snaps   *bus.ZMQPublisher[metrics.Snapshot]
+	claim   *dirClaim
+	tmpDir  string // holds the socket when dir's path is too long for one
+	probed  string // the model Preflight found, when none was configured
+	ran     bool   // Run started: the directory is a run's, keep it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -93,91 +104,177 @@ type Runner struct {
 	stopReq bool
 }
 
-// New prepares a run: it validates the configuration, creates the run
-// directory and binds the snapshot socket. tok may be nil.
+// New prepares a run without touching the disk: it validates the
+// configuration and the schedule against the dataset, builds the client and
+// checks that the run directory could be claimed (not held by another run,
+// no finished run in it unless cfg.Overwrite). [Runner.Open] creates the
+// directory; so a start that fails before it leaves nothing behind.
+// tok may be nil. Call Run, or Close when the run will not happen.
 func New(cfg config.Run, ds *dataset.Dataset, tok aggregator.TokenCounter, log *slog.Logger) (*Runner, error) {
 	if err := validateRun(&cfg); err != nil {
+		return nil, err
+	}
+	if err := CheckSchedule(LoadgenConfig(cfg.Load), ds.Len()); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	dir := cfg.ReportDir
+	dir, auto := cfg.ReportDir, false
 	if dir == "" {
-		dir = filepath.Join("reports", time.Now().Format("20060102-150405"))
+		dir, auto = autoDir(time.Now()), true
 	}
-	if err := os.MkdirAll(filepath.Join(dir, report.MetricsDir), 0o755); err != nil {
-		return nil, fmt.Errorf("report_dir %s: %w", dir, err)
-	}
-	cfg.ReportDir = dir
-	resolved, err := cfg.Marshal()
-	if err != nil {
+	if err := checkDir(dir, cfg.Overwrite); err != nil {
 		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, ConfigFile), resolved, 0o644); err != nil {
-		return nil, fmt.Errorf("report_dir %s: %w", dir, err)
-	}
-	addr, tmpDir := cfg.Metrics.Addr, ""
-	if addr == "" {
-		abs, _ := filepath.Abs(dir)
-		if addr, err = bus.IPCAddr(abs, SocketFile); err != nil {
-			// The run directory's path is too long for a unix socket.
-			tmp, terr := os.MkdirTemp("", "inferbench")
-			if terr != nil {
-				return nil, terr
-			}
-			addr, _ = bus.IPCAddr(tmp, SocketFile)
-			tmpDir = tmp
-		}
-	}
-	removeTmp := func() {
-		if tmpDir != "" {
-			_ = os.RemoveAll(tmpDir)
-		}
 	}
 	cl, err := client.New(ClientConfig(cfg.Endpoint))
 	if err != nil {
-		removeTmp()
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
-	snaps, err := bus.NewZMQPublisher[metrics.Snapshot](addr, metrics.SnapshotCodec{}, bus.SnapshotPublisherOptions())
-	if err != nil {
-		cl.Close()
-		removeTmp()
-		return nil, fmt.Errorf("metrics.addr %s: %w", addr, err)
-	}
-	return &Runner{cfg: cfg, ds: ds, tok: tok, log: log, dir: dir, addr: snaps.Endpoint(), client: cl, snaps: snaps, tmpDir: tmpDir}, nil
+	return &Runner{cfg: cfg, ds: ds, tok: tok, log: log, dir: dir, autoDir: auto, client: cl}, nil
 }
 
-// Close releases what New acquired: the snapshot socket (and its file), the
-// client's connections, and the temporary directory of a socket whose run
-// directory's path was too long. Run closes the runner when it ends; a
-// caller closes it too, so that a runner that never runs (a failed
-// Preflight) releases them as well. It is idempotent and returns the first
-// call's error; call it after Run has returned, not during.
+// Open claims the run directory (creating it, and holding an exclusive lock
+// on it until the run ends), writes config.yaml and binds the snapshot
+// socket. Run calls it when it was not called; calling it first lets the
+// caller show the directory and the address before the run starts. A failed
+// Open leaves nothing behind.
+func (r *Runner) Open() (err error) {
+	if r.claim != nil {
+		return nil
+	}
+	// A TCP address is bound first: a busy port is a usage error that must
+	// not leave a directory behind. An ipc path may lie in the directory.
+	if addr := r.cfg.Metrics.Addr; strings.HasPrefix(addr, "tcp://") {
+		if err := r.bind(addr); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if err != nil {
+			_ = r.closeSocket()
+		}
+	}()
+	claim, err := claimDir(r.dir, r.cfg.Overwrite)
+	for r.autoDir && (errors.Is(err, ErrDirHoldsRun) || errors.Is(err, ErrDirInUse)) {
+		// A run started in the same second took the default name.
+		r.dir = autoDir(time.Now())
+		claim, err = claimDir(r.dir, false)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = r.closeSocket()
+			claim.undo()
+		}
+	}()
+	cfg := r.cfg
+	cfg.ReportDir = r.dir
+	cfg.Overwrite = false // a replayed config.yaml must not overwrite on its own
+	resolved, err := cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(r.dir, ConfigFile)
+	claim.wrote(path)
+	if err := os.WriteFile(path, resolved, 0o644); err != nil {
+		return fmt.Errorf("report_dir %s: %w", r.dir, err)
+	}
+	if r.snaps == nil {
+		addr := r.cfg.Metrics.Addr
+		var aerr error
+		if addr == "" {
+			abs, _ := filepath.Abs(r.dir)
+			addr, aerr = bus.IPCAddr(abs, SocketFile)
+		}
+		if aerr != nil {
+			// The run directory's path is too long for a unix socket: the
+			// socket goes to a temporary directory, removed at the end.
+			if r.tmpDir, err = os.MkdirTemp("", "inferbench"); err != nil {
+				return err
+			}
+			addr, _ = bus.IPCAddr(r.tmpDir, SocketFile)
+		}
+		if err := r.bind(addr); err != nil {
+			return err
+		}
+	}
+	r.claim = claim
+	return nil
+}
+
+// bind starts the snapshot publisher on addr.
+func (r *Runner) bind(addr string) error {
+	snaps, err := bus.NewZMQPublisher[metrics.Snapshot](addr, metrics.SnapshotCodec{}, bus.SnapshotPublisherOptions())
+	if err != nil {
+		return fmt.Errorf("metrics.addr %s: %w", addr, err)
+	}
+	r.snaps, r.addr = snaps, snaps.Endpoint()
+	return nil
+}
+
+// closeSocket closes the publisher (which removes its socket file) and the
+// temporary directory that held it, if any; it returns the first error.
+func (r *Runner) closeSocket() error {
+	var err error
+	if r.snaps != nil {
+		err = r.snaps.Close()
+		r.snaps = nil
+	}
+	if r.tmpDir != "" {
+		if rerr := os.RemoveAll(r.tmpDir); rerr != nil && err == nil {
+			err = rerr
+		}
+		r.tmpDir = ""
+	}
+	return err
+}
+
+// Close releases what the Runner holds: the snapshot socket (its file is
+// removed), the client's connections, the temporary directory of a socket
+// whose run directory's path was too long, and the run directory's lock.
+// Without a Run it also removes what Open created, so a start that fails
+// after Open (or a caller that never runs) leaves nothing behind. Run closes
+// the runner when it ends; a caller closes it too. It is idempotent and
+// returns the first call's error; call it after Run has returned, not
+// during.
 func (r *Runner) Close() error {
 	r.closeOnce.Do(func() {
 		r.closed.Store(true)
-		r.closeErr = r.snaps.Close()
+		r.closeErr = r.closeSocket()
 		r.client.Close()
-		if r.tmpDir != "" {
-			if err := os.RemoveAll(r.tmpDir); err != nil && r.closeErr == nil {
-				r.closeErr = err
+		if r.claim != nil {
+			if r.ran {
+				r.claim.release()
+			} else {
+				r.claim.undo()
 			}
 		}
 	})
 	return r.closeErr
 }
 
-// Dir returns the run directory.
+// Dir returns the run directory (final once Open succeeded).
 func (r *Runner) Dir() string { return r.dir }
 
 // MetricsAddr returns the address snapshots are published on, for
-// `inferbench watch`.
+// `inferbench watch`; empty before Open.
 func (r *Runner) MetricsAddr() string { return r.addr }
 
+// ProbedModel returns the model Preflight chose because none was configured
+// (the server's only one), or "".
+func (r *Runner) ProbedModel() string { return r.probed }
+
+// ErrNoModel is returned by Preflight when no model was configured and the
+// server does not list exactly one.
+var ErrNoModel = errors.New("no model given")
+
 // Preflight checks that the endpoint accepts TCP connections, so that a run
-// against a closed port fails at once with a clear message.
+// against a closed port fails at once with a clear message. When no model
+// was configured it asks the server (/v1/models): exactly one model is used
+// (see [Runner.ProbedModel]); none, several or no answer is [ErrNoModel].
 func (r *Runner) Preflight(ctx context.Context) error {
 	u, err := url.Parse(r.cfg.Endpoint.Endpoint)
 	if err != nil {
@@ -199,7 +296,41 @@ func (r *Runner) Preflight(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v (is the server running?)", ErrUnreachable, r.cfg.Endpoint.Endpoint, err)
 	}
-	return conn.Close()
+	_ = conn.Close()
+	if r.cfg.Endpoint.Model != "" {
+		return nil
+	}
+	return r.probeModel(ctx)
+}
+
+// probeModel fills in the model from the server's list when it has exactly
+// one, and rebuilds the client with it (the model is in every request body).
+func (r *Runner) probeModel(ctx context.Context) error {
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	models, err := r.client.Models(mctx)
+	cancel()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: --model is empty and listing the server's models (/v1/models) failed: %v; pass --model", ErrNoModel, err)
+	case len(models) == 0:
+		return fmt.Errorf("%w: --model is empty and the server lists no model (/v1/models); pass --model", ErrNoModel)
+	case len(models) > 1:
+		const show = 10
+		list := strings.Join(models[:min(len(models), show)], ", ")
+		if len(models) > show {
+			list += fmt.Sprintf(", … (%d in all)", len(models))
+		}
+		return fmt.Errorf("%w: --model is empty and the server serves %d models (%s); pass --model", ErrNoModel, len(models), list)
+	}
+	cfg := r.cfg.Endpoint
+	cfg.Model = models[0]
+	cl, err := client.New(ClientConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("endpoint: %w", err)
+	}
+	r.client.Close()
+	r.client, r.cfg.Endpoint, r.probed = cl, cfg, models[0]
+	return nil
 }
 
 // Stop is the graceful stop (first Ctrl-C); it returns true the first time.
@@ -237,6 +368,10 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	// The close error is the caller's to see through Close; the run's
 	// results are complete by then.
 	defer func() { _ = r.Close() }()
+	if err := r.Open(); err != nil {
+		return nil, err
+	}
+	r.ran = true
 
 	events := bus.NewInProc[event.Record](0)
 	aggSub, logSub := events.Subscribe(), events.Subscribe()

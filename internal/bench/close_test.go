@@ -10,8 +10,8 @@ import (
 	"github.com/inferbench/inferbench/internal/bench"
 )
 
-// TestClose checks that Close releases what New acquired even when the run
-// never starts: the snapshot socket's file, and the temporary directory that
+// TestClose checks that Close releases what New and Open acquired even when
+// the run never starts: the snapshot socket's file, and the temporary directory that
 // holds the socket when the run directory's path is too long for one. Close
 // is idempotent, and Run after Close fails.
 func TestClose(t *testing.T) {
@@ -30,6 +30,9 @@ func TestClose(t *testing.T) {
 			cfg.ReportDir = tc.dir(t)
 			r, err := bench.New(cfg, synthetic(t, 1), nil, quiet())
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Open(); err != nil {
 				t.Fatal(err)
 			}
 			sock := strings.TrimPrefix(r.MetricsAddr(), "ipc://")

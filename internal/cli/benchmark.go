@@ -142,6 +142,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	}, "seed", "seed of the arrival times and the sample order")
 	fs.DurationVar(&c.Load.GracePeriod, "grace-period", c.Load.GracePeriod, "after Ctrl-C, how long in-flight requests may finish")
 	fs.StringVar(&c.ReportDir, "report-dir", c.ReportDir, "run directory (default reports/<date>-<time>)")
+	fs.BoolVar(&c.Overwrite, "overwrite", c.Overwrite, "replace a finished run in --report-dir (refused without it; a running one is always refused)")
 	fs.DurationVar(&c.Metrics.PublishInterval, "publish-interval", c.Metrics.PublishInterval, "live snapshot period")
 	fs.DurationVar(&c.Metrics.DrainTimeout, "drain-timeout", c.Metrics.DrainTimeout, "wait this long for pending token counts at the end")
 	fs.StringVar(&c.Metrics.Addr, "metrics-addr", c.Metrics.Addr, "snapshot publish address (default ipc://<report-dir>/metrics.sock)")
@@ -233,6 +234,9 @@ func resolveBenchConfig(given *pflag.FlagSet, configFile string, mode loadgen.Mo
 	if m := loadgen.Mode(cfg.Load.Mode); mode != loadgen.ModePoisson || (m != loadgen.ModePoisson && m != loadgen.ModeConstant) {
 		cfg.Load.Mode = string(mode)
 	}
+	if err := checkDatasetFlags(given, &cfg); err != nil {
+		return cfg, err
+	}
 	scratch := pflag.NewFlagSet("benchmark", pflag.ContinueOnError)
 	benchFlags(scratch, &cfg)
 	if err := replayFlags(given, scratch); err != nil {
@@ -275,8 +279,28 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 			log.Warn("closing the run", "err", err)
 		}
 	}()
+	// Every check that can fail comes before Open creates the run
+	// directory: a failed start leaves nothing behind.
 	if err := runner.Preflight(ctx); err != nil {
+		if errors.Is(err, bench.ErrNoModel) {
+			return asUsage(err)
+		}
 		return err
+	}
+	if m := runner.ProbedModel(); m != "" {
+		fmt.Fprintf(a.stderr, "inferbench: no --model given: using %q, the only model the server lists\n", m)
+	}
+	var exporter *promexport.Exporter
+	var promLn net.Listener
+	if cfg.Metrics.PrometheusAddr != "" {
+		exporter = promexport.New()
+		if promLn, err = net.Listen("tcp", cfg.Metrics.PrometheusAddr); err != nil {
+			return usagef("--prometheus-addr %s: %v", cfg.Metrics.PrometheusAddr, err)
+		}
+		defer promLn.Close()
+	}
+	if err := runner.Open(); err != nil {
+		return asUsage(err)
 	}
 	fmt.Fprintf(a.stderr, "inferbench: %s benchmark of %s (%d samples in the dataset); run directory %s; live snapshots on %s\n",
 		cfg.Load.Mode, cfg.Endpoint.Endpoint, ds.Len(), runner.Dir(), runner.MetricsAddr())
@@ -289,17 +313,11 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 		stopRelay()
 	}()
 
-	var exporter *promexport.Exporter
-	if cfg.Metrics.PrometheusAddr != "" {
-		exporter = promexport.New()
-		ln, err := net.Listen("tcp", cfg.Metrics.PrometheusAddr)
-		if err != nil {
-			return usagef("--prometheus-addr %s: %v", cfg.Metrics.PrometheusAddr, err)
-		}
+	if exporter != nil {
 		pctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		go func() { _ = exporter.Serve(pctx, ln) }()
-		fmt.Fprintf(a.stderr, "inferbench: Prometheus metrics on http://%s%s\n", ln.Addr(), promexport.Path)
+		go func() { _ = exporter.Serve(pctx, promLn) }()
+		fmt.Fprintf(a.stderr, "inferbench: Prometheus metrics on http://%s%s\n", promLn.Addr(), promexport.Path)
 	}
 
 	target := cfg.Load.NumSamples

@@ -353,11 +353,31 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(badJSONL, []byte("{\"prompt\": \"ok\"}\n{\"prompt\": \n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	synNoInput := filepath.Join(dir, "syn.yaml")
+	if err := os.WriteFile(synNoInput, []byte("endpoint:\n  endpoint: http://127.0.0.1:1\n  model: m\ndataset:\n  synthetic: {n: 5, output: \"8\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goodJSONL := filepath.Join(dir, "good.jsonl")
+	if err := os.WriteFile(goodJSONL, []byte("{\"prompt\": \"ok\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notSnapshot := filepath.Join(dir, "other.json")
+	if err := os.WriteFile(notSnapshot, []byte(`{"name": "not a snapshot", "values": [1, 2]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
+		{"dataset and synthetic", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--dataset", goodJSONL, "--synthetic", "3"}, "--dataset and --synthetic"},
+		{"input-len without synthetic", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--dataset", goodJSONL, "--input-len", "5"}, "--input-len"},
+		{"output-len alone", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--output-len", "5"}, "--output-len"},
+		{"yaml synthetic without input", []string{"benchmark", "offline", "--config", synNoInput}, "dataset.synthetic.input: missing key"},
+		{"report on other JSON", []string{"report", notSnapshot}, "not a metrics snapshot"},
+		{"watch unknown scheme", []string{"watch", "http://127.0.0.1:1"}, `unknown scheme "http://"`},
+		{"rate never issues in duration", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--synthetic", "3", "--target-qps", "0.01", "--duration", "10s"}, "target_qps 0.01"},
+		{"rate too low for the samples", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--synthetic", "3", "--target-qps", "0.00001"}, "target_qps 1e-05"},
 		{"missing report", []string{"report", filepath.Join(dir, "nope")}, "nope"},
 		{"unknown flag", []string{"benchmark", "offline", "--bogus"}, "bogus"},
 		{"unknown command", []string{"frobnicate"}, "frobnicate"},

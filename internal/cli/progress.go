@@ -8,6 +8,7 @@ import (
 
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/tui"
 )
 
 // progress prints a plain progress line every few seconds from the latest
@@ -69,17 +70,18 @@ func (p *progress) print() {
 
 // ProgressLine renders one line of progress from a snapshot.
 func ProgressLine(s metrics.Snapshot, target int, duration time.Duration) string {
-	issued := s.CounterInt("tracked_samples_issued")
+	var r tui.Rates
+	return progressLine(s, target, duration, r.Observe(s))
+}
+
+// progressLine renders a progress line with the rates of a [tui.Rates] that
+// saw the run's earlier frames too (watch: a run whose snapshots carry no
+// tracked duration gets its rates from consecutive frames).
+func progressLine(s metrics.Snapshot, target int, duration time.Duration, v tui.RateView) string {
 	done := s.CounterInt("tracked_samples_completed")
+	issued := s.CounterInt("tracked_samples_issued")
 	failed := s.CounterInt("tracked_samples_failed")
-	dur := float64(s.CounterInt("tracked_duration_ns")) / 1e9
-	qps, tps := 0.0, 0.0
-	if dur > 0 {
-		qps = float64(done-failed) / dur
-		if m, ok := s.Find("osl"); ok {
-			tps = m.Total.Float64() / dur
-		}
-	}
+	dur, qps, tps := v.Elapsed.Seconds(), v.QPS, v.TPS
 	goal := ""
 	switch {
 	case target > 0:

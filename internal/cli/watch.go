@@ -50,7 +50,8 @@ benchmark printed (ipc://PATH or tcp://HOST:PORT), or the run directory, whose
 metrics.sock it watches. It waits for the first snapshot, survives a publisher
 that starts late or restarts, and exits 0 once the run ended. When the
 publisher is gone without a terminal snapshot and the run directory is known,
-it shows metrics/final_snapshot.json instead. Without a terminal on stdout, or
+it shows metrics/final_snapshot.json instead; when there is none and no
+benchmark holds the directory, the run died: watch says so and exits 1. Without a terminal on stdout, or
 with --no-tui, it prints plain progress lines.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -78,6 +79,9 @@ func watchAddr(arg string) (addr, runDir string, err error) {
 		return arg, "", nil
 	case strings.HasPrefix(arg, "ipc://"):
 		return arg, filepath.Dir(strings.TrimPrefix(arg, "ipc://")), nil
+	}
+	if scheme, _, ok := strings.Cut(arg, "://"); ok && !strings.Contains(scheme, "/") {
+		return "", "", usagef("watch: %q: unknown scheme %q: want ipc://PATH, tcp://HOST:PORT or a run directory", arg, scheme+"://")
 	}
 	// A path that does not exist yet is a run directory to come: watch may
 	// start before the benchmark does.
@@ -131,6 +135,9 @@ func (a *app) watch(ctx context.Context, arg string, o watchOpts) error {
 	} else {
 		final, ended = a.watchPlain(f.out, addr, o)
 	}
+	if dead := f.dead.Load(); dead != nil && !ended {
+		return errors.New(*dead)
+	}
 	if p := f.fromFile.Load(); p != nil && ended {
 		fmt.Fprintf(a.stderr, "inferbench: watch: the terminal frame was missed; showed %s\n", *p)
 	}
@@ -145,10 +152,12 @@ func (a *app) watch(ctx context.Context, arg string, o watchOpts) error {
 func (a *app) watchPlain(in <-chan metrics.Snapshot, addr string, o watchOpts) (last metrics.Snapshot, ended bool) {
 	fmt.Fprintf(a.stdout, "inferbench: watching %s: waiting for the first snapshot\n", addr)
 	var printed time.Time
+	var rates tui.Rates
 	for s := range in {
 		last = s
+		v := rates.Observe(s)
 		if s.State.Terminal() {
-			fmt.Fprintln(a.stdout, ProgressLine(s, o.target, o.duration))
+			fmt.Fprintln(a.stdout, progressLine(s, o.target, o.duration, v))
 			fmt.Fprintf(a.stdout, "inferbench: run ended: %s\n", finalState(s))
 			if err := report.Build(&s).WriteText(a.stdout); err != nil {
 				a.logger().Warn("watch: cannot write the report", "err", err)
@@ -156,7 +165,7 @@ func (a *app) watchPlain(in <-chan metrics.Snapshot, addr string, o watchOpts) (
 			return s, true
 		}
 		if now := time.Now(); printed.IsZero() || now.Sub(printed) >= o.every {
-			fmt.Fprintln(a.stdout, ProgressLine(s, o.target, o.duration))
+			fmt.Fprintln(a.stdout, progressLine(s, o.target, o.duration, v))
 			printed = now
 		}
 	}
@@ -182,6 +191,7 @@ type watchFeed struct {
 	out      chan metrics.Snapshot
 	log      *slog.Logger
 	fromFile atomic.Pointer[string]
+	dead     atomic.Pointer[string] // why the run is known to be over without a final snapshot
 }
 
 // run feeds out until the terminal snapshot was delivered or ctx ends, then
@@ -221,12 +231,37 @@ func (f *watchFeed) run(ctx context.Context) {
 		if f.runDir == "" || time.Since(since) < f.gone {
 			continue
 		}
-		s, path, err := report.Load(f.runDir)
-		if err != nil || !s.State.Terminal() {
-			continue // not written (yet): keep waiting for a restarted publisher
+		if f.final() {
+			return
 		}
-		f.fromFile.Store(&path)
-		tui.Offer(f.out, *s)
+		// A benchmark holds its directory's lock from before it writes
+		// config.yaml until its results are written: config.yaml with no
+		// holder and no final snapshot is a run that died.
+		if !fileExists(filepath.Join(f.runDir, bench.ConfigFile)) || bench.DirInUse(f.runDir) {
+			continue // a run to come, or one still running: keep waiting
+		}
+		if f.final() { // it may have ended between the two looks
+			return
+		}
+		msg := fmt.Sprintf("watch: the run in %s is not running and left no final snapshot: it died or was killed (no snapshot for %v)",
+			f.runDir, time.Since(since).Truncate(100*time.Millisecond))
+		f.dead.Store(&msg)
 		return
 	}
+}
+
+// final offers the run directory's final snapshot, when it is there.
+func (f *watchFeed) final() bool {
+	s, path, err := report.Load(f.runDir)
+	if err != nil || !s.State.Terminal() {
+		return false // not written (yet): keep waiting for a restarted publisher
+	}
+	f.fromFile.Store(&path)
+	tui.Offer(f.out, *s)
+	return true
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -31,6 +31,7 @@
 //	  drain_timeout: 60s
 //	  tokenizer: ./tokenizer.json
 //	report_dir: reports/run1
+//	overwrite: false       # replace a finished run in report_dir
 package config
 
 import (
@@ -53,6 +54,10 @@ type Run struct {
 	Load      Loadgen  `yaml:"load"`
 	Metrics   Metrics  `yaml:"metrics"`
 	ReportDir string   `yaml:"report_dir"`
+	// Overwrite lets a run replace a finished run in ReportDir (its files
+	// are removed first); without it such a directory is refused. A
+	// directory a running benchmark holds is refused either way.
+	Overwrite bool `yaml:"overwrite,omitempty"`
 	// UI is "auto" (dashboard on a terminal, progress lines otherwise),
 	// "tui" or "plain".
 	UI string `yaml:"ui"`
@@ -224,7 +229,28 @@ func (r *Run) Validate() error {
 	if r.Dataset.Path != "" && r.Dataset.Synthetic != nil {
 		return errors.New("dataset: path and synthetic exclude each other")
 	}
+	if err := validateSynthetic(r.Dataset.Synthetic); err != nil {
+		return err
+	}
 	return r.ValidateRun()
+}
+
+// validateSynthetic names a key missing from a synthetic section, which
+// would otherwise surface as an empty length or a zero count.
+func validateSynthetic(s *Synthetic) error {
+	if s == nil {
+		return nil
+	}
+	const lengths = "a length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV"
+	switch {
+	case s.N == 0:
+		return errors.New("dataset.synthetic.n: missing or 0: want the number of prompts (--synthetic N)")
+	case s.Input == "":
+		return fmt.Errorf("dataset.synthetic.input: missing key: want %s (--input-len)", lengths)
+	case s.Output == "":
+		return fmt.Errorf("dataset.synthetic.output: missing key: want %s (--output-len)", lengths)
+	}
+	return nil
 }
 
 // ValidateRun checks the metrics and ui keys, for callers that bring their

@@ -10,6 +10,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -355,7 +356,25 @@ func Load(path string) (*metrics.Snapshot, string, error) {
 	if err != nil {
 		return nil, file, fmt.Errorf("%w: %s: %v", ErrNoSnapshot, file, err)
 	}
+	if !hasMetricsList(data) {
+		// ParseJSON takes any object (partial snapshots are still
+		// reported); a file without the list is some other JSON.
+		return nil, file, fmt.Errorf("%w: %s is JSON but not a metrics snapshot (no \"metrics\" list)", ErrNoSnapshot, file)
+	}
 	return s, file, nil
+}
+
+// hasMetricsList reports whether a JSON object has a "metrics" array, as
+// every snapshot (ours and the Python tool's) does.
+func hasMetricsList(data []byte) bool {
+	var top struct {
+		Metrics json.RawMessage `json:"metrics"`
+	}
+	if json.Unmarshal(data, &top) != nil {
+		return false
+	}
+	m := bytes.TrimSpace(top.Metrics)
+	return len(m) > 0 && m[0] == '['
 }
 
 func fileExists(p string) bool {

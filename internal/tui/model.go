@@ -103,7 +103,10 @@ type Model struct {
 	qpsView, tpsView sparkView // their sparklines, drawn in Update
 	prevGood         float64   // tracked successful completions at the previous frame
 	prevTok          float64   // osl total at the previous frame
-	prevDur          int64     // tracked duration at the previous frame
+	prevDur          int64     // tracked duration (or, derived, timestamp) at the previous frame
+	prevDerived      bool      // the previous frame's rates were derived (no tracked duration)
+	rateSrc          Rates     // QPS, TPS and elapsed time of the latest frame
+	rv               RateView
 
 	stopping bool // embedded: OnQuit was called
 	aborting bool // embedded: OnAbort was called
@@ -228,17 +231,32 @@ func (m *Model) apply(s metrics.Snapshot, now time.Time) {
 	if o, ok := s.Find(seriesOSL); ok {
 		tok = o.Total.Float64()
 	}
-	dur := s.CounterInt(counterTrackedDuration)
-	if m.have && (good < m.prevGood || dur < m.prevDur) {
+	m.rv = m.rateSrc.Observe(s)
+	// The sparklines' clock is the tracked duration; without one (the
+	// Python tool's live frames) it is the frames' timestamps.
+	clock := s.CounterInt(counterTrackedDuration)
+	if m.rv.Derived {
+		clock = s.TimestampNS
+	}
+	switch {
+	case m.have && m.rv.Derived == m.prevDerived && (good < m.prevGood || clock < m.prevDur):
 		// Counters went backwards: a new session on the same address.
 		m.qps, m.tps = history{}, history{}
 		m.prevGood, m.prevTok, m.prevDur = 0, 0, 0
+		if m.rv.Derived {
+			m.prevGood, m.prevTok, m.prevDur = good, tok, clock
+		}
+	case m.rv.Derived != m.prevDerived:
+		// The clock changed (first derived frame, or the tracked duration
+		// of the end): start over from here, without a point.
+		m.prevGood, m.prevTok, m.prevDur = good, tok, clock
 	}
-	if dd := dur - m.prevDur; dd > 0 {
+	m.prevDerived = m.rv.Derived
+	if dd := clock - m.prevDur; dd > 0 {
 		sec := float64(dd) / 1e9
 		m.qps.add((good - m.prevGood) / sec)
 		m.tps.add((tok - m.prevTok) / sec)
-		m.prevGood, m.prevTok, m.prevDur = good, tok, dur
+		m.prevGood, m.prevTok, m.prevDur = good, tok, clock
 	}
 	m.snap, m.have = s, true
 	m.redrawSparks()

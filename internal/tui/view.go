@@ -115,7 +115,7 @@ func (m Model) header(b *strings.Builder, w int) {
 
 func (m Model) progressLine(b *strings.Builder, w int) {
 	done := m.snap.CounterInt(counterTrackedCompleted)
-	dur := time.Duration(m.snap.CounterInt(counterTrackedDuration))
+	dur := m.rv.Elapsed
 	var frac float64
 	var text string
 	switch {
@@ -155,14 +155,7 @@ func (m Model) counts(b *strings.Builder) {
 // rates draws QPS and TPS: the run's value so far, then a sparkline of the
 // per-interval rate over the whole run.
 func (m Model) rates(b *strings.Builder) {
-	s := &m.snap
-	qps, tps := 0.0, 0.0
-	if d := float64(s.CounterInt(counterTrackedDuration)) / 1e9; d > 0 {
-		qps = float64(s.CounterInt(counterTrackedCompleted)-s.CounterInt(counterTrackedFailed)) / d
-		if o, ok := s.Find(seriesOSL); ok {
-			tps = o.Total.Float64() / d
-		}
-	}
+	qps, tps := m.rv.QPS, m.rv.TPS
 	for _, r := range []struct {
 		name string
 		v    float64
