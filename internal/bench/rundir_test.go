@@ -329,3 +329,32 @@ func TestRunDir_ProbeDoesNotBlockAStart(t *testing.T) {
 		t.Fatalf("Open during a probe: %v", err)
 	}
 }
+
+// TestRunDir_DefaultNamesDiffer starts two runs in the same second with the
+// default run directory (reports/<date>-<time>): each gets its own.
+func TestRunDir_DefaultNamesDiffer(t *testing.T) {
+	url, _ := startMock(t, mockserver.Config{OutputTokens: 4})
+	t.Chdir(shortDir(t))
+	cfg := baseConfig(t, url)
+	cfg.ReportDir = ""
+	// Both chose their name before either created it.
+	var runners []*bench.Runner
+	for range 2 {
+		r, err := bench.New(cfg, synthetic(t, 1), nil, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		runners = append(runners, r)
+	}
+	var dirs []string
+	for _, r := range runners {
+		if err := r.Open(); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, r.Dir())
+	}
+	if dirs[0] == dirs[1] || !strings.HasPrefix(dirs[1], dirs[0]) {
+		t.Errorf("run directories %q and %q: want two, the second with a suffix", dirs[0], dirs[1])
+	}
+}

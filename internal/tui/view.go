@@ -102,9 +102,12 @@ func (m Model) header(b *strings.Builder, w int) {
 		if !ok {
 			style = styleTitle
 		}
+		elapsed := time.Duration(m.snap.CounterInt(counterTotalDuration))
+		if elapsed <= 0 {
+			elapsed = m.rv.Elapsed // no total duration: what the frames tell
+		}
 		right = fmt.Sprintf("%s · elapsed %s · frame %d",
-			style.Render(strings.ToUpper(string(st))),
-			fmtElapsed(time.Duration(m.snap.CounterInt(counterTotalDuration))), m.snap.Counter)
+			style.Render(strings.ToUpper(string(st))), fmtElapsed(elapsed), m.snap.Counter)
 	}
 	pad := w - lipgloss.Width(left) - lipgloss.Width(right)
 	b.WriteString(left)
