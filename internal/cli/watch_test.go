@@ -174,7 +174,16 @@ func TestWatch_Plain(t *testing.T) {
 				pub = publisher(t, addr)
 				seen := run.completed()
 				stop := liveFrames(t, pub, run)
-				waitOutput(t, c, fmt.Sprintf(`completed (%d|%d)\b`, seen+7, seen+14), 15*time.Second)
+				// Frames published before watch reconnected are lost (PUB
+				// drops them): any count past the first publisher's will do.
+				waitFor(t, "a frame of the new publisher", 15*time.Second, func() bool {
+					for _, m := range progressCompletedRx.FindAllStringSubmatch(c.stdout.String(), -1) {
+						if n, _ := strconv.ParseInt(m[1], 10, 64); n > seen {
+							return true
+						}
+					}
+					return false
+				})
 				stop()
 			case "terminal frame missed":
 				final := run.next(metrics.StateComplete)
@@ -265,6 +274,9 @@ func (p *watchPane) wait(re string, d time.Duration) string {
 }
 
 var completedRx = regexp.MustCompile(`completed (\d+) `)
+
+// progressCompletedRx reads the completed count off a progress line.
+var progressCompletedRx = regexp.MustCompile(`\] completed (\d+)\b`)
 
 // completedOn reads the completed count off a dashboard screen.
 func completedOn(t *testing.T, screen string) int {
