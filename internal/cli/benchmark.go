@@ -80,7 +80,7 @@ func (a *app) benchmarkCmd() *cobra.Command {
 // given flags are replayed (see replayFlags).
 func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.StringVar(&c.Endpoint.Endpoint, "endpoint", c.Endpoint.Endpoint, "base URL of the server, e.g. http://127.0.0.1:8000")
-	fs.StringVar(&c.Endpoint.Model, "model", c.Endpoint.Model, "model name sent in every request")
+	fs.StringVar(&c.Endpoint.Model, "model", c.Endpoint.Model, "model name sent in every request (default: the server's only model, from /v1/models)")
 	fs.StringVar(&c.Endpoint.API, "api", c.Endpoint.API, "API: chat (/v1/chat/completions) or completions (/v1/completions)")
 	fs.Var(funcValue{kind: "int",
 		set: func(s string) error {
@@ -106,7 +106,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.Var(syntheticValue(c, "synthetic"), "synthetic", "generate N synthetic prompts instead of a dataset")
 	fs.Var(syntheticValue(c, "input-len"), "input-len", "synthetic prompt length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV")
 	fs.Var(syntheticValue(c, "output-len"), "output-len", "synthetic output length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV")
-	fs.Float64Var(&c.Load.TargetQPS, "target-qps", c.Load.TargetQPS, "online: requests per second")
+	fs.Float64Var(&c.Load.TargetQPS, "target-qps", c.Load.TargetQPS, "online: requests per second (at least one expected within --duration; without one, the samples must issue within 24h)")
 	fs.Var(funcValue{kind: "string",
 		set: func(s string) error {
 			switch s {
