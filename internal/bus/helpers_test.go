@@ -100,10 +100,13 @@ func collect[T any](tb testing.TB, sub bus.Subscriber[T], n int, within time.Dur
 	return got
 }
 
-// dropCodec is the event codec, except that malformed payloads are dropped.
-type dropCodec struct{ event.Codec }
+// deliverCodec is the event codec, except that a malformed payload becomes an
+// error.generic record (the seed's behaviour), to test that path of the bus.
+type deliverCodec struct{ event.Codec }
 
-func (dropCodec) OnDecodeError([]byte, error) (event.Record, bool) { return event.Record{}, false }
+func (deliverCodec) OnDecodeError(_ []byte, err error) (event.Record, bool) {
+	return event.Record{Type: event.ErrorGeneric, Data: &event.ErrorData{Type: "DecodeError", Message: err.Error()}}, true
+}
 
 // envHelper names the environment variable that turns the test binary into a
 // subscriber helper process.

@@ -40,6 +40,24 @@ const maxBatchBytes = 8 << 20
 // payloads.
 const batchReserve = topicSize + 5
 
+// DefaultMaxFrameSize bounds the frames a subscriber accepts when its options
+// set none: libzmq refuses a larger frame before allocating it (and drops the
+// connection that sent it). It is far above any frame a publisher sends (a
+// batch of 1000 records with 64 KiB outputs is 64 MiB).
+const DefaultMaxFrameSize = 256 << 20
+
+// SnapshotMaxFrameSize bounds snapshot frames: a snapshot is a few KiB per
+// series.
+const SnapshotMaxFrameSize = 16 << 20
+
+// The kinds of bad frames a [ZMQSubscriber] skips, counts and logs.
+const (
+	BadShort     = "short frame"         // no payload after the topic
+	BadOversized = "oversized frame"     // longer than MaxFrameSize
+	BadBatch     = "malformed batch"     // a batch frame whose array does not decode
+	BadPayload   = "undecodable payload" // a payload the codec rejects and drops
+)
+
 // subPoll is how long a blocked Next waits in libzmq before it looks at its
 // context and at Close again.
 const subPoll = 50 * time.Millisecond
@@ -470,12 +488,31 @@ type ZMQSubOptions struct {
 	// several publishers (load generators) can connect to one subscriber
 	// (an aggregator).
 	Bind bool
+	// MaxFrameSize bounds the frames accepted, in bytes; 0 means
+	// [DefaultMaxFrameSize].
+	MaxFrameSize int
+	// Logger receives one warning per kind of bad frame; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// OnBadFrame, when set, is called for every bad frame skipped, with its
+	// kind (BadShort, …), from the goroutine that calls Next.
+	OnBadFrame func(kind string)
+}
+
+// SnapshotSubOptions returns the settings of a snapshot subscriber: only the
+// newest frame matters (conflate) and frames are bounded by
+// [SnapshotMaxFrameSize].
+func SnapshotSubOptions() ZMQSubOptions {
+	return ZMQSubOptions{Conflate: true, MaxFrameSize: SnapshotMaxFrameSize}
 }
 
 // ZMQSubscriber receives items from ZeroMQ publishers in the wire format of
-// [ZMQPublisher]. Frames of at most 40 bytes are ignored; a payload that does
-// not decode becomes what [Codec.OnDecodeError] says; a batch frame whose
-// array does not decode is dropped and logged.
+// [ZMQPublisher]. Everything it receives is treated as hostile: frames longer
+// than MaxFrameSize are refused by libzmq before they are allocated, a batch's
+// element count is checked against its bytes, and a bad frame (one of at most
+// 40 bytes, a batch whose array does not decode, a payload that does not
+// decode and that [Codec.OnDecodeError] drops) is skipped, counted
+// ([ZMQSubscriber.BadFrames]) and logged once per kind.
 //
 // A ZeroMQ stream has no end, so Next never returns io.EOF: the end of a
 // stream is an item (for events, session.ended) or the caller's context.
@@ -490,6 +527,12 @@ type ZMQSubscriber[T any] struct {
 	closed   bool
 	items    []T
 	payloads [][]byte // scratch for one batch frame
+
+	maxFrame int
+	log      *slog.Logger
+	onBad    func(kind string)
+	badMu    sync.Mutex // guards bad, read by BadFrames from any goroutine
+	bad      map[string]int64
 }
 
 var _ Subscriber[int] = (*ZMQSubscriber[int])(nil)
@@ -510,7 +553,13 @@ func NewZMQSubscriber[T any](addr string, codec Codec[T], opts ZMQSubOptions) (*
 			return nil, fmt.Errorf("bus: subscriber %s: topic %q is longer than %d bytes", addr, t, topicSize)
 		}
 	}
-	s := &ZMQSubscriber[T]{codec: codec, addr: addr}
+	s := &ZMQSubscriber[T]{codec: codec, addr: addr, maxFrame: opts.MaxFrameSize, log: opts.Logger, onBad: opts.OnBadFrame}
+	if s.maxFrame <= 0 {
+		s.maxFrame = DefaultMaxFrameSize
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
 	s.zctx, s.sock, err = newSocket(zmq.SUB)
 	if err != nil {
 		return nil, fmt.Errorf("bus: subscriber %s: %w", addr, err)
@@ -529,6 +578,9 @@ func NewZMQSubscriber[T any](addr string, codec Codec[T], opts ZMQSubOptions) (*
 	}
 	if err := s.sock.SetRcvtimeo(subPoll); err != nil {
 		return fail("receive timeout", err)
+	}
+	if err := s.sock.SetMaxmsgsize(int64(s.maxFrame)); err != nil {
+		return fail("max frame size", err)
 	}
 	if opts.Conflate {
 		if err := s.sock.SetConflate(true); err != nil {
@@ -612,6 +664,11 @@ func (s *ZMQSubscriber[T]) receiveLocked(flags zmq.Flag) error {
 		return err
 	}
 	if len(frame) <= topicSize {
+		s.badFrame(BadShort, fmt.Errorf("frame of %d bytes", len(frame)))
+		return nil
+	}
+	if len(frame) > s.maxFrame {
+		s.badFrame(BadOversized, fmt.Errorf("frame of %d bytes, limit %d", len(frame), s.maxFrame))
 		return nil
 	}
 	topic, body := frame[:topicSize], frame[topicSize:]
@@ -623,6 +680,10 @@ func (s *ZMQSubscriber[T]) receiveLocked(flags zmq.Flag) error {
 	// not a valid array is dropped entirely, as the Python tool does.
 	s.payloads = s.payloads[:0]
 	n, rest, err := msgp.ReadArrayHeaderBytes(body)
+	if err == nil && uint64(n) > uint64(len(rest)) {
+		// Every element takes at least one byte.
+		err = fmt.Errorf("array of %d payloads in %d bytes", n, len(rest))
+	}
 	for i := uint32(0); err == nil && i < n; i++ {
 		var pl []byte
 		if msgp.NextType(rest) == msgp.StrType {
@@ -633,7 +694,8 @@ func (s *ZMQSubscriber[T]) receiveLocked(flags zmq.Flag) error {
 		s.payloads = append(s.payloads, pl)
 	}
 	if err != nil {
-		slog.Error("bus: dropping malformed batch frame", "addr", s.addr, "bytes", len(body), "err", err)
+		clear(s.payloads)
+		s.badFrame(BadBatch, fmt.Errorf("%d bytes: %w", len(body), err))
 		return nil
 	}
 	for _, pl := range s.payloads {
@@ -650,10 +712,41 @@ func (s *ZMQSubscriber[T]) decode(payload []byte) {
 	if err != nil {
 		var ok bool
 		if item, ok = s.codec.OnDecodeError(payload, err); !ok {
+			s.badFrame(BadPayload, err)
 			return
 		}
 	}
 	s.items = append(s.items, item)
+}
+
+// badFrame counts a skipped frame and logs the first of each kind.
+func (s *ZMQSubscriber[T]) badFrame(kind string, err error) {
+	s.badMu.Lock()
+	if s.bad == nil {
+		s.bad = make(map[string]int64)
+	}
+	s.bad[kind]++
+	first := s.bad[kind] == 1
+	s.badMu.Unlock()
+	if first {
+		s.log.Warn("bus: skipping a bad frame (logged once per kind; see the count at the end)",
+			"kind", kind, "addr", s.addr, "err", err)
+	}
+	if s.onBad != nil {
+		s.onBad(kind)
+	}
+}
+
+// BadFrames returns how many bad frames were skipped, by kind. It is safe to
+// call from any goroutine.
+func (s *ZMQSubscriber[T]) BadFrames() map[string]int64 {
+	s.badMu.Lock()
+	defer s.badMu.Unlock()
+	out := make(map[string]int64, len(s.bad))
+	for k, v := range s.bad {
+		out[k] = v
+	}
+	return out
 }
 
 func isBatchTopic(topic []byte) bool {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	zmq "github.com/pebbe/zmq4"
 	"github.com/tinylib/msgp/msgp"
 
@@ -230,13 +232,16 @@ func TestZMQSubscriber_MalformedFrames(t *testing.T) {
 	badInBatch = msgp.AppendBytes(badInBatch, []byte{0xc1})
 	truncated := msgp.AppendArrayHeader(nil, 2)
 	truncated = msgp.AppendBytes(truncated, enc(recs[3]))
+	// A batch that claims 0xffffffff payloads in a few bytes.
+	hostile := []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x01, 0x00}
 
 	frames := [][]byte{
 		single("sample.issued", []byte{0xc1, 0x00}), // not msgpack
-		[]byte("short frame"),                       // ≤ 40 bytes: ignored
+		[]byte("short frame"),                       // ≤ 40 bytes
 		single("sample.issued", enc(recs[0])),
 		batch([]byte{0x93, 0xc1}), // batch whose array is malformed: dropped
 		batch(truncated),          // batch cut short: dropped whole
+		batch(hostile),            // batch claiming more payloads than bytes
 		batch(goodBatch),
 		batch(badInBatch), // a bad payload inside a valid batch
 		single("session.ended", enc(recs[3])),
@@ -250,16 +255,24 @@ func TestZMQSubscriber_MalformedFrames(t *testing.T) {
 		name  string
 		codec bus.Codec[event.Record]
 		want  []string // expected records: a uuid, or "!" for a decode error record
+		bad   map[string]int64
 	}{
-		{"event codec delivers error records", event.Codec{},
-			[]string{"!", recs[0].SampleUUID, recs[1].SampleUUID, recs[2].SampleUUID, "!", recs[3].SampleUUID}},
-		{"dropping codec", dropCodec{},
-			[]string{recs[0].SampleUUID, recs[1].SampleUUID, recs[2].SampleUUID, recs[3].SampleUUID}},
+		{"event codec drops undecodable payloads", event.Codec{},
+			[]string{recs[0].SampleUUID, recs[1].SampleUUID, recs[2].SampleUUID, recs[3].SampleUUID},
+			map[string]int64{bus.BadShort: 1, bus.BadBatch: 3, bus.BadPayload: 2}},
+		{"a codec may deliver an item instead", deliverCodec{},
+			[]string{"!", recs[0].SampleUUID, recs[1].SampleUUID, recs[2].SampleUUID, "!", recs[3].SampleUUID},
+			map[string]int64{bus.BadShort: 1, bus.BadBatch: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := ipcAddr(t, "bad.sock")
 			pub, waitSub := rawPub(t, addr)
-			sub := newSub(t, addr, tc.codec, bus.ZMQSubOptions{})
+			var log bytes.Buffer
+			var seen []string // from OnBadFrame, on the goroutine calling Next
+			sub := newSub(t, addr, tc.codec, bus.ZMQSubOptions{
+				Logger:     slog.New(slog.NewTextHandler(&log, nil)),
+				OnBadFrame: func(kind string) { seen = append(seen, kind) },
+			})
 			waitSub()
 			for _, f := range frames {
 				if _, err := pub.SendBytes(f, 0); err != nil {
@@ -281,7 +294,65 @@ func TestZMQSubscriber_MalformedFrames(t *testing.T) {
 			if last := got[len(got)-1]; last.Type != event.SessionEnded {
 				t.Errorf("last item %v, want session.ended", last.Type)
 			}
+			if diff := cmp.Diff(tc.bad, sub.BadFrames(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("BadFrames (-want +got):\n%s", diff)
+			}
+			var n int64
+			for _, c := range tc.bad {
+				n += c
+			}
+			if int64(len(seen)) != n {
+				t.Errorf("OnBadFrame called %d times (%v), want %d", len(seen), seen, n)
+			}
+			// One warning per kind, however many frames of that kind.
+			if lines := strings.Count(log.String(), "skipping a bad frame"); lines != len(tc.bad) {
+				t.Errorf("%d warnings, want %d (one per kind):\n%s", lines, len(tc.bad), log.String())
+			}
 		})
+	}
+}
+
+// TestZMQSubscriber_MaxFrameSize checks that a frame above MaxFrameSize never
+// reaches the subscriber: libzmq refuses it before allocating it and drops
+// that connection. A publisher that connected to a binding subscriber (a load
+// generator feeding `aggregate --bind`) reconnects, and later frames pass.
+func TestZMQSubscriber_MaxFrameSize(t *testing.T) {
+	addr := ipcAddr(t, "max.sock")
+	sub := newSub(t, addr, bus.Codec[event.Record](event.Codec{}), bus.ZMQSubOptions{MaxFrameSize: 1024, Bind: true})
+	pub := newPub(t, addr, bus.ZMQOptions{BatchSize: 1, Linger: -1, Connect: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A binding socket attaches new connections (and sends its subscriptions)
+	// only while it is used: receive from the start.
+	received := make(chan []event.Record, 1)
+	go func() {
+		items, _ := sub.Next(ctx)
+		received <- append([]event.Record(nil), items...)
+	}()
+	waitSubs(t, pub, 1)
+	recs := sampleRecords(2)
+	big := recs[0]
+	big.SampleUUID = strings.Repeat("x", 4096)
+	must(t, pub.Publish(big))
+	// Publish small records until one arrives: the first to arrive must not be
+	// the oversized one.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case items := <-received:
+			if len(items) == 0 {
+				t.Fatalf("no record after the oversized frame: %v", ctx.Err())
+			}
+			for _, r := range items {
+				if r.SampleUUID != recs[1].SampleUUID {
+					t.Fatalf("received a record of uuid %.20q…, want only the small ones", r.SampleUUID)
+				}
+			}
+			return
+		case <-tick.C:
+			must(t, pub.Publish(recs[1]))
+		}
 	}
 }
 
@@ -606,11 +677,14 @@ func pythonView(r event.Record) map[string]any {
 		}
 		return s
 	}
+	rec := map[string]any{"event_type": r.Type.Topic(), "timestamp_ns": r.TimestampNS,
+		"sample_uuid": r.SampleUUID, "conversation_id": "", "turn": nil}
 	switch d := r.Data.(type) {
 	case *event.PromptData:
-		m := map[string]any{"tag": "PromptData", "text": d.Text, "token_ids": nil, "scheduled_ns": nil}
+		m := map[string]any{"tag": "PromptData", "text": d.Text, "token_ids": nil, "messages": nil, "tools": nil,
+			"chat_template_kwargs": nil, "chat_template": nil, "tool_choice": nil}
 		if d.ScheduledNS != 0 {
-			m["scheduled_ns"] = d.ScheduledNS
+			rec["scheduled_ns"] = d.ScheduledNS
 		}
 		if d.TokenIDs != nil {
 			m["text"] = orNil(d.Text)
@@ -622,27 +696,29 @@ func pythonView(r event.Record) map[string]any {
 		}
 		data = m
 	case *event.Output:
-		m := map[string]any{"tag": "TextModelOutput", "output": d.Text, "reasoning": orNil(d.Reasoning),
-			"usage": nil, "finish_reason": orNil(d.FinishReason)}
+		m := map[string]any{"tag": "TextModelOutput", "output": d.Text, "reasoning": orNil(d.Reasoning), "field_3": nil}
 		if d.Streamed && d.Reasoning == "" {
 			m["output"] = streamed(d.Text, d.FirstChunkLen)
 		}
 		if d.Streamed && d.Reasoning != "" {
 			m["reasoning"] = streamed(d.Reasoning, d.FirstChunkLen)
 		}
+		if d.FinishReason != "" {
+			rec["finish_reason"] = d.FinishReason
+		}
 		if u := d.Usage; u != nil {
 			um := map[string]any{"prompt_tokens": u.PromptTokens, "completion_tokens": u.CompletionTokens}
 			if u.ReasoningTokens > 0 {
 				um["reasoning_tokens"] = u.ReasoningTokens
 			}
-			m["usage"] = um
+			rec["usage"] = um
 		}
 		data = m
 	case *event.ErrorData:
 		data = map[string]any{"tag": "ErrorData", "error_type": d.Type, "error_message": d.Message}
 	}
-	return map[string]any{"event_type": r.Type.Topic(), "timestamp_ns": r.TimestampNS,
-		"sample_uuid": r.SampleUUID, "data": data}
+	rec["data"] = data
+	return rec
 }
 
 // normJSON re-reads v through JSON with exact numbers, so that Go values and
@@ -658,6 +734,12 @@ func normJSON(t *testing.T, b []byte) map[string]any {
 	return m
 }
 
+// TestZMQ_PythonSubscriber sends inferbench's own records (issued with
+// scheduled_ns, complete with usage and finish reasons, errors) to a Python
+// subscriber that checks them against the Python tool's current structs with
+// plain msgpack, independently of inferbench's decoder: record map keys of the
+// Python types, an 8-element PromptData and a 4-element TextModelOutput with
+// every field of its Python type, so no extension sits at a positional slot.
 func TestZMQ_PythonSubscriber(t *testing.T) {
 	const py = "/usr/bin/python3"
 	if out, err := exec.Command(py, "-c", "import zmq, msgpack").CombinedOutput(); err != nil {

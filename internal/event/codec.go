@@ -40,27 +40,95 @@ func (Codec) Encode(dst []byte, r *Record) (string, []byte, error) {
 // Decode parses one msgpack record.
 func (Codec) Decode(payload []byte) (Record, error) { return DecodeRecord(payload) }
 
-// OnDecodeError turns a malformed payload into an error.generic record without
-// a sample uuid, so the failure is counted instead of silently lost.
-func (Codec) OnDecodeError(payload []byte, err error) (Record, bool) {
-	return Record{
-		Type:        ErrorGeneric,
-		TimestampNS: Now(),
-		Data:        &ErrorData{Type: "DecodeError", Message: err.Error()},
-	}, true
-}
+// OnDecodeError drops a malformed payload: a frame that does not decode is
+// not a sample and must not be counted as a failed one. The subscriber counts
+// and logs it as a bad frame.
+func (Codec) OnDecodeError([]byte, error) (Record, bool) { return Record{}, false }
 
-// AppendRecord appends the msgpack map form of r to b.
+// The keys of the record map. The first six are the Python tool's: it writes
+// conversation_id ("" when unused) and turn (nil) on every record, and
+// finish_reason and worker_id only when set. scheduled_ns and usage are
+// inferbench's extensions. Extensions are extra keys of the record map, which
+// the Python decoder ignores, and never positional elements of its payload
+// arrays: those grow at the end as the Python tool evolves, so a positional
+// extension would be read as its next field.
+const (
+	keyEventType      = "event_type"
+	keyTimestamp      = "timestamp_ns"
+	keySampleUUID     = "sample_uuid"
+	keyConversationID = "conversation_id"
+	keyTurn           = "turn"
+	keyData           = "data"
+	keyFinishReason   = "finish_reason"
+	keyScheduledNS    = "scheduled_ns"
+	keyUsage          = "usage"
+)
+
+// The array lengths, tag included, of the Python tool's current payloads:
+// PromptData is [tag, text, token_ids, messages, tools, chat_template_kwargs,
+// chat_template, tool_choice] and TextModelOutput [tag, output, reasoning, …]
+// with one more field inferbench never sets.
+const (
+	promptFields = 8
+	outputFields = 4
+)
+
+// maxDepth bounds the nesting of values the decoder skips (fields it does not
+// know), so a hostile frame of nested arrays cannot recurse deeply.
+const maxDepth = 32
+
+// AppendRecord appends the msgpack map form of r to b, in the current layout
+// of the Python tool, with inferbench's extensions as extra keys.
 func AppendRecord(b []byte, r *Record) []byte {
-	b = msgp.AppendMapHeader(b, 4)
-	b = msgp.AppendString(b, "event_type")
+	var sched int64
+	var usage *Usage
+	var finish string
+	switch d := r.Data.(type) {
+	case *PromptData:
+		if d != nil {
+			sched = d.ScheduledNS
+		}
+	case *Output:
+		if d != nil {
+			usage, finish = d.Usage, d.FinishReason
+		}
+	}
+	n := uint32(6)
+	if finish != "" {
+		n++
+	}
+	if sched != 0 {
+		n++
+	}
+	if usage != nil {
+		n++
+	}
+	b = msgp.AppendMapHeader(b, n)
+	b = msgp.AppendString(b, keyEventType)
 	b = msgp.AppendString(b, r.Type.Topic())
-	b = msgp.AppendString(b, "timestamp_ns")
+	b = msgp.AppendString(b, keyTimestamp)
 	b = msgp.AppendInt64(b, r.TimestampNS)
-	b = msgp.AppendString(b, "sample_uuid")
+	b = msgp.AppendString(b, keySampleUUID)
 	b = msgp.AppendString(b, r.SampleUUID)
-	b = msgp.AppendString(b, "data")
-	return appendData(b, r.Data)
+	b = msgp.AppendString(b, keyConversationID)
+	b = msgp.AppendString(b, "")
+	b = msgp.AppendString(b, keyTurn)
+	b = msgp.AppendNil(b)
+	b = msgp.AppendString(b, keyData)
+	b = appendData(b, r.Data)
+	if finish != "" {
+		b = msgp.AppendString(b, keyFinishReason)
+		b = msgp.AppendString(b, finish)
+	}
+	if sched != 0 {
+		b = msgp.AppendString(b, keyScheduledNS)
+		b = msgp.AppendInt64(b, sched)
+	}
+	if usage != nil {
+		b = msgp.AppendString(b, keyUsage)
+		b = appendUsage(b, usage)
+	}
+	return b
 }
 
 func appendData(b []byte, d Data) []byte {
@@ -69,34 +137,23 @@ func appendData(b []byte, d Data) []byte {
 		if d == nil {
 			return msgp.AppendNil(b)
 		}
-		// Trailing fields that hold their default are omitted, as msgspec does;
-		// scheduled_ns is an extension after the Python tool's two fields.
-		n := uint32(2)
-		switch {
-		case d.ScheduledNS != 0:
-			n = 4
-		case d.TokenIDs != nil:
-			n = 3
-		}
-		b = msgp.AppendArrayHeader(b, n)
+		b = msgp.AppendArrayHeader(b, promptFields)
 		b = msgp.AppendString(b, tagPrompt)
 		if d.Text == "" && d.TokenIDs != nil {
 			b = msgp.AppendNil(b)
 		} else {
 			b = msgp.AppendString(b, d.Text)
 		}
-		if n >= 3 {
-			if d.TokenIDs == nil {
-				b = msgp.AppendNil(b)
-			} else {
-				b = msgp.AppendArrayHeader(b, uint32(len(d.TokenIDs)))
-				for _, id := range d.TokenIDs {
-					b = msgp.AppendInt32(b, id)
-				}
+		if d.TokenIDs == nil {
+			b = msgp.AppendNil(b)
+		} else {
+			b = msgp.AppendArrayHeader(b, uint32(len(d.TokenIDs)))
+			for _, id := range d.TokenIDs {
+				b = msgp.AppendInt32(b, id)
 			}
 		}
-		if n >= 4 {
-			b = msgp.AppendInt64(b, d.ScheduledNS)
+		for range promptFields - 3 {
+			b = msgp.AppendNil(b)
 		}
 		return b
 	case *Output:
@@ -116,21 +173,10 @@ func appendData(b []byte, d Data) []byte {
 	return msgp.AppendNil(b)
 }
 
-// appendOutput writes ["TextModelOutput", output, reasoning, usage, finish_reason].
-// The first two fields are the Python tool's: a streamed field is the pair
-// (first chunk, the rest). usage and finish_reason are trailing extensions,
-// omitted when empty.
+// appendOutput writes ["TextModelOutput", output, reasoning, nil]: a streamed
+// field is the pair (first chunk, the rest), as the Python tool sends it.
 func appendOutput(b []byte, o *Output) []byte {
-	n := uint32(2)
-	switch {
-	case o.FinishReason != "":
-		n = 5
-	case o.Usage != nil:
-		n = 4
-	case o.Reasoning != "":
-		n = 3
-	}
-	b = msgp.AppendArrayHeader(b, n)
+	b = msgp.AppendArrayHeader(b, outputFields)
 	b = msgp.AppendString(b, tagOutput)
 	streamedField := func(b []byte, s string) []byte {
 		k := min(o.FirstChunkLen, len(s))
@@ -143,50 +189,60 @@ func appendOutput(b []byte, o *Output) []byte {
 	} else {
 		b = msgp.AppendString(b, o.Text)
 	}
-	if n >= 3 {
-		switch {
-		case o.Reasoning == "":
-			b = msgp.AppendNil(b)
-		case o.Streamed:
-			b = streamedField(b, o.Reasoning)
-		default:
-			b = msgp.AppendString(b, o.Reasoning)
-		}
+	switch {
+	case o.Reasoning == "":
+		b = msgp.AppendNil(b)
+	case o.Streamed:
+		b = streamedField(b, o.Reasoning)
+	default:
+		b = msgp.AppendString(b, o.Reasoning)
 	}
-	if n >= 4 {
-		if o.Usage == nil {
-			b = msgp.AppendNil(b)
-		} else {
-			u := o.Usage
-			m := uint32(2)
-			if u.ReasoningTokens > 0 {
-				m = 3
-			}
-			b = msgp.AppendMapHeader(b, m)
-			b = msgp.AppendString(b, "prompt_tokens")
-			b = msgp.AppendInt64(b, u.PromptTokens)
-			b = msgp.AppendString(b, "completion_tokens")
-			b = msgp.AppendInt64(b, u.CompletionTokens)
-			if m == 3 {
-				b = msgp.AppendString(b, "reasoning_tokens")
-				b = msgp.AppendInt64(b, u.ReasoningTokens)
-			}
-		}
+	return msgp.AppendNil(b)
+}
+
+func appendUsage(b []byte, u *Usage) []byte {
+	m := uint32(2)
+	if u.ReasoningTokens > 0 {
+		m = 3
 	}
-	if n >= 5 {
-		b = msgp.AppendString(b, o.FinishReason)
+	b = msgp.AppendMapHeader(b, m)
+	b = msgp.AppendString(b, "prompt_tokens")
+	b = msgp.AppendInt64(b, u.PromptTokens)
+	b = msgp.AppendString(b, "completion_tokens")
+	b = msgp.AppendInt64(b, u.CompletionTokens)
+	if m == 3 {
+		b = msgp.AppendString(b, "reasoning_tokens")
+		b = msgp.AppendInt64(b, u.ReasoningTokens)
 	}
 	return b
 }
 
-// DecodeRecord parses the msgpack map form of a record. Unknown keys are
-// skipped; a missing event_type is an error.
+// DecodeRecord parses the msgpack map form of a record in any layout the
+// Python tool or inferbench has written: the seed-era one (four keys;
+// inferbench's scheduled_ns, usage and finish_reason as trailing payload
+// elements) and the current one (more keys; extensions as keys). Unknown keys
+// and payload elements are skipped; a missing event_type is an error.
+//
+// Every length read from p is checked against the bytes that remain before
+// anything is allocated for it, so a frame cannot make the decoder allocate
+// more than a small multiple of its own size.
 func DecodeRecord(p []byte) (Record, error) {
 	var r Record
 	n, p, err := msgp.ReadMapHeaderBytes(p)
 	if err != nil {
 		return r, fmt.Errorf("%w: %v", ErrDecode, err)
 	}
+	if uint64(n)*2 > uint64(len(p)) {
+		return r, fmt.Errorf("%w: map of %d entries in %d bytes", ErrDecode, n, len(p))
+	}
+	var (
+		ou                 *outputUsage // the decoded output, when data is one
+		finish             []byte
+		hasFinish          bool
+		sched              int64
+		hasSched, hasUsage bool
+		usage              Usage
+	)
 	for i := uint32(0); i < n; i++ {
 		var key []byte
 		key, p, err = msgp.ReadMapKeyZC(p)
@@ -194,7 +250,7 @@ func DecodeRecord(p []byte) (Record, error) {
 			return r, fmt.Errorf("%w: key: %v", ErrDecode, err)
 		}
 		switch string(key) {
-		case "event_type":
+		case keyEventType:
 			var s []byte
 			s, p, err = msgp.ReadStringZC(p)
 			if err == nil {
@@ -202,18 +258,42 @@ func DecodeRecord(p []byte) (Record, error) {
 					err = fmt.Errorf("unknown event type %q", s)
 				}
 			}
-		case "timestamp_ns":
+		case keyTimestamp:
 			r.TimestampNS, p, err = msgp.ReadInt64Bytes(p)
-		case "sample_uuid":
+		case keySampleUUID:
 			if msgp.IsNil(p) {
 				p, err = msgp.ReadNilBytes(p)
 			} else {
 				r.SampleUUID, p, err = msgp.ReadStringBytes(p)
 			}
-		case "data":
-			r.Data, p, err = decodeData(p)
+		case keyData:
+			r.Data, ou, p, err = decodeData(p)
+		// The optional keys below are skipped when their type is not the
+		// expected one, so that a future key of the same name with another
+		// meaning cannot make every record undecodable.
+		case keyFinishReason:
+			if msgp.NextType(p) == msgp.StrType {
+				finish, p, err = msgp.ReadStringZC(p)
+				hasFinish = true
+			} else {
+				p, err = skip(p, 0)
+			}
+		case keyScheduledNS:
+			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
+				sched, p, err = msgp.ReadInt64Bytes(p)
+				hasSched = true
+			} else {
+				p, err = skip(p, 0)
+			}
+		case keyUsage:
+			if msgp.NextType(p) == msgp.MapType {
+				p, err = readUsage(p, &usage)
+				hasUsage = true
+			} else {
+				p, err = skip(p, 0)
+			}
 		default:
-			p, err = msgp.Skip(p)
+			p, err = skip(p, 0)
 		}
 		if err != nil {
 			return r, fmt.Errorf("%w: %s: %v", ErrDecode, key, err)
@@ -222,24 +302,45 @@ func DecodeRecord(p []byte) (Record, error) {
 	if r.Type == Invalid {
 		return r, fmt.Errorf("%w: no event_type", ErrDecode)
 	}
+	if ou != nil {
+		if hasUsage {
+			ou.u = usage
+			ou.o.Usage = &ou.u
+		}
+		if hasFinish {
+			ou.o.FinishReason = finishReason(finish)
+		}
+	}
+	if hasSched {
+		if pd, ok := r.Data.(*PromptData); ok {
+			pd.ScheduledNS = sched
+		} else if r.Data == nil {
+			r.Data = &PromptData{ScheduledNS: sched}
+		}
+	}
 	return r, nil
 }
 
-func decodeData(p []byte) (Data, []byte, error) {
+// decodeData reads a tagged payload array. For an output it also returns the
+// allocation that holds it, so the record's usage can join it.
+func decodeData(p []byte) (Data, *outputUsage, []byte, error) {
 	if msgp.IsNil(p) {
 		p, err := msgp.ReadNilBytes(p)
-		return nil, p, err
+		return nil, nil, p, err
 	}
 	n, p, err := msgp.ReadArrayHeaderBytes(p)
 	if err != nil {
-		return nil, p, err
+		return nil, nil, p, err
 	}
 	if n == 0 {
-		return nil, p, errors.New("empty payload array")
+		return nil, nil, p, errors.New("empty payload array")
+	}
+	if uint64(n) > uint64(len(p)) {
+		return nil, nil, p, fmt.Errorf("payload array of %d elements in %d bytes", n, len(p))
 	}
 	tag, p, err := msgp.ReadStringZC(p)
 	if err != nil {
-		return nil, p, err
+		return nil, nil, p, err
 	}
 	rest := n - 1
 	field := func(i uint32) bool { return i < rest }
@@ -248,30 +349,41 @@ func decodeData(p []byte) (Data, []byte, error) {
 		d := &PromptData{}
 		if field(0) {
 			if d.Text, p, err = readOptString(p); err != nil {
-				return nil, p, err
+				return nil, nil, p, err
 			}
 		}
 		if field(1) && !msgp.IsNil(p) {
 			var m uint32
 			if m, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
-				return nil, p, err
+				return nil, nil, p, err
+			}
+			// Every id takes at least one byte.
+			if uint64(m) > uint64(len(p)) {
+				return nil, nil, p, fmt.Errorf("token_ids of %d elements in %d bytes", m, len(p))
 			}
 			d.TokenIDs = make([]int32, m)
 			for j := range d.TokenIDs {
 				if d.TokenIDs[j], p, err = msgp.ReadInt32Bytes(p); err != nil {
-					return nil, p, err
+					return nil, nil, p, err
 				}
 			}
 		} else if field(1) {
 			p, _ = msgp.ReadNilBytes(p)
 		}
+		// Third field: the Python tool's messages (nil or an array), or the
+		// seed-era inferbench scheduled_ns (an integer).
 		if field(2) {
-			if d.ScheduledNS, p, err = msgp.ReadInt64Bytes(p); err != nil {
-				return nil, p, err
+			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
+				d.ScheduledNS, p, err = msgp.ReadInt64Bytes(p)
+			} else {
+				p, err = skip(p, 0)
+			}
+			if err != nil {
+				return nil, nil, p, err
 			}
 		}
 		p, err = skipN(p, rest, 3)
-		return d, p, err
+		return d, nil, p, err
 	case tagOutput:
 		// The output and its usage share one allocation.
 		ou := &outputUsage{}
@@ -280,7 +392,7 @@ func decodeData(p []byte) (Data, []byte, error) {
 		var streamed bool
 		if field(0) {
 			if o.Text, first, streamed, p, err = readStreamedField(p); err != nil {
-				return nil, p, err
+				return nil, nil, p, err
 			}
 			if streamed {
 				o.Streamed, o.FirstChunkLen = true, first
@@ -289,53 +401,102 @@ func decodeData(p []byte) (Data, []byte, error) {
 		if field(1) {
 			var rs bool
 			if o.Reasoning, first, rs, p, err = readStreamedField(p); err != nil {
-				return nil, p, err
+				return nil, nil, p, err
 			}
 			if rs && o.Reasoning != "" {
 				o.Streamed, o.FirstChunkLen = true, first
 			}
 		}
+		// Third and fourth fields: the seed-era inferbench usage (a map) and
+		// finish_reason (a string); anything else is a field of the Python
+		// tool's that inferbench does not read.
 		if field(2) {
-			if p, err = readUsage(p, ou); err != nil {
-				return nil, p, err
+			if msgp.NextType(p) == msgp.MapType {
+				if p, err = readUsage(p, &ou.u); err == nil {
+					o.Usage = &ou.u
+				}
+			} else {
+				p, err = skip(p, 0)
+			}
+			if err != nil {
+				return nil, nil, p, err
 			}
 		}
 		if field(3) {
 			var fr []byte
-			if msgp.IsNil(p) {
-				p, err = msgp.ReadNilBytes(p)
-			} else if fr, p, err = msgp.ReadStringZC(p); err == nil {
-				o.FinishReason = finishReason(fr)
+			if msgp.NextType(p) == msgp.StrType {
+				if fr, p, err = msgp.ReadStringZC(p); err == nil {
+					o.FinishReason = finishReason(fr)
+				}
+			} else {
+				p, err = skip(p, 0)
 			}
 			if err != nil {
-				return nil, p, err
+				return nil, nil, p, err
 			}
 		}
 		p, err = skipN(p, rest, 4)
-		return o, p, err
+		return o, ou, p, err
 	case tagError:
 		d := &ErrorData{}
 		if field(0) {
 			if d.Type, p, err = readOptString(p); err != nil {
-				return nil, p, err
+				return nil, nil, p, err
 			}
 		}
 		if field(1) {
 			if d.Message, p, err = readOptString(p); err != nil {
-				return nil, p, err
+				return nil, nil, p, err
 			}
 		}
 		p, err = skipN(p, rest, 2)
-		return d, p, err
+		return d, nil, p, err
 	}
-	return nil, p, fmt.Errorf("unknown payload tag %q", tag)
+	return nil, nil, p, fmt.Errorf("unknown payload tag %q", tag)
+}
+
+// skip skips one value of any type. Containers are walked with their
+// lengths checked against the bytes that remain and their nesting bounded by
+// maxDepth; scalars, strings and bins are skipped by msgp, which checks their
+// lengths.
+func skip(p []byte, depth int) ([]byte, error) {
+	var n uint64
+	switch msgp.NextType(p) {
+	case msgp.ArrayType:
+		m, rest, err := msgp.ReadArrayHeaderBytes(p)
+		if err != nil {
+			return p, err
+		}
+		n, p = uint64(m), rest
+	case msgp.MapType:
+		m, rest, err := msgp.ReadMapHeaderBytes(p)
+		if err != nil {
+			return p, err
+		}
+		n, p = 2*uint64(m), rest
+	default:
+		return msgp.Skip(p)
+	}
+	if n > uint64(len(p)) {
+		return p, fmt.Errorf("container of %d elements in %d bytes", n, len(p))
+	}
+	if depth >= maxDepth {
+		return p, fmt.Errorf("values nested deeper than %d", maxDepth)
+	}
+	var err error
+	for ; n > 0; n-- {
+		if p, err = skip(p, depth+1); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
 }
 
 // skipN skips the fields of an array payload past the ones this version knows.
 func skipN(p []byte, have, known uint32) ([]byte, error) {
 	var err error
 	for i := known; i < have; i++ {
-		if p, err = msgp.Skip(p); err != nil {
+		if p, err = skip(p, 0); err != nil {
 			return p, err
 		}
 	}
@@ -366,6 +527,9 @@ func readStreamedField(p []byte) (s string, first int, streamed bool, _ []byte, 
 	if err != nil {
 		return "", 0, false, p, err
 	}
+	if uint64(n) > uint64(len(p)) {
+		return "", 0, false, p, fmt.Errorf("array of %d chunks in %d bytes", n, len(p))
+	}
 	var parts [2][]byte
 	var rest []byte // parts beyond the second, joined (rare)
 	for i := uint32(0); i < n; i++ {
@@ -389,16 +553,15 @@ type outputUsage struct {
 	u Usage
 }
 
-// readUsage reads the usage map into ou's usage and points the output at it.
-func readUsage(p []byte, ou *outputUsage) ([]byte, error) {
-	if msgp.IsNil(p) {
-		return msgp.ReadNilBytes(p)
-	}
+// readUsage reads a usage map into u; unknown keys are skipped.
+func readUsage(p []byte, u *Usage) ([]byte, error) {
 	n, p, err := msgp.ReadMapHeaderBytes(p)
 	if err != nil {
 		return p, err
 	}
-	u := &ou.u
+	if uint64(n)*2 > uint64(len(p)) {
+		return p, fmt.Errorf("usage map of %d entries in %d bytes", n, len(p))
+	}
 	for i := uint32(0); i < n; i++ {
 		var key []byte
 		if key, p, err = msgp.ReadMapKeyZC(p); err != nil {
@@ -413,8 +576,8 @@ func readUsage(p []byte, ou *outputUsage) ([]byte, error) {
 		case "reasoning_tokens":
 			dst = &u.ReasoningTokens
 		}
-		if dst == nil || msgp.IsNil(p) {
-			p, err = msgp.Skip(p)
+		if t := msgp.NextType(p); dst == nil || t != msgp.IntType && t != msgp.UintType {
+			p, err = skip(p, 0)
 		} else {
 			*dst, p, err = msgp.ReadInt64Bytes(p)
 		}
@@ -422,7 +585,6 @@ func readUsage(p []byte, ou *outputUsage) ([]byte, error) {
 			return p, err
 		}
 	}
-	ou.o.Usage = u
 	return p, nil
 }
 

@@ -95,24 +95,192 @@ func dataFields(t *testing.T, b []byte) int {
 	return 0
 }
 
-func TestCodec_TrailingFieldsOmitted(t *testing.T) {
+// recordKeys returns the keys of an encoded record map, in order.
+func recordKeys(t *testing.T, b []byte) []string {
+	t.Helper()
+	n, b, err := msgp.ReadMapHeaderBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for range n {
+		var key []byte
+		if key, b, err = msgp.ReadMapKeyZC(b); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, string(key))
+		if b, err = msgp.Skip(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// TestCodec_CurrentLayout checks the encoder against the Python tool's current
+// layout: fixed-length payload arrays, and inferbench's extensions as extra
+// record keys after the Python tool's own.
+func TestCodec_CurrentLayout(t *testing.T) {
+	base := []string{"event_type", "timestamp_ns", "sample_uuid", "conversation_id", "turn", "data"}
 	for _, tc := range []struct {
-		name string
-		data event.Data
-		want int // array length, tag included
+		name  string
+		data  event.Data
+		want  int // data array length, tag included
+		extra []string
 	}{
-		{"prompt text", &event.PromptData{Text: "a"}, 2},
-		{"prompt ids", &event.PromptData{TokenIDs: []int32{1}}, 3},
-		{"output text", &event.Output{Text: "a"}, 2},
-		{"output reasoning", &event.Output{Text: "a", Reasoning: "r"}, 3},
-		{"output usage", &event.Output{Text: "a", Usage: &event.Usage{}}, 4},
-		{"output finish", &event.Output{Text: "a", FinishReason: "stop"}, 5},
-		{"error", &event.ErrorData{Type: "t"}, 3},
+		{"prompt text", &event.PromptData{Text: "a"}, 8, nil},
+		{"prompt ids", &event.PromptData{TokenIDs: []int32{1}}, 8, nil},
+		{"prompt scheduled", &event.PromptData{Text: "a", ScheduledNS: 5}, 8, []string{"scheduled_ns"}},
+		{"output text", &event.Output{Text: "a"}, 4, nil},
+		{"output reasoning", &event.Output{Text: "a", Reasoning: "r"}, 4, nil},
+		{"output usage", &event.Output{Text: "a", Usage: &event.Usage{}}, 4, []string{"usage"}},
+		{"output finish", &event.Output{Text: "a", FinishReason: "stop"}, 4, []string{"finish_reason"}},
+		{"output all", &event.Output{Text: "a", FinishReason: "length", Usage: &event.Usage{}}, 4,
+			[]string{"finish_reason", "usage"}},
+		{"error", &event.ErrorData{Type: "t"}, 3, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := event.Record{Type: event.SampleComplete, Data: tc.data}
-			if got := dataFields(t, event.AppendRecord(nil, &r)); got != tc.want {
+			b := event.AppendRecord(nil, &r)
+			if got := dataFields(t, b); got != tc.want {
 				t.Fatalf("data array of %d elements, want %d", got, tc.want)
+			}
+			if diff := cmp.Diff(append(base[:len(base):len(base)], tc.extra...), recordKeys(t, b)); diff != "" {
+				t.Fatalf("record keys (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// seedRecord builds a record in the seed-era layout inferbench wrote before
+// the Python tool's current version: four keys, extensions as trailing
+// payload elements.
+func seedRecord(eventType string, data func([]byte) []byte) []byte {
+	b := msgp.AppendMapHeader(nil, 4)
+	b = msgp.AppendString(b, "event_type")
+	b = msgp.AppendString(b, eventType)
+	b = msgp.AppendString(b, "timestamp_ns")
+	b = msgp.AppendInt64(b, 9)
+	b = msgp.AppendString(b, "sample_uuid")
+	b = msgp.AppendString(b, "u")
+	b = msgp.AppendString(b, "data")
+	return data(b)
+}
+
+func TestDecodeRecord_SeedLayout(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    event.Record
+	}{
+		{"prompt with scheduled_ns", seedRecord("sample.issued", func(b []byte) []byte {
+			b = msgp.AppendArrayHeader(b, 4)
+			b = msgp.AppendString(b, "PromptData")
+			b = msgp.AppendString(b, "hi")
+			b = msgp.AppendNil(b)
+			return msgp.AppendInt64(b, 1234)
+		}), event.Record{Type: event.SampleIssued, TimestampNS: 9, SampleUUID: "u",
+			Data: &event.PromptData{Text: "hi", ScheduledNS: 1234}}},
+		{"prompt with ids", seedRecord("sample.issued", func(b []byte) []byte {
+			b = msgp.AppendArrayHeader(b, 3)
+			b = msgp.AppendString(b, "PromptData")
+			b = msgp.AppendNil(b)
+			b = msgp.AppendArrayHeader(b, 2)
+			b = msgp.AppendInt(b, 7)
+			return msgp.AppendInt(b, 8)
+		}), event.Record{Type: event.SampleIssued, TimestampNS: 9, SampleUUID: "u",
+			Data: &event.PromptData{TokenIDs: []int32{7, 8}}}},
+		{"output with usage and finish reason", seedRecord("sample.complete", func(b []byte) []byte {
+			b = msgp.AppendArrayHeader(b, 5)
+			b = msgp.AppendString(b, "TextModelOutput")
+			b = msgp.AppendArrayHeader(b, 2)
+			b = msgp.AppendString(b, "a")
+			b = msgp.AppendString(b, "bc")
+			b = msgp.AppendNil(b)
+			b = msgp.AppendMapHeader(b, 2)
+			b = msgp.AppendString(b, "prompt_tokens")
+			b = msgp.AppendInt(b, 3)
+			b = msgp.AppendString(b, "completion_tokens")
+			b = msgp.AppendInt(b, 2)
+			return msgp.AppendString(b, "length")
+		}), event.Record{Type: event.SampleComplete, TimestampNS: 9, SampleUUID: "u",
+			Data: &event.Output{Text: "abc", Streamed: true, FirstChunkLen: 1,
+				Usage: &event.Usage{PromptTokens: 3, CompletionTokens: 2}, FinishReason: "length"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := event.DecodeRecord(tc.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDecodeRecord_PythonLayout decodes records as the Python tool's current
+// version writes them (map keys conversation_id, turn, finish_reason,
+// worker_id; an 8-element PromptData whose fourth element is messages).
+func TestDecodeRecord_PythonLayout(t *testing.T) {
+	head := func(eventType string, extra int) []byte {
+		b := msgp.AppendMapHeader(nil, uint32(6+extra))
+		b = msgp.AppendString(b, "event_type")
+		b = msgp.AppendString(b, eventType)
+		b = msgp.AppendString(b, "timestamp_ns")
+		b = msgp.AppendInt64(b, 11)
+		b = msgp.AppendString(b, "sample_uuid")
+		b = msgp.AppendString(b, "u")
+		b = msgp.AppendString(b, "conversation_id")
+		b = msgp.AppendString(b, "c1")
+		b = msgp.AppendString(b, "turn")
+		return msgp.AppendInt(b, 2)
+	}
+	issued := head("sample.issued", 0)
+	issued = msgp.AppendString(issued, "data")
+	issued = msgp.AppendArrayHeader(issued, 8)
+	issued = msgp.AppendString(issued, "PromptData")
+	issued = msgp.AppendString(issued, "hello")
+	issued = msgp.AppendNil(issued)
+	// messages: a list of maps where inferbench's seed put scheduled_ns.
+	issued = msgp.AppendArrayHeader(issued, 1)
+	issued = msgp.AppendMapHeader(issued, 2)
+	issued = msgp.AppendString(issued, "role")
+	issued = msgp.AppendString(issued, "user")
+	issued = msgp.AppendString(issued, "content")
+	issued = msgp.AppendString(issued, "hello")
+	for range 4 {
+		issued = msgp.AppendNil(issued)
+	}
+	complete := head("sample.complete", 2)
+	complete = msgp.AppendString(complete, "data")
+	complete = msgp.AppendArrayHeader(complete, 4)
+	complete = msgp.AppendString(complete, "TextModelOutput")
+	complete = msgp.AppendArrayHeader(complete, 2)
+	complete = msgp.AppendString(complete, "x")
+	complete = msgp.AppendString(complete, "yz")
+	complete = msgp.AppendNil(complete)
+	complete = msgp.AppendNil(complete)
+	complete = msgp.AppendString(complete, "finish_reason")
+	complete = msgp.AppendString(complete, "tool_calls")
+	complete = msgp.AppendString(complete, "worker_id")
+	complete = msgp.AppendInt(complete, 3)
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    event.Record
+	}{
+		{"issued with messages", issued, event.Record{Type: event.SampleIssued, TimestampNS: 11, SampleUUID: "u",
+			Data: &event.PromptData{Text: "hello"}}},
+		{"complete with finish_reason key", complete, event.Record{Type: event.SampleComplete, TimestampNS: 11, SampleUUID: "u",
+			Data: &event.Output{Text: "xyz", Streamed: true, FirstChunkLen: 1, FinishReason: "tool_calls"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := event.DecodeRecord(tc.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -208,10 +376,12 @@ func TestDecodeRecord_Compatibility(t *testing.T) {
 func TestCodec_OnDecodeError(t *testing.T) {
 	var c event.Codec
 	_, err := c.Decode([]byte{0xc1})
-	r, ok := c.OnDecodeError([]byte{0xc1}, err)
-	d, isErr := r.Data.(*event.ErrorData)
-	if !ok || r.Type != event.ErrorGeneric || !isErr || d.Type != "DecodeError" || d.Message != err.Error() || r.SampleUUID != "" {
-		t.Fatalf("OnDecodeError = %+v, %v", r, ok)
+	if err == nil {
+		t.Fatal("0xc1 decoded")
+	}
+	// A frame that does not decode is a bad frame, never a failed sample.
+	if r, ok := c.OnDecodeError([]byte{0xc1}, err); ok {
+		t.Fatalf("OnDecodeError delivered %+v", r)
 	}
 	if _, _, err := c.Encode(nil, &event.Record{}); err == nil {
 		t.Fatal("Encode of an invalid record succeeded")

@@ -12,8 +12,36 @@
 //	error.generic  error.client  error.loadgen  error.session
 //
 // A ZeroMQ frame is the topic NUL-padded to [TopicSize] bytes followed by the
-// msgpack record (a map with keys event_type, timestamp_ns, sample_uuid, data).
-// A batch frame has topic "batch" and carries a msgpack array of record payloads.
+// msgpack record. A batch frame has topic "batch" and carries a msgpack array
+// of record payloads.
+//
+// The record is a msgpack map, in the layout of the Python tool's current
+// version:
+//
+//	event_type       the topic string
+//	timestamp_ns     int
+//	sample_uuid      string ("" for session records)
+//	conversation_id  string ("" when unused)
+//	turn             int or nil
+//	data             nil or a tagged array (below)
+//	finish_reason    string, on sample.complete when the server sent one
+//	worker_id        int (the Python tool's; read and ignored)
+//	scheduled_ns     int, on sample.issued: inferbench's intended issue time
+//	usage            map {prompt_tokens, completion_tokens[, reasoning_tokens]}:
+//	                 inferbench's copy of the server's usage
+//
+// data is one of
+//
+//	["PromptData", text, token_ids, messages, tools, chat_template_kwargs, chat_template, tool_choice]
+//	["TextModelOutput", output, reasoning, nil]   a streamed field is [first chunk, the rest]
+//	["ErrorData", error_type, error_message]
+//
+// scheduled_ns and usage are inferbench's extensions. They are keys of the
+// record map, which the Python decoder ignores, and never positional elements
+// of a payload array: those arrays grow at the end as the Python tool evolves.
+// [DecodeRecord] also reads the seed-era layout (four keys; scheduled_ns as
+// PromptData's fourth element, usage and finish_reason as TextModelOutput's
+// fourth and fifth), and skips every key and element it does not know.
 package event
 
 import (

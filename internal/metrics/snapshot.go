@@ -198,7 +198,10 @@ func appendNumMsgp(b []byte, n Num) []byte {
 // ErrSnapshot wraps every failure to decode a wire snapshot.
 var ErrSnapshot = errors.New("metrics: malformed snapshot")
 
-// DecodeSnapshot parses the msgpack array form.
+// DecodeSnapshot parses the msgpack array form. Every length read from p is
+// checked against the bytes that remain before anything is allocated for it,
+// so a hostile frame cannot make it allocate more than a small multiple of its
+// own size; fields it does not know are skipped.
 func DecodeSnapshot(p []byte) (Snapshot, error) {
 	var s Snapshot
 	fail := func(what string, err error) (Snapshot, error) {
@@ -206,6 +209,9 @@ func DecodeSnapshot(p []byte) (Snapshot, error) {
 	}
 	n, p, err := msgp.ReadArrayHeaderBytes(p)
 	if err != nil || n < 5 {
+		return fail("header", err)
+	}
+	if err := fits(n, 1, p); err != nil {
 		return fail("header", err)
 	}
 	if s.Counter, p, err = msgp.ReadUint64Bytes(p); err != nil {
@@ -226,6 +232,9 @@ func DecodeSnapshot(p []byte) (Snapshot, error) {
 	if nm, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
 		return fail("metrics", err)
 	}
+	if err := fits(nm, minMetricBytes, p); err != nil {
+		return fail("metrics", err)
+	}
 	s.Metrics = make([]Metric, nm)
 	for i := range s.Metrics {
 		if p, err = decodeMetric(p, &s.Metrics[i]); err != nil {
@@ -242,6 +251,9 @@ func decodeMetric(p []byte, m *Metric) ([]byte, error) {
 	}
 	if n < 3 {
 		return p, fmt.Errorf("metric array of %d fields", n)
+	}
+	if err := fits(n, 1, p); err != nil {
+		return p, err
 	}
 	tag, p, err := msgp.ReadStringBytes(p)
 	if err != nil {
@@ -274,6 +286,9 @@ func decodeMetric(p []byte, m *Metric) ([]byte, error) {
 		if np, p, err = msgp.ReadMapHeaderBytes(p); err != nil {
 			return p, err
 		}
+		if err := fits(np, minPercentileBytes, p); err != nil {
+			return p, err
+		}
 		m.Percentiles = make([]Percentile, np)
 		for i := range m.Percentiles {
 			if m.Percentiles[i].Key, p, err = msgp.ReadStringBytes(p); err != nil {
@@ -287,6 +302,9 @@ func decodeMetric(p []byte, m *Metric) ([]byte, error) {
 		}
 		var nb uint32
 		if nb, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
+			return p, err
+		}
+		if err := fits(nb, minBucketBytes, p); err != nil {
 			return p, err
 		}
 		m.Histogram = make([]Bucket, nb)
@@ -315,10 +333,69 @@ func decodeMetric(p []byte, m *Metric) ([]byte, error) {
 	return p, fmt.Errorf("unknown metric tag %q", tag)
 }
 
+// The fewest bytes one element can take on the wire: a counter is
+// [tag, name, value] (fixarray, "counter", a 1-byte name, a fixint), a
+// percentile a 1-byte key and a fixint, a bucket [[lo, hi], count] five
+// fixed-size bytes. A length is checked against them before anything is
+// allocated for it, so a frame cannot claim more elements than it can hold.
+const (
+	minMetricBytes     = 1 + 8 + 1 + 1
+	minPercentileBytes = 2
+	minBucketBytes     = 5
+)
+
+// maxSkipDepth bounds the nesting of the fields the decoder skips.
+const maxSkipDepth = 32
+
+// fits reports an error when n elements of at least size bytes each cannot
+// fit in the bytes that remain.
+func fits(n uint32, size int, p []byte) error {
+	if uint64(n)*uint64(size) > uint64(len(p)) {
+		return fmt.Errorf("%d elements in %d bytes", n, len(p))
+	}
+	return nil
+}
+
 func skipFields(p []byte, have, known uint32) ([]byte, error) {
 	var err error
 	for i := known; i < have; i++ {
-		if p, err = msgp.Skip(p); err != nil {
+		if p, err = skipValue(p, 0); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// skipValue skips one value: containers are walked with their lengths checked
+// against the remaining bytes and their nesting bounded; scalars, strings and
+// bins are skipped by msgp, which checks their lengths.
+func skipValue(p []byte, depth int) ([]byte, error) {
+	var n uint64
+	switch msgp.NextType(p) {
+	case msgp.ArrayType:
+		m, rest, err := msgp.ReadArrayHeaderBytes(p)
+		if err != nil {
+			return p, err
+		}
+		n, p = uint64(m), rest
+	case msgp.MapType:
+		m, rest, err := msgp.ReadMapHeaderBytes(p)
+		if err != nil {
+			return p, err
+		}
+		n, p = 2*uint64(m), rest
+	default:
+		return msgp.Skip(p)
+	}
+	if n > uint64(len(p)) {
+		return p, fmt.Errorf("container of %d elements in %d bytes", n, len(p))
+	}
+	if depth >= maxSkipDepth {
+		return p, fmt.Errorf("values nested deeper than %d", maxSkipDepth)
+	}
+	var err error
+	for ; n > 0; n-- {
+		if p, err = skipValue(p, depth+1); err != nil {
 			return p, err
 		}
 	}
