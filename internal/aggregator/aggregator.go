@@ -145,6 +145,7 @@ type Aggregator struct {
 	trackedIssued, trackedCompleted, trackedFailed *metrics.Counter
 	trackedDuration, totalDuration                 *metrics.Counter
 	errorsByClass                                  map[string]*metrics.Counter // by full counter name
+	badFrames                                      *metrics.Counter            // nil until the first bad frame
 
 	// Finish reasons of tracked completions.
 	finishStop, finishLength, finishToolCalls *metrics.Counter

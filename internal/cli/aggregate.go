@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -88,16 +92,22 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 		return asUsage(fmt.Errorf("aggregate: --metrics: %w", err))
 	}
 	defer pub.Close()
+	// A frame that does not decode is a bad frame: skipped, logged once per
+	// kind, and counted in the snapshot (bad_frames), never a failed sample.
+	var agg *aggregator.Aggregator
+	subOpts := bus.ZMQSubOptions{Bind: o.bind, Logger: a.logger(), OnBadFrame: func(string) { agg.CountBadFrame() }}
 	var subs []bus.Subscriber[event.Record]
+	var zsubs []*bus.ZMQSubscriber[event.Record]
 	for _, addr := range o.events {
-		sub, err := bus.NewZMQSubscriber[event.Record](addr, event.Codec{}, bus.ZMQSubOptions{Bind: o.bind})
+		sub, err := bus.NewZMQSubscriber[event.Record](addr, event.Codec{}, subOpts)
 		if err != nil {
 			return asUsage(fmt.Errorf("aggregate: --events %s: %w", addr, err))
 		}
 		defer sub.Close()
 		subs = append(subs, sub)
+		zsubs = append(zsubs, sub)
 	}
-	agg, err := aggregator.New(aggregator.Config{
+	agg, err = aggregator.New(aggregator.Config{
 		PublishInterval: o.publishInterval,
 		DrainTimeout:    o.drainTimeout,
 		Streaming:       o.streaming,
@@ -112,6 +122,7 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	snap, ferr := agg.Run(ctx, merge(subs))
+	reportBadFrames(a.stderr, zsubs)
 	rep := report.Build(&snap)
 	rep.Source = filepath.Join(metricsDir, aggregator.FinalFile)
 	if err := rep.WriteFiles(o.out); err != nil {
@@ -135,4 +146,25 @@ func merge(subs []bus.Subscriber[event.Record]) bus.Subscriber[event.Record] {
 		return subs[0]
 	}
 	return bus.Merge(subs...)
+}
+
+// reportBadFrames says how many frames the subscribers skipped, by kind.
+func reportBadFrames(w io.Writer, subs []*bus.ZMQSubscriber[event.Record]) {
+	total := map[string]int64{}
+	for _, s := range subs {
+		for k, n := range s.BadFrames() {
+			total[k] += n
+		}
+	}
+	if len(total) == 0 {
+		return
+	}
+	kinds := slices.Sorted(maps.Keys(total))
+	var n int64
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		n += total[k]
+		parts[i] = fmt.Sprintf("%s %d", k, total[k])
+	}
+	fmt.Fprintf(w, "inferbench aggregate: skipped %d bad frames (%s)\n", n, strings.Join(parts, ", "))
 }
