@@ -82,6 +82,7 @@ type Runner struct {
 	addr    string
 	client  *client.Client
 	snaps   *bus.ZMQPublisher[metrics.Snapshot]
+	events  *bus.ZMQPublisher[event.Record] // nil without metrics.events_addr
 	claim   *dirClaim
 	tmpDir  string // holds the socket when dir's path is too long for one
 	probed  string // the model Preflight found, when none was configured
@@ -155,6 +156,12 @@ func (r *Runner) Open() (err error) {
 			_ = r.closeSocket()
 		}
 	}()
+	// So is the event stream's address.
+	if addr := r.cfg.Metrics.EventsAddr; addr != "" && r.events == nil {
+		if r.events, err = newEventPublisher(addr); err != nil {
+			return err
+		}
+	}
 	claim, err := claimDir(r.dir, r.cfg.Overwrite)
 	for r.autoDir && (errors.Is(err, ErrDirHoldsRun) || errors.Is(err, ErrDirInUse)) {
 		// A run started in the same second took the default name.
@@ -215,13 +222,20 @@ func (r *Runner) bind(addr string) error {
 	return nil
 }
 
-// closeSocket closes the publisher (which removes its socket file) and the
-// temporary directory that held it, if any; it returns the first error.
+// closeSocket closes the publishers (which removes their socket files) and
+// the temporary directory that held the snapshot socket, if any; it returns
+// the first error.
 func (r *Runner) closeSocket() error {
 	var err error
 	if r.snaps != nil {
 		err = r.snaps.Close()
 		r.snaps = nil
+	}
+	if r.events != nil {
+		if cerr := r.events.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		r.events = nil
 	}
 	if r.tmpDir != "" {
 		if rerr := os.RemoveAll(r.tmpDir); rerr != nil && err == nil {
@@ -254,6 +268,16 @@ func (r *Runner) Close() error {
 		}
 	})
 	return r.closeErr
+}
+
+// EventsAddr returns the address the run's events are published on (with
+// the port picked for tcp://…:0) once Open succeeded, or "" without
+// metrics.events_addr.
+func (r *Runner) EventsAddr() string {
+	if r.events == nil {
+		return ""
+	}
+	return r.events.Endpoint()
 }
 
 // Dir returns the run directory (final once Open succeeded).
@@ -375,6 +399,10 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 
 	events := bus.NewInProc[event.Record](0)
 	aggSub, logSub := events.Subscribe(), events.Subscribe()
+	var fwdSub bus.Subscriber[event.Record]
+	if r.events != nil {
+		fwdSub = events.Subscribe()
+	}
 	elog, err := eventlog.Create(filepath.Join(r.dir, EventsFile))
 	if err != nil {
 		return nil, err
@@ -413,9 +441,21 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		session.Stop()
 	}
 
+	if r.events != nil {
+		if err := waitEventSubscribers(runCtx, r.events, r.cfg.Metrics.EventsSubscribers); err != nil {
+			elog.Close()
+			return nil, err
+		}
+	}
+
 	var wg sync.WaitGroup
 	var final metrics.Snapshot
-	var finalErr, logErr error
+	var finalErr, logErr, fwdErr error
+	if fwdSub != nil {
+		// Like the log, the stream is forwarded to the end of the bus even
+		// after an abort.
+		wg.Go(func() { fwdErr = forwardEvents(fwdSub, r.events) })
+	}
 	// An abort (or the end of ctx) cuts short only the aggregator's wait
 	// for token counts; it keeps reading the bus to session.ended, because
 	// the aborted requests' errors and completions are published after the
@@ -447,7 +487,13 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	rep.Source = filepath.Join(r.dir, report.MetricsDir, aggregator.FinalFile)
 	rep.Run = ReportRun(&r.cfg)
 	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Events: elog.Records()}
-	errs := []error{runErr, finalErr, logErr}
+	if r.events != nil {
+		// Close flushes and waits until subscribers have every frame.
+		if err := r.events.Close(); err != nil && fwdErr == nil {
+			fwdErr = err
+		}
+	}
+	errs := []error{runErr, finalErr, logErr, fwdErr}
 	if err := rep.WriteFiles(r.dir); err != nil {
 		errs = append(errs, err)
 	}

@@ -149,6 +149,8 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.StringVar(&c.Metrics.Tokenizer, "tokenizer", c.Metrics.Tokenizer, "tokenizer.json, its directory, or a Hugging Face model name, for exact ISL/OSL/TPOT (default: server usage)")
 	fs.StringVar(&c.Metrics.TokenSource, "token-source", c.Metrics.TokenSource, "token counts from: auto (tokenizer if given, else server usage), tokenizer, or usage")
 	fs.StringVar(&c.Metrics.PrometheusAddr, "prometheus-addr", c.Metrics.PrometheusAddr, "serve live metrics at http://HOST:PORT/metrics in the Prometheus text format")
+	fs.StringVar(&c.Metrics.EventsAddr, "events-addr", c.Metrics.EventsAddr, "also publish the run's events over ZeroMQ at this address (ipc://PATH or tcp://HOST:PORT), for inferbench aggregate or any subscriber")
+	fs.IntVar(&c.Metrics.EventsSubscribers, "events-subscribers", c.Metrics.EventsSubscribers, "with --events-addr: wait for this many subscribers before the first request")
 	fs.Var(boolFuncValue{funcValue{kind: "bool",
 		set: func(s string) error {
 			b, err := strconv.ParseBool(s)
@@ -304,6 +306,9 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 	}
 	fmt.Fprintf(a.stderr, "inferbench: %s benchmark of %s (%d samples in the dataset); run directory %s; live snapshots on %s\n",
 		cfg.Load.Mode, cfg.Endpoint.Endpoint, ds.Len(), runner.Dir(), runner.MetricsAddr())
+	if addr := runner.EventsAddr(); addr != "" {
+		fmt.Fprintf(a.stderr, "inferbench: events on %s (waiting for %d subscribers)\n", addr, cfg.Metrics.EventsSubscribers)
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

@@ -147,6 +147,15 @@ type Metrics struct {
 	TokenSource string `yaml:"token_source"`
 	// PrometheusAddr serves /metrics in the Prometheus text format ("" = off).
 	PrometheusAddr string `yaml:"prometheus_addr"`
+	// EventsAddr, when set, publishes the run's event records over ZeroMQ
+	// (ipc:// or tcp://, bound) in the Python tool's wire format: batched and
+	// lossless, for `inferbench aggregate`, the Python tool's aggregator or any
+	// subscriber.
+	EventsAddr string `yaml:"events_addr"`
+	// EventsSubscribers is how many subscribers of EventsAddr to wait for
+	// before the first request (0: start at once; a subscriber that joins
+	// late misses what was published before it).
+	EventsSubscribers int `yaml:"events_subscribers"`
 }
 
 // Defaults of the consumers, repeated here so that config imports none of
@@ -267,6 +276,12 @@ func (r *Run) ValidateRun() error {
 	}
 	if r.Metrics.PublishInterval <= 0 {
 		return fmt.Errorf("metrics.publish_interval %v: must be positive", r.Metrics.PublishInterval)
+	}
+	if r.Metrics.EventsSubscribers < 0 {
+		return fmt.Errorf("metrics.events_subscribers %d: must be 0 or more", r.Metrics.EventsSubscribers)
+	}
+	if r.Metrics.EventsSubscribers > 0 && r.Metrics.EventsAddr == "" {
+		return errors.New("metrics.events_subscribers: needs metrics.events_addr (--events-addr)")
 	}
 	switch r.UI {
 	case "auto", "tui", "plain":
