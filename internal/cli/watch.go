@@ -110,11 +110,31 @@ func (a *app) watch(ctx context.Context, arg string, o watchOpts) error {
 			o.target, o.duration = cfg.Load.NumSamples, cfg.Load.Duration
 		}
 	}
-	sub, err := bus.NewZMQSubscriber[metrics.Snapshot](addr, metrics.SnapshotCodec{}, bus.ZMQSubOptions{Conflate: true})
+	file, isFile := a.stdout.(*os.File)
+	tuiOn := isFile && !o.noTUI && term.IsTerminal(int(file.Fd()))
+	// Frames from the socket are hostile: a bad one is skipped and logged
+	// once per kind; while the dashboard draws, the log waits.
+	subOpts := bus.SnapshotSubOptions()
+	subOpts.Logger = a.logger()
+	if tuiOn {
+		held := &lockedBuffer{}
+		subOpts.Logger = slog.New(slog.NewTextHandler(held, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		defer func() { _, _ = a.stderr.Write(held.Bytes()) }()
+	}
+	sub, err := bus.NewZMQSubscriber[metrics.Snapshot](addr, metrics.SnapshotCodec{}, subOpts)
 	if err != nil {
 		return asUsage(fmt.Errorf("watch: %w", err))
 	}
 	defer sub.Close()
+	defer func() {
+		var n int64
+		for _, c := range sub.BadFrames() {
+			n += c
+		}
+		if n > 0 {
+			fmt.Fprintf(a.stderr, "inferbench: watch: skipped %d bad frames\n", n)
+		}
+	}()
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -124,7 +144,7 @@ func (a *app) watch(ctx context.Context, arg string, o watchOpts) error {
 
 	var final metrics.Snapshot
 	var ended bool
-	if file, ok := a.stdout.(*os.File); ok && !o.noTUI && term.IsTerminal(int(file.Fd())) {
+	if tuiOn {
 		m, err := tui.Run(ctx, f.out, tui.Options{Target: o.target, Duration: o.duration, Title: "watch " + addr,
 			Note: "(" + addr + ")", StaleAfter: f.gone}, os.Stdin, file)
 		if err != nil && ctx.Err() == nil {

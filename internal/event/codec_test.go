@@ -388,8 +388,10 @@ func TestCodec_OnDecodeError(t *testing.T) {
 	}
 }
 
-// FuzzDecodeRecord checks that no input makes the decoder panic, and that
-// whatever decodes re-encodes into a record that decodes to the same value.
+// FuzzDecodeRecord checks that no input makes the decoder panic or allocate
+// more than a small multiple of its size, and that whatever decodes
+// re-encodes into a record that decodes to the same value. The seeds include
+// the current and seed-era layouts and the hostile records.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range benchRecords() {
 		f.Add(event.AppendRecord(nil, &r))
@@ -401,8 +403,25 @@ func FuzzDecodeRecord(f *testing.F) {
 		return msgp.AppendString(b, "m")
 	}))
 	f.Add([]byte{})
+	f.Add(seedRecord("sample.complete", func(b []byte) []byte {
+		b = msgp.AppendArrayHeader(b, 5)
+		b = msgp.AppendString(b, "TextModelOutput")
+		b = msgp.AppendString(b, "a")
+		b = msgp.AppendNil(b)
+		b = msgp.AppendMapHeader(b, 1)
+		b = msgp.AppendString(b, "completion_tokens")
+		b = msgp.AppendInt(b, 2)
+		return msgp.AppendString(b, "stop")
+	}))
+	for _, p := range hostileRecords() {
+		f.Add(p)
+	}
 	f.Fuzz(func(t *testing.T, p []byte) {
-		r, err := event.DecodeRecord(p)
+		var r event.Record
+		var err error
+		if n := allocated(func() { r, err = event.DecodeRecord(p) }); n > 8*uint64(len(p))+64<<10 {
+			t.Fatalf("a %d-byte record allocated %d bytes", len(p), n)
+		}
 		if err != nil {
 			return
 		}

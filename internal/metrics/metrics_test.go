@@ -15,7 +15,7 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
-func newSeries(t *testing.T, r *metrics.Registry, name string, o metrics.SeriesOpts) *metrics.Series {
+func newSeries(t testing.TB, r *metrics.Registry, name string, o metrics.SeriesOpts) *metrics.Series {
 	t.Helper()
 	s, err := r.NewSeries(name, o)
 	if err != nil {
@@ -284,7 +284,7 @@ func TestSnapshot_CompletePredicate(t *testing.T) {
 	}
 }
 
-func sampleRegistry(t *testing.T) *metrics.Registry {
+func sampleRegistry(t testing.TB) *metrics.Registry {
 	r := metrics.NewRegistry()
 	c, _ := r.NewCounter("total_samples_issued", false)
 	c.Add(7)
