@@ -678,22 +678,7 @@ func (s *ZMQSubscriber[T]) receiveLocked(flags zmq.Flag) error {
 	}
 	// The whole array is read before any payload is decoded: a batch that is
 	// not a valid array is dropped entirely, as the Python tool does.
-	s.payloads = s.payloads[:0]
-	n, rest, err := msgp.ReadArrayHeaderBytes(body)
-	if err == nil && uint64(n) > uint64(len(rest)) {
-		// Every element takes at least one byte.
-		err = fmt.Errorf("array of %d payloads in %d bytes", n, len(rest))
-	}
-	for i := uint32(0); err == nil && i < n; i++ {
-		var pl []byte
-		if msgp.NextType(rest) == msgp.StrType {
-			pl, rest, err = msgp.ReadStringZC(rest)
-		} else {
-			pl, rest, err = msgp.ReadBytesZC(rest)
-		}
-		s.payloads = append(s.payloads, pl)
-	}
-	if err != nil {
+	if s.payloads, err = splitBatch(s.payloads[:0], body); err != nil {
 		clear(s.payloads)
 		s.badFrame(BadBatch, fmt.Errorf("%d bytes: %w", len(body), err))
 		return nil
@@ -747,6 +732,34 @@ func (s *ZMQSubscriber[T]) BadFrames() map[string]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// splitBatch appends to dst the payloads of a batch frame's body: a msgpack
+// array of bin (or str) payloads, which alias body. The element count is
+// checked against the bytes that remain before anything is appended, and each
+// payload's length by msgp.
+func splitBatch(dst [][]byte, body []byte) ([][]byte, error) {
+	n, rest, err := msgp.ReadArrayHeaderBytes(body)
+	if err != nil {
+		return dst, err
+	}
+	// Every element takes at least one byte.
+	if uint64(n) > uint64(len(rest)) {
+		return dst, fmt.Errorf("array of %d payloads in %d bytes", n, len(rest))
+	}
+	for i := uint32(0); i < n; i++ {
+		var pl []byte
+		if msgp.NextType(rest) == msgp.StrType {
+			pl, rest, err = msgp.ReadStringZC(rest)
+		} else {
+			pl, rest, err = msgp.ReadBytesZC(rest)
+		}
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, pl)
+	}
+	return dst, nil
 }
 
 func isBatchTopic(topic []byte) bool {
