@@ -43,6 +43,9 @@ func (a *app) aggregateCmd() *cobra.Command {
 (ipc:// or tcp://), folds it into metrics, publishes a snapshot every publish interval
 on --metrics, and when session.ended arrives writes DIR/metrics/final_snapshot.json,
 DIR/result_summary.json and DIR/report.txt and prints the report.
+It reads the event layout of inferbench (benchmark --events-addr) and of the
+Python tool, current and older. A frame that does not decode is skipped, logged
+once per kind and counted (bad_frames), never taken for a failed sample.
 SIGTERM or SIGINT finalizes at once as "interrupted".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runAggregate(cmd.Context(), o) },
