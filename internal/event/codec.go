@@ -460,6 +460,20 @@ func decodeData(p []byte) (Data, *outputUsage, []byte, error) {
 // maxDepth; scalars, strings and bins are skipped by msgp, which checks their
 // lengths.
 func skip(p []byte, depth int) ([]byte, error) {
+	// Fast paths for what the Python tool's records hold most: nil (unset
+	// payload fields, turn), small integers and short strings.
+	if len(p) > 0 {
+		switch c := p[0]; {
+		case c == 0xc0 || c < 0x80 || c >= 0xe0: // nil, positive and negative fixint
+			return p[1:], nil
+		case c&0xe0 == 0xa0: // fixstr
+			n := 1 + int(c&0x1f)
+			if len(p) < n {
+				return p, msgp.ErrShortBytes
+			}
+			return p[n:], nil
+		}
+	}
 	var n uint64
 	switch msgp.NextType(p) {
 	case msgp.ArrayType:
