@@ -159,12 +159,6 @@ func TestAggregate_PythonToolFrames(t *testing.T) {
 	// Counters of the Python tool's current version that inferbench does not
 	// compute yet, and why.
 	notComputed := map[string]string{
-		"tracked_finish_reason_stop":           "finish-reason counters are not in inferbench's aggregator yet",
-		"tracked_finish_reason_length":         "finish-reason counters are not in inferbench's aggregator yet",
-		"tracked_finish_reason_tool_calls":     "finish-reason counters are not in inferbench's aggregator yet",
-		"tracked_finish_reason_content_filter": "finish-reason counters are not in inferbench's aggregator yet",
-		"tracked_finish_reason_function_call":  "finish-reason counters are not in inferbench's aggregator yet",
-		"tracked_finish_reason_other":          "finish-reason counters are not in inferbench's aggregator yet",
 		// The Python tool's optional legacy-LoadGen QPS window (first tracked
 		// issue to the completion of the last-issued sample) for poisson runs.
 		"legacy_loadgen_window_duration_ns": "inferbench has no legacy-LoadGen QPS window",
