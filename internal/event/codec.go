@@ -245,14 +245,14 @@ func DecodeRecord(p []byte) (Record, error) {
 	)
 	for i := uint32(0); i < n; i++ {
 		var key []byte
-		key, p, err = msgp.ReadMapKeyZC(p)
+		key, p, err = readKey(p)
 		if err != nil {
 			return r, fmt.Errorf("%w: key: %v", ErrDecode, err)
 		}
 		switch string(key) {
 		case keyEventType:
 			var s []byte
-			s, p, err = msgp.ReadStringZC(p)
+			s, p, err = readKey(p)
 			if err == nil {
 				if r.Type = topicType(s); r.Type == Invalid {
 					err = fmt.Errorf("unknown event type %q", s)
@@ -338,7 +338,7 @@ func decodeData(p []byte) (Data, *outputUsage, []byte, error) {
 	if uint64(n) > uint64(len(p)) {
 		return nil, nil, p, fmt.Errorf("payload array of %d elements in %d bytes", n, len(p))
 	}
-	tag, p, err := msgp.ReadStringZC(p)
+	tag, p, err := readKey(p)
 	if err != nil {
 		return nil, nil, p, err
 	}
@@ -453,6 +453,19 @@ func decodeData(p []byte) (Data, *outputUsage, []byte, error) {
 		return d, nil, p, err
 	}
 	return nil, nil, p, fmt.Errorf("unknown payload tag %q", tag)
+}
+
+// readKey reads a string without copying it, with a fast path for the short
+// strings (fixstr) that map keys, payload tags and most topics are.
+func readKey(p []byte) ([]byte, []byte, error) {
+	if len(p) > 0 && p[0]&0xe0 == 0xa0 {
+		n := 1 + int(p[0]&0x1f)
+		if len(p) < n {
+			return nil, p, msgp.ErrShortBytes
+		}
+		return p[1:n], p[n:], nil
+	}
+	return msgp.ReadMapKeyZC(p)
 }
 
 // skip skips one value of any type. Containers are walked with their
