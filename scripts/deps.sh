@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what inferbench needs to build (libzmq, pkg-config) and, with
 # --test, what its tests need (Debian's python3-zmq and python3-msgpack for the
-# wire-compatibility tests, tmux for the terminal tests). Installs only what is
+# wire-compatibility tests, tmux for the terminal tests, zstd whose zstdcat
+# reads the full event log). Installs only what is
 # missing. Debian/Ubuntu use apt; on macOS run: brew install zeromq pkg-config
 set -euo pipefail
 
@@ -12,6 +13,7 @@ command -v gcc >/dev/null 2>&1 || want+=(gcc libc6-dev)
 if [[ "${1:-}" == "--test" ]]; then
   /usr/bin/python3 -c 'import zmq, msgpack' >/dev/null 2>&1 || want+=(python3 python3-zmq python3-msgpack)
   command -v tmux >/dev/null 2>&1 || want+=(tmux)
+  command -v zstdcat >/dev/null 2>&1 || want+=(zstd)
 fi
 ((${#want[@]})) || exit 0
 

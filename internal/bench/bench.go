@@ -3,8 +3,9 @@
 // event log from it, publishes snapshots over ZeroMQ, and writes the run
 // directory:
 //
-//	<report_dir>/config.yaml                  the resolved configuration
-//	<report_dir>/events.jsonl                 every event record
+//	<report_dir>/config.yaml                  the resolved configuration (with the dataset's sha256)
+//	<report_dir>/requests.jsonl               one record per request (event log compact or full)
+//	<report_dir>/events.jsonl.zst             every event record, zstd (event log full)
 //	<report_dir>/metrics/final_snapshot.json  the exact terminal snapshot
 //	<report_dir>/result_summary.json          the report as JSON
 //	<report_dir>/report.txt                   the report as text
@@ -22,12 +23,19 @@
 // counts. Either way every issued request is accounted for: the aggregator
 // and the event log both read the event stream to its end, so the final
 // snapshot counts the cancelled requests as completed and failed.
+//
+// A write failure of the event log (disk full, an unwritable file) stops the
+// run as the first Ctrl-C does: the run ends interrupted, the final snapshot
+// and the report are still produced, and Run returns the failure.
 package bench
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -39,6 +47,7 @@ import (
 	"time"
 
 	"github.com/inferbench/inferbench/internal/aggregator"
+	"github.com/inferbench/inferbench/internal/atomicfile"
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/client"
 	"github.com/inferbench/inferbench/internal/config"
@@ -52,9 +61,10 @@ import (
 
 // File names in a run directory.
 const (
-	ConfigFile = "config.yaml"
-	EventsFile = "events.jsonl"
-	SocketFile = "metrics.sock"
+	ConfigFile   = "config.yaml"
+	RequestsFile = eventlog.RequestsFile
+	EventsFile   = eventlog.FullFile
+	SocketFile   = "metrics.sock"
 )
 
 // ErrUnreachable is returned when the endpoint does not accept connections
@@ -67,7 +77,10 @@ type Outcome struct {
 	Final   metrics.Snapshot
 	Report  *report.Report
 	Loadgen loadgen.Result
-	Events  int64 // records in events.jsonl
+	// Requests is the number of records in requests.jsonl, Events the number
+	// of records in events.jsonl.zst (0 unless the event log is full).
+	Requests int64
+	Events   int64
 }
 
 // Runner runs one benchmark. Its Stop and Abort methods are safe to call
@@ -98,6 +111,9 @@ type Runner struct {
 	OnSnapshot func(metrics.Snapshot)
 	// OnComplete, when set before Run, is passed to the load generator.
 	OnComplete func(index int, out *event.Output, err error)
+	// WrapLogWriter, when set before Run, wraps the event log's file writers
+	// (fault injection in tests).
+	WrapLogWriter func(name string, w io.Writer) io.Writer
 
 	mu      sync.Mutex
 	session *loadgen.Session
@@ -127,6 +143,15 @@ func New(cfg config.Run, ds *dataset.Dataset, tok aggregator.TokenCounter, log *
 	}
 	if err := checkDir(dir, cfg.Overwrite); err != nil {
 		return nil, err
+	}
+	// config.yaml records the dataset's hash: the per-request records
+	// reference prompts by their index in it.
+	if cfg.Dataset.Path != "" && cfg.Dataset.Synthetic == nil {
+		sum, err := fileSHA256(cfg.Dataset.Path)
+		if err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", cfg.Dataset.Path, err)
+		}
+		cfg.Dataset.SHA256 = sum
 	}
 	cl, err := client.New(ClientConfig(cfg.Endpoint))
 	if err != nil {
@@ -186,7 +211,7 @@ func (r *Runner) Open() (err error) {
 	}
 	path := filepath.Join(r.dir, ConfigFile)
 	claim.wrote(path)
-	if err := os.WriteFile(path, resolved, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, resolved, 0o644); err != nil {
 		return fmt.Errorf("report_dir %s: %w", r.dir, err)
 	}
 	if r.snaps == nil {
@@ -403,7 +428,15 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	if r.events != nil {
 		fwdSub = events.Subscribe()
 	}
-	elog, err := eventlog.Create(filepath.Join(r.dir, EventsFile))
+	// The log counts tokens as the aggregator does, with its tokenizer.
+	var logTok eventlog.TokenCounter
+	if r.tok != nil && r.cfg.Metrics.TokenSource != aggregator.TokenSourceUsage {
+		logTok = r.tok
+	}
+	elog, err := eventlog.Open(eventlog.Options{
+		Dir: r.dir, Mode: eventlog.Mode(r.cfg.EventLog), Streaming: r.cfg.Endpoint.Streaming,
+		Tokenizer: logTok, WrapWriter: r.WrapLogWriter,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -474,6 +507,14 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		// The log is drained to the end of the bus even after an abort:
 		// nothing received is lost.
 		logErr = elog.Run(context.Background(), logSub)
+		if logErr != nil {
+			// Stop reading (publishers never wait for this queue) and stop
+			// issuing: a run whose record cannot be written is stopped.
+			_ = logSub.Close()
+			logErr = fmt.Errorf("%w; stopped issuing requests", logErr)
+			r.log.Error("event log failed: stopping the run", "err", logErr)
+			r.Stop()
+		}
 	}()
 
 	res, runErr := session.Run(runCtx)
@@ -486,7 +527,11 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	rep := report.Build(&final)
 	rep.Source = filepath.Join(r.dir, report.MetricsDir, aggregator.FinalFile)
 	rep.Run = ReportRun(&r.cfg)
-	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Events: elog.Records()}
+	var we *eventlog.WriteError
+	if errors.As(logErr, &we) {
+		rep.Warnings = append([]string{fmt.Sprintf("the run was stopped: its event log %s could not be written (%v)", we.Path, we.Err)}, rep.Warnings...)
+	}
+	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Requests: elog.Requests(), Events: elog.Events()}
 	if r.events != nil {
 		// Close flushes and waits until subscribers have every frame.
 		if err := r.events.Close(); err != nil && fwdErr == nil {
@@ -509,4 +554,18 @@ type tee struct {
 func (t tee) Publish(s metrics.Snapshot) error {
 	t.fn(s)
 	return t.Publisher.Publish(s)
+}
+
+// fileSHA256 returns the hex sha256 of a file's content.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

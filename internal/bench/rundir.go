@@ -25,9 +25,9 @@ var ErrDirHoldsRun = errors.New("run directory already holds a run")
 var runArtifacts = []string{
 	ConfigFile,
 	filepath.Join(report.MetricsDir, aggregator.FinalFile),
+	RequestsFile,
 	EventsFile,
-	"events.jsonl.zst",
-	"requests.jsonl",
+	"events.jsonl", // the event log of earlier versions
 	report.SummaryFile,
 	report.TextFile,
 }

@@ -151,6 +151,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.StringVar(&c.Metrics.PrometheusAddr, "prometheus-addr", c.Metrics.PrometheusAddr, "serve live metrics at http://HOST:PORT/metrics in the Prometheus text format")
 	fs.StringVar(&c.Metrics.EventsAddr, "events-addr", c.Metrics.EventsAddr, "also publish the run's events over ZeroMQ at this address (ipc://PATH or tcp://HOST:PORT), for inferbench aggregate or any subscriber")
 	fs.IntVar(&c.Metrics.EventsSubscribers, "events-subscribers", c.Metrics.EventsSubscribers, "with --events-addr: wait for this many subscribers before the first request")
+	fs.StringVar(&c.EventLog, "event-log", c.EventLog, "event log: compact (requests.jsonl, one short record per request), full (also every chunk-level event, events.jsonl.zst) or off")
 	fs.Var(boolFuncValue{funcValue{kind: "bool",
 		set: func(s string) error {
 			b, err := strconv.ParseBool(s)

@@ -85,11 +85,12 @@ func TestBenchmark_CtrlC(t *testing.T) {
 			url := startMock(t, tc.server)
 			dir := filepath.Join(shortDir(t), "run")
 			c := startInferbench(t, "benchmark", "online", "--endpoint", url, "--model", "mock-model",
-				"--synthetic", "100000", "--target-qps", "200", "--report-dir", dir, "--no-tui", "--grace-period", "20s")
-			events := filepath.Join(dir, "events.jsonl")
+				"--synthetic", "100000", "--target-qps", "200", "--report-dir", dir, "--no-tui", "--grace-period", "20s",
+				"--event-log", "full")
+			full := filepath.Join(dir, "events.jsonl.zst")
 			waitFor(t, "events to be logged", 20*time.Second, func() bool {
-				st, err := os.Stat(events)
-				return err == nil && st.Size() > 4096
+				st, err := os.Stat(full)
+				return err == nil && st.Size() > 2048
 			})
 			start := time.Now()
 			for i := range tc.signals {
@@ -110,8 +111,8 @@ func TestBenchmark_CtrlC(t *testing.T) {
 			if !strings.Contains(c.stdout.String(), "Summary") || !strings.Contains(c.stdout.String(), "interrupted") {
 				t.Errorf("no report with the interrupted warning:\n%s", c.stdout.String())
 			}
-			if n := validLines(t, events); n < 10 {
-				t.Errorf("events.jsonl has %d lines", n)
+			if n := validLines(t, filepath.Join(dir, "requests.jsonl")); n < 10 {
+				t.Errorf("requests.jsonl has %d lines", n)
 			}
 			data, err := os.ReadFile(filepath.Join(dir, "metrics", "final_snapshot.json"))
 			if err != nil {

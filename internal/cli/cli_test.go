@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,8 +28,20 @@ import (
 // run it as a real child process (signals, exit codes).
 const envMain = "INFERBENCH_TEST_MAIN"
 
+// envFileSize, in the child, sets RLIMIT_FSIZE (bytes) before running.
+const envFileSize = "INFERBENCH_TEST_FSIZE"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(envMain) == "1" {
+		if lim := os.Getenv(envFileSize); lim != "" {
+			// A file size limit makes every write past it fail (EFBIG) as
+			// a full disk would; Go ignores the SIGXFSZ that comes with it.
+			n, _ := strconv.ParseUint(lim, 10, 64)
+			if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+				fmt.Fprintln(os.Stderr, "setrlimit:", err)
+				os.Exit(99)
+			}
+		}
 		os.Exit(cli.Execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -61,8 +74,14 @@ func (s *syncBuffer) String() string {
 
 func startInferbench(t *testing.T, args ...string) *child {
 	t.Helper()
+	return startInferbenchEnv(t, nil, args...)
+}
+
+// startInferbenchEnv starts inferbench with extra environment variables.
+func startInferbenchEnv(t *testing.T, env []string, args ...string) *child {
+	t.Helper()
 	c := &child{cmd: exec.Command(os.Args[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	c.cmd.Env = append(os.Environ(), envMain+"=1")
+	c.cmd.Env = append(append(os.Environ(), envMain+"=1"), env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,13 +1,12 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/inferbench/inferbench/internal/atomicfile"
 	"github.com/inferbench/inferbench/internal/config"
 )
 
@@ -28,23 +27,11 @@ func (a *app) initCmd() *cobra.Command {
 				_, err := a.stdout.Write(config.Example)
 				return err
 			}
-			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-			if force {
-				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-			}
-			f, err := os.OpenFile(path, flags, 0o644)
-			if errors.Is(err, fs.ErrExist) {
+			if _, err := os.Lstat(path); err == nil && !force {
 				return usagef("init: %s exists (use --force to overwrite)", path)
 			}
-			if err != nil {
+			if err := atomicfile.WriteFile(path, config.Example, 0o644); err != nil {
 				return usagef("init: %v", err)
-			}
-			if _, err := f.Write(config.Example); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
 			}
 			fmt.Fprintf(a.stderr, "inferbench: wrote %s; edit it, then: inferbench benchmark online --config %s\n", path, path)
 			return nil

@@ -2,12 +2,15 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/config"
+	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/report"
 )
 
@@ -16,9 +19,21 @@ func (a *app) reportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report PATH",
 		Short: "Render the report of a run from its final snapshot (a run directory or a final_snapshot.json)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Render the report of a run from its final snapshot (a run directory or a final_snapshot.json).
+A run directory without metrics/final_snapshot.json (the run was killed) is
+reported from a snapshot rebuilt from its requests.jsonl (and events.jsonl.zst
+for the inter-chunk gaps); the report says so.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			snap, file, err := report.Load(args[0])
+			var rebuilt *eventlog.Rebuilt
+			if errors.Is(err, report.ErrNoSnapshot) {
+				// A run killed before its final snapshot: rebuild it from
+				// the event log, when there is one.
+				if rebuilt, err = rebuildRun(args[0], err); err == nil {
+					snap, file = &rebuilt.Snapshot, rebuilt.From[0]
+				}
+			}
 			if err != nil {
 				if errors.Is(err, report.ErrNoSnapshot) {
 					return asUsage(err)
@@ -28,6 +43,9 @@ func (a *app) reportCmd() *cobra.Command {
 			a.logger().Info("report source", "file", file)
 			rep := report.Build(snap)
 			rep.Source = file
+			if rebuilt != nil {
+				rep.MarkRebuilt(rebuilt.From, rebuilt.Missing, rebuilt.Notes)
+			}
 			// The run directory's config.yaml says what was measured.
 			if cfg, err := config.Load(filepath.Join(dirOfRun(args[0], file), bench.ConfigFile)); err == nil {
 				rep.Run = bench.ReportRun(&cfg)
@@ -64,4 +82,18 @@ func dirOfRun(arg, file string) string {
 		return d
 	}
 	return arg
+}
+
+// rebuildRun rebuilds the final snapshot of the run directory dir from its
+// event log. Without one it returns noSnap, the error of the missing
+// snapshot; a corrupt log is an input error naming the file.
+func rebuildRun(dir string, noSnap error) (*eventlog.Rebuilt, error) {
+	if st, err := os.Stat(filepath.Join(dir, eventlog.RequestsFile)); err != nil || st.IsDir() {
+		return nil, noSnap
+	}
+	rb, err := eventlog.Rebuild(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot rebuild from the event log: %v", report.ErrNoSnapshot, err)
+	}
+	return rb, nil
 }

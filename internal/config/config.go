@@ -32,6 +32,7 @@
 //	  tokenizer: ./tokenizer.json
 //	report_dir: reports/run1
 //	overwrite: false       # replace a finished run in report_dir
+//	event_log: compact   # compact | full | off
 package config
 
 import (
@@ -58,6 +59,10 @@ type Run struct {
 	// are removed first); without it such a directory is refused. A
 	// directory a running benchmark holds is refused either way.
 	Overwrite bool `yaml:"overwrite,omitempty"`
+	// EventLog is what the run logs besides its metrics: compact (the
+	// per-request records requests.jsonl, the default), full (also every
+	// chunk-level event, zstd-compressed, events.jsonl.zst) or off.
+	EventLog string `yaml:"event_log"`
 	// UI is "auto" (dashboard on a terminal, progress lines otherwise),
 	// "tui" or "plain".
 	UI string `yaml:"ui"`
@@ -69,6 +74,10 @@ type Dataset struct {
 	Options DatasetOptions `yaml:"options"`
 	// Synthetic generates prompts instead.
 	Synthetic *Synthetic `yaml:"synthetic"`
+	// SHA256 is the hex sha256 of the file at Path, recorded by the run in
+	// its config.yaml so that the per-request records, which reference
+	// prompts by dataset index, identify the prompts. It is not read back.
+	SHA256 string `yaml:"sha256,omitempty"`
 }
 
 // DatasetOptions select a dataset file's format and columns (see
@@ -203,7 +212,8 @@ func Default() Run {
 			DrainTimeout:    DefaultDrainTimeout,
 			TokenSource:     DefaultTokenSource,
 		},
-		UI: "auto",
+		UI:       "auto",
+		EventLog: "compact",
 	}
 }
 
@@ -282,6 +292,11 @@ func (r *Run) ValidateRun() error {
 	}
 	if r.Metrics.EventsSubscribers > 0 && r.Metrics.EventsAddr == "" {
 		return errors.New("metrics.events_subscribers: needs metrics.events_addr (--events-addr)")
+	}
+	switch r.EventLog {
+	case "", "compact", "full", "off":
+	default:
+		return fmt.Errorf("event_log %q: want compact, full or off", r.EventLog)
 	}
 	switch r.UI {
 	case "auto", "tui", "plain":

@@ -158,6 +158,10 @@ type PromptData struct {
 	// schedule has no intended times, e.g. offline); the record's timestamp
 	// minus it is the scheduler's lateness.
 	ScheduledNS int64
+	// Index is 1 + the prompt's index in the dataset, so that a per-request
+	// record can reference the prompt instead of repeating it; 0 means
+	// unknown (the wire format does not carry it).
+	Index int
 }
 
 // Usage is the token usage reported by the server, when it reports one.

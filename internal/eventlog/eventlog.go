@@ -1,13 +1,23 @@
-// Package eventlog writes a run's event stream to disk as events.jsonl: one
-// JSON object per record, in bus order,
+// Package eventlog writes a run's event stream to disk, bounded by default:
 //
-//	{"event_type":"sample.issued","timestamp_ns":123,"sample_uuid":"…","data":{"text":"…"}}
+//   - requests.jsonl (mode compact, the default, and full): one short JSON
+//     line per request, written when the request completes, whatever the
+//     length of its stream (see [Request] for the fields). The prompt is not
+//     repeated: the record references it by dataset index, and config.yaml
+//     records the dataset path and its sha256. The file also holds a header
+//     line and one line per session event and per error that belongs to no
+//     request, so that [Rebuild] can rebuild the run's final snapshot from it
+//     when the run was killed before writing one.
+//   - events.jsonl.zst (mode full): every record, chunk-level, as one JSON
+//     object per line ([AppendJSON]), zstd-compressed. Every flush is a
+//     complete zstd frame, so the file is a valid zstd stream (zstdcat
+//     reads it) even when the process is killed between writes.
 //
-// with data {"text","token_ids","scheduled_ns"} for prompts,
-// {"output","reasoning","first_chunk_len","usage","finish_reason"} for outputs
-// and {"error_type","error_message"} for errors (null when absent). Only whole
-// lines are ever written, so the file is valid line by line even when the
-// process is killed between writes.
+// Only whole lines (and whole frames) are ever written. At the first write
+// failure (disk full, an unwritable file) [Log.Run] truncates the file back
+// to its last complete line or frame (removing it when nothing was written),
+// stops writing and returns a *[WriteError] naming the file and the cause;
+// the caller decides to stop the run.
 package eventlog
 
 import (
@@ -16,13 +26,43 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/jsonw"
 )
+
+// File names in a run directory.
+const (
+	RequestsFile = "requests.jsonl"
+	FullFile     = "events.jsonl.zst"
+)
+
+// Mode says what the event log writes.
+type Mode string
+
+// The modes of --event-log.
+const (
+	ModeCompact Mode = "compact" // requests.jsonl only (the default)
+	ModeFull    Mode = "full"    // requests.jsonl and events.jsonl.zst
+	ModeOff     Mode = "off"     // nothing
+)
+
+// ParseMode checks a mode name; "" means ModeCompact.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case "", ModeCompact:
+		return ModeCompact, nil
+	case ModeFull, ModeOff:
+		return Mode(s), nil
+	}
+	return "", fmt.Errorf("event log mode %q: want compact, full or off", s)
+}
 
 // DefaultFlushInterval bounds how long a record waits in memory.
 const DefaultFlushInterval = 200 * time.Millisecond
@@ -30,72 +70,177 @@ const DefaultFlushInterval = 200 * time.Millisecond
 // flushBytes is the buffered size that triggers a write.
 const flushBytes = 256 << 10
 
-// JSONL writes records to a file as JSON lines. It is not safe for
-// concurrent use; Run owns it.
-type JSONL struct {
-	f         *os.File
-	buf       []byte
+// TokenCounter counts the tokens of a text; it is the aggregator's tokenizer,
+// so that the records carry the counts the aggregator recorded.
+type TokenCounter interface {
+	Count(text string) int
+}
+
+// Options configures a [Log].
+type Options struct {
+	Dir  string // the run directory
+	Mode Mode   // "" means ModeCompact
+	// Streaming says whether the run registered the streaming series (TTFT,
+	// inter-chunk gap, TPOT); it is written into the header for Rebuild.
+	Streaming bool
+	// Tokenizer, when the aggregator counts tokens with one, counts ISL, OSL
+	// and TPOT tokens for the records the same way; nil means token counts
+	// come from token ids and the server's usage, as in the aggregator.
+	Tokenizer TokenCounter
+	// WrapWriter, when set, wraps the file writers (fault injection in tests).
+	WrapWriter func(name string, w io.Writer) io.Writer
+}
+
+// WriteError is the first write failure of the log: the file and the cause.
+type WriteError struct {
+	Path string
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("event log %s: %v", e.Path, e.Err)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// Log writes the event log of one run. It is not safe for concurrent use;
+// Run owns it until it returns.
+type Log struct {
+	req  *sink // requests.jsonl; nil when off
+	full *sink // events.jsonl.zst; nil unless full
+	enc  *zstd.Encoder
+	tab  table
+
 	lastFlush time.Time
-	n         int64
+	events    int64
+	failed    error
 }
 
-// Create opens path for writing (truncating it).
-func Create(path string) (*JSONL, error) {
-	f, err := os.Create(path)
+// Open creates the files of mode in o.Dir (truncating them). With ModeOff it
+// returns a Log that writes nothing.
+func Open(o Options) (*Log, error) {
+	mode, err := ParseMode(string(o.Mode))
 	if err != nil {
-		return nil, fmt.Errorf("eventlog: %w", err)
+		return nil, err
 	}
-	return &JSONL{f: f, buf: make([]byte, 0, flushBytes+4096), lastFlush: time.Now()}, nil
+	l := &Log{lastFlush: time.Now()}
+	l.tab.init(o.Streaming, o.Tokenizer)
+	if mode == ModeOff {
+		return l, nil
+	}
+	if l.req, err = openSink(filepath.Join(o.Dir, RequestsFile), o.WrapWriter); err != nil {
+		return nil, err
+	}
+	// The header goes out at once, so the file is never empty.
+	l.req.buf = l.tab.appendHeader(l.req.buf)
+	if err := l.req.flush(nil); err != nil {
+		return nil, err
+	}
+	if mode == ModeFull {
+		if l.full, err = openSink(filepath.Join(o.Dir, FullFile), o.WrapWriter); err != nil {
+			_ = l.req.close()
+			return nil, err
+		}
+		l.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			_ = l.req.close()
+			_ = l.full.close()
+			return nil, fmt.Errorf("eventlog: %w", err)
+		}
+	}
+	return l, nil
 }
 
-// Records returns how many records were written.
-func (w *JSONL) Records() int64 { return w.n }
+// Requests returns how many request records were written to requests.jsonl.
+func (l *Log) Requests() int64 { return l.tab.written }
 
-// Write appends one record; it reaches the file at the next flush.
-func (w *JSONL) Write(r *event.Record) error {
-	w.buf = AppendJSON(w.buf, r)
-	w.buf = append(w.buf, '\n')
-	w.n++
-	if len(w.buf) >= flushBytes || time.Since(w.lastFlush) >= DefaultFlushInterval {
-		return w.Flush()
+// Events returns how many records the full log received.
+func (l *Log) Events() int64 { return l.events }
+
+// Write folds one record into the log; it reaches the files at the next
+// flush (when a buffer is full, or Run's next periodic flush). After a write
+// failure it does nothing and returns that failure.
+func (l *Log) Write(r *event.Record) error {
+	if l.failed != nil {
+		return l.failed
+	}
+	if l.full != nil {
+		l.full.buf = AppendJSON(l.full.buf, r)
+		l.full.buf = append(l.full.buf, '\n')
+		l.events++
+	}
+	if l.req != nil {
+		l.req.buf = l.tab.apply(l.req.buf, r)
+	}
+	if (l.req != nil && len(l.req.buf) >= flushBytes) || (l.full != nil && len(l.full.buf) >= flushBytes) {
+		return l.Flush()
 	}
 	return nil
 }
 
-// Flush writes the buffered lines in one write.
-func (w *JSONL) Flush() error {
-	w.lastFlush = time.Now()
-	if len(w.buf) == 0 {
-		return nil
+// Flush writes what is buffered: whole lines to requests.jsonl, one zstd
+// frame to events.jsonl.zst.
+func (l *Log) Flush() error {
+	if l.failed != nil {
+		return l.failed
 	}
-	_, err := w.f.Write(w.buf)
-	w.buf = w.buf[:0]
-	if err != nil {
-		return fmt.Errorf("eventlog: %w", err)
+	l.lastFlush = time.Now()
+	if l.req != nil {
+		if err := l.req.flush(nil); err != nil {
+			l.failed = err
+			return err
+		}
+	}
+	if l.full != nil {
+		if err := l.full.flush(l.enc); err != nil {
+			l.failed = err
+			return err
+		}
 	}
 	return nil
 }
 
-// Close flushes and closes the file.
-func (w *JSONL) Close() error {
-	return errors.Join(w.Flush(), w.f.Close())
+// Close records the requests still in flight (issued, never completed), flushes and
+// closes the files. The files are fsynced: they are the run's record.
+func (l *Log) Close() error {
+	if l.req != nil && l.failed == nil {
+		l.req.buf = l.tab.appendInFlight(l.req.buf)
+	}
+	err := l.Flush()
+	if l.failed != nil {
+		err = l.failed
+	}
+	var errs []error
+	if l.req != nil {
+		errs = append(errs, l.req.close())
+	}
+	if l.full != nil {
+		errs = append(errs, l.full.close())
+	}
+	if l.enc != nil {
+		_ = l.enc.Close()
+	}
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
 // Run writes every record from sub until session.ended (included), the end
 // of the stream, or ctx ends; it flushes before returning. A quiet stream is
-// still flushed every DefaultFlushInterval.
-func (w *JSONL) Run(ctx context.Context, sub bus.Subscriber[event.Record]) error {
-	defer w.Flush()
+// still flushed every DefaultFlushInterval. It returns at the first write
+// failure, a *WriteError.
+func (l *Log) Run(ctx context.Context, sub bus.Subscriber[event.Record]) error {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, DefaultFlushInterval)
 		batch, err := sub.Next(wctx)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, bus.ErrClosed) {
-				return w.Flush()
+				return l.Flush()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
-				if err := w.Flush(); err != nil {
+				if err := l.Flush(); err != nil {
 					return err
 				}
 				continue
@@ -103,17 +248,128 @@ func (w *JSONL) Run(ctx context.Context, sub bus.Subscriber[event.Record]) error
 			return err
 		}
 		for i := range batch {
-			if err := w.Write(&batch[i]); err != nil {
+			if err := l.Write(&batch[i]); err != nil {
 				return err
 			}
 			if batch[i].Type == event.SessionEnded {
-				return w.Flush()
+				return l.Flush()
+			}
+		}
+		if time.Since(l.lastFlush) >= DefaultFlushInterval {
+			if err := l.Flush(); err != nil {
+				return err
+			}
+		}
+		// Nothing waits for the log: let records pile up for a moment so
+		// that one wake-up takes hundreds of them, instead of a wake-up
+		// per chunk of every stream (the cost that dominates otherwise).
+		if len(batch) < paceBatch {
+			select {
+			case <-ctx.Done():
+			case <-time.After(pace):
 			}
 		}
 	}
 }
 
-// AppendJSON appends the JSON object of r (without a newline) to b.
+// pace is how long Run waits after a small batch before reading the next;
+// paceBatch is the size of a batch that is not small. At 100k records/s a
+// pause holds 500 records, far below the bus's per-subscriber limit.
+const (
+	pace      = 5 * time.Millisecond
+	paceBatch = 4096
+)
+
+// sink is one append-only file of whole lines or frames. good is the size of
+// its valid prefix: a failed write is cut back to it.
+type sink struct {
+	path string
+	f    *os.File
+	w    io.Writer
+	buf  []byte
+	zbuf []byte
+	good int64
+}
+
+func openSink(path string, wrap func(string, io.Writer) io.Writer) (*sink, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, &WriteError{Path: path, Err: unwrapPath(err)}
+	}
+	s := &sink{path: path, f: f, w: f, buf: make([]byte, 0, flushBytes+4096)}
+	if wrap != nil {
+		s.w = wrap(filepath.Base(path), f)
+	}
+	return s, nil
+}
+
+// flush writes the buffer (as one zstd frame when enc is set). On failure it
+// cuts the file back to its last whole line or frame, or removes it when
+// nothing whole was written.
+func (s *sink) flush(enc *zstd.Encoder) error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	data := s.buf
+	if enc != nil {
+		s.zbuf = enc.EncodeAll(s.buf, s.zbuf[:0])
+		data = s.zbuf
+	}
+	n, err := s.w.Write(data)
+	s.buf = s.buf[:0]
+	if err == nil && n < len(data) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		s.cutBack()
+		return &WriteError{Path: s.path, Err: unwrapPath(err)}
+	}
+	s.good += int64(n)
+	return nil
+}
+
+func (s *sink) cutBack() {
+	if s.good == 0 {
+		_ = s.f.Close()
+		_ = os.Remove(s.path)
+		s.f = nil
+		return
+	}
+	_ = s.f.Truncate(s.good)
+	_, _ = s.f.Seek(s.good, io.SeekStart)
+}
+
+func (s *sink) close() error {
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Sync()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	s.f = nil
+	if err != nil {
+		return &WriteError{Path: s.path, Err: unwrapPath(err)}
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// AppendJSON appends the JSON object of r (without a newline) to b: the line
+// format of events.jsonl.zst,
+//
+//	{"event_type":"sample.issued","timestamp_ns":123,"sample_uuid":"…","data":{"text":"…"}}
+//
+// with data {"text","token_ids","scheduled_ns"} for prompts,
+// {"output","reasoning","first_chunk_len","usage","finish_reason"} for outputs
+// and {"error_type","error_message"} for errors (null when absent).
 func AppendJSON(b []byte, r *event.Record) []byte {
 	b = append(b, `{"event_type":"`...)
 	b = append(b, r.Type.Topic()...)
@@ -139,6 +395,10 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 		if d.ScheduledNS != 0 {
 			b = append(b, `,"scheduled_ns":`...)
 			b = strconv.AppendInt(b, d.ScheduledNS, 10)
+		}
+		if d.Index > 0 {
+			b = append(b, `,"dataset_index":`...)
+			b = strconv.AppendInt(b, int64(d.Index-1), 10)
 		}
 		b = append(b, '}')
 	case *event.Output:

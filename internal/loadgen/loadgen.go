@@ -424,7 +424,7 @@ func (s *Session) issue(ctx context.Context, idx int, tracked bool, scheduled in
 		Type:        event.SampleIssued,
 		TimestampNS: event.Now(),
 		SampleUUID:  uuid,
-		Data:        &event.PromptData{Text: smp.Prompt, TokenIDs: smp.TokenIDs, ScheduledNS: scheduled},
+		Data:        &event.PromptData{Text: smp.Prompt, TokenIDs: smp.TokenIDs, ScheduledNS: scheduled, Index: idx + 1},
 	})
 	if tracked {
 		s.issued.Add(1)

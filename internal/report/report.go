@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/inferbench/inferbench/internal/atomicfile"
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
@@ -111,7 +112,11 @@ type Report struct {
 	// usage, when a run had both.
 	OSLAgreement *Agreement `json:"osl_agreement,omitempty"`
 	Warnings     []string   `json:"warnings,omitempty"`
-	Sections     []Section  `json:"metrics"`
+	// RebuiltFrom names the event-log files the snapshot was rebuilt from
+	// (see MarkRebuilt); NotRebuilt lists the series they could not give.
+	RebuiltFrom []string  `json:"rebuilt_from,omitempty"`
+	NotRebuilt  []string  `json:"series_not_rebuilt,omitempty"`
+	Sections    []Section `json:"metrics"`
 }
 
 // Samples counts a group of samples (the warmup): completed = succeeded +
@@ -382,22 +387,18 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// WriteFiles writes result_summary.json and report.txt into dir.
+// WriteFiles writes result_summary.json and report.txt into dir, each
+// atomically (a failure leaves no partial file).
 func (r *Report) WriteFiles(dir string) error {
 	data, err := r.JSON()
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, SummaryFile), append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, SummaryFile), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	f, err := os.Create(filepath.Join(dir, TextFile))
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, TextFile), 0o644, r.WriteText); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := r.WriteText(f); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
+	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/inferbench/inferbench/internal/atomicfile"
 )
 
 // DefaultBaseURL is the Hugging Face Hub that [Resolve] downloads from.
@@ -116,40 +118,12 @@ func (r *Resolver) fetch(ctx context.Context, name, file, dir string, optional b
 	default:
 		return fail(fmt.Sprintf("HTTP %d from %s", resp.StatusCode, url))
 	}
-	if err := writeAtomic(filepath.Join(dir, file), resp.Body); err != nil {
+	// A reader (or a second download) never sees a partial file.
+	if err := atomicfile.Write(filepath.Join(dir, file), 0o644, func(w io.Writer) error {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	}); err != nil {
 		return fail(err.Error())
-	}
-	return nil
-}
-
-// writeAtomic writes r to path through a temporary file in the same
-// directory, so a reader never sees a partial file.
-func writeAtomic(path string, r io.Reader) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = io.Copy(f, r); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
-		_ = d.Sync() // best effort: make the rename durable
-		d.Close()
 	}
 	return nil
 }

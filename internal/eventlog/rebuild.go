@@ -1,0 +1,366 @@
+package eventlog
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/metrics"
+)
+
+// The metric names of the aggregator's snapshot (DESIGN §4), which a rebuild
+// reproduces. eventlog may not import the aggregator; the bench tests check
+// that a rebuilt snapshot names and values everything as the aggregator does.
+const (
+	nTotalIssued      = "total_samples_issued"
+	nTotalCompleted   = "total_samples_completed"
+	nTotalFailed      = "total_samples_failed"
+	nTrackedIssued    = "tracked_samples_issued"
+	nTrackedCompleted = "tracked_samples_completed"
+	nTrackedFailed    = "tracked_samples_failed"
+	nTrackedDuration  = "tracked_duration_ns"
+	nTotalDuration    = "total_duration_ns"
+	nOSLCompared      = "osl_usage_compared"
+	nOSLMismatched    = "osl_usage_mismatched"
+	nOSLRelDiffSum    = "osl_usage_abs_rel_diff_sum"
+	nErrorPrefix      = "errors."
+
+	nTTFT          = "ttft_ns"
+	nLatency       = "sample_latency_ns"
+	nFailedLatency = "failed_sample_latency_ns"
+	nChunkDelta    = "chunk_delta_ns"
+	nTPOT          = "tpot_ns"
+	nISL           = "isl"
+	nOSL           = "osl"
+	nLateness      = "issue_lateness_ns"
+	nOSLUsage      = "osl_usage"
+)
+
+// Rebuilt is a final snapshot rebuilt from a run's event log.
+type Rebuilt struct {
+	Snapshot metrics.Snapshot
+	// From lists the files it was rebuilt from.
+	From []string
+	// Missing lists the series the run had that could not be rebuilt
+	// (chunk_delta_ns needs events.jsonl.zst).
+	Missing []string
+	// Notes say what else a reader should know (a truncated last line, …).
+	Notes []string
+}
+
+// Rebuild rebuilds the final snapshot of the run in dir from requests.jsonl
+// (and the inter-chunk gaps from events.jsonl.zst when present): the same
+// counters and the same exact percentiles of every per-request series as the
+// aggregator writes, for a run killed before it wrote final_snapshot.json.
+// Requests in flight when a process was killed are missing: a request is
+// logged when it completes.
+func Rebuild(dir string) (*Rebuilt, error) {
+	path := filepath.Join(dir, RequestsFile)
+	rs, err := ReadRequests(path)
+	if err != nil {
+		return nil, err
+	}
+	out := &Rebuilt{From: []string{path}}
+	if rs.Truncated {
+		out.Notes = append(out.Notes, "the last line of requests.jsonl was cut short (the process was killed mid-write) and is ignored")
+	}
+	b := newBuilder(rs.Streaming, rs.Tokenizer)
+	var deltas []int64
+	if rs.Streaming {
+		full := filepath.Join(dir, FullFile)
+		d, note, err := chunkDeltas(full)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			out.Missing = append(out.Missing, nChunkDelta)
+		case err != nil:
+			return nil, err
+		default:
+			deltas = d
+			out.From = append(out.From, full)
+			if note != "" {
+				out.Notes = append(out.Notes, note)
+			}
+		}
+	}
+	if err := b.register(rs.Streaming && len(out.Missing) == 0); err != nil {
+		return nil, err
+	}
+	out.Snapshot = b.build(rs, deltas)
+	return out, nil
+}
+
+type builder struct {
+	streaming, tokenizer bool
+	reg                  *metrics.Registry
+	counters             map[string]*metrics.Counter
+	series               map[string]*metrics.Series
+	errs                 []error
+}
+
+func newBuilder(streaming, tokenizer bool) *builder {
+	return &builder{streaming: streaming, tokenizer: tokenizer, reg: metrics.NewRegistry(),
+		counters: map[string]*metrics.Counter{}, series: map[string]*metrics.Series{}}
+}
+
+// register registers what the aggregator registers, in its order.
+func (b *builder) register(chunkDelta bool) error {
+	for _, n := range []string{nTotalIssued, nTotalCompleted, nTotalFailed, nTrackedIssued, nTrackedCompleted,
+		nTrackedFailed, nTrackedDuration, nTotalDuration} {
+		b.counter(n, false)
+	}
+	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
+	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
+	if b.streaming {
+		b.newSeries(nTTFT, timeOpts)
+	}
+	b.newSeries(nLatency, timeOpts)
+	b.newSeries(nFailedLatency, timeOpts)
+	if b.streaming {
+		if chunkDelta {
+			b.newSeries(nChunkDelta, timeOpts)
+		}
+		o := timeOpts
+		o.Float = true
+		b.newSeries(nTPOT, o)
+	}
+	b.newSeries(nISL, tokenOpts)
+	b.newSeries(nOSL, tokenOpts)
+	b.newSeries(nLateness, timeOpts)
+	if b.tokenizer {
+		b.newSeries(nOSLUsage, tokenOpts)
+		b.counter(nOSLCompared, false)
+		b.counter(nOSLMismatched, false)
+		b.counter(nOSLRelDiffSum, true)
+	}
+	return errors.Join(b.errs...)
+}
+
+func (b *builder) counter(name string, isFloat bool) *metrics.Counter {
+	if c, ok := b.counters[name]; ok {
+		return c
+	}
+	c, err := b.reg.NewCounter(name, isFloat)
+	if err != nil {
+		b.errs = append(b.errs, err)
+		return nil
+	}
+	b.counters[name] = c
+	return c
+}
+
+func (b *builder) newSeries(name string, o metrics.SeriesOpts) {
+	s, err := b.reg.NewSeries(name, o)
+	if err != nil {
+		b.errs = append(b.errs, err)
+		return
+	}
+	b.series[name] = s
+}
+
+func (b *builder) add(name string, d int64) {
+	if c := b.counter(name, false); c != nil {
+		c.Add(d)
+	}
+}
+
+func (b *builder) record(name string, v int64) {
+	if s := b.series[name]; s != nil {
+		s.Record(v)
+	}
+}
+
+type window struct{ start, lastComplete int64 }
+
+func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
+	var (
+		base           int64
+		started        bool
+		ended, stopped bool
+		windows        []window
+		lastTS         int64 // relative to base
+	)
+	for _, m := range rs.Marks {
+		if m.Ev == event.SessionStarted.Topic() && !started {
+			started, base = true, m.TS
+		}
+	}
+	for _, m := range rs.Marks {
+		if started {
+			lastTS = max(lastTS, m.TS-base)
+		}
+		switch m.Ev {
+		case event.SessionEnded.Topic():
+			ended = true
+		case event.SessionStopLoadgen.Topic():
+			stopped = true
+		case event.SessionStartTracking.Topic():
+			windows = append(windows, window{start: m.TS, lastComplete: m.TS})
+		}
+		if m.Err != "" {
+			b.add(nTotalFailed, 1)
+			b.add(nErrorPrefix+m.Err, 1)
+		}
+	}
+	for i := range rs.Requests {
+		r := &rs.Requests[i]
+		b.add(nTotalIssued, 1)
+		lastTS = max(lastTS, r.Iss)
+		if r.Lat != nil {
+			b.add(nTotalCompleted, 1)
+			lastTS = max(lastTS, r.Iss+*r.Lat)
+		}
+		if r.Last != nil {
+			lastTS = max(lastTS, r.Iss+*r.Last)
+		}
+		if r.Err != "" {
+			b.add(nTotalFailed, 1)
+			b.add(nErrorPrefix+r.Err, 1)
+		}
+		if !r.Tracked() {
+			continue
+		}
+		b.add(nTrackedIssued, 1)
+		if r.Late != nil {
+			b.record(nLateness, max(*r.Late, 0))
+		}
+		if r.ISL != nil {
+			b.record(nISL, *r.ISL)
+		}
+		if r.TTFT != nil {
+			b.record(nTTFT, *r.TTFT)
+		}
+		if r.Err != "" {
+			b.add(nTrackedFailed, 1)
+		}
+		if r.Lat == nil {
+			continue
+		}
+		b.add(nTrackedCompleted, 1)
+		if r.Blk >= 0 && r.Blk < len(windows) {
+			w := &windows[r.Blk]
+			w.lastComplete = max(w.lastComplete, base+r.Iss+*r.Lat)
+		}
+		if r.Err != "" {
+			b.record(nFailedLatency, *r.Lat)
+			continue
+		}
+		b.record(nLatency, *r.Lat)
+		if r.UOSL != nil {
+			b.record(nOSLUsage, *r.UOSL)
+		}
+		if r.OSL != nil {
+			b.record(nOSL, *r.OSL)
+			if r.UOSL != nil && b.tokenizer {
+				b.add(nOSLCompared, 1)
+				if *r.OSL != *r.UOSL {
+					b.add(nOSLMismatched, 1)
+				}
+				if c := b.counters[nOSLRelDiffSum]; c != nil {
+					c.AddFloat(math.Abs(float64(*r.OSL-*r.UOSL)) / float64(*r.UOSL))
+				}
+			}
+		}
+		if dec := r.DecodeTokens(); dec > 0 && b.streaming {
+			if s := b.series[nTPOT]; s != nil {
+				s.RecordFloat(float64(*r.Lat-*r.TTFT) / float64(dec))
+			}
+		}
+	}
+	for _, d := range deltas {
+		b.record(nChunkDelta, d)
+	}
+	var tracked int64
+	for _, w := range windows {
+		tracked += max(w.lastComplete-w.start, 0)
+	}
+	b.counters[nTrackedDuration].Set(tracked)
+	b.counters[nTotalDuration].Set(lastTS)
+	state := metrics.StateInterrupted
+	if ended && !stopped {
+		state = metrics.StateComplete
+	}
+	return b.reg.Snapshot(state, 0, base+lastTS)
+}
+
+// chunkDeltas replays events.jsonl.zst the way the aggregator reads the bus
+// and returns the inter-chunk gaps of tracked requests. A stream cut short
+// (a killed process) yields what its whole frames hold, with a note.
+func chunkDeltas(path string) ([]int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
+	if err != nil {
+		return nil, "", fmt.Errorf("eventlog: %s: %w", path, err)
+	}
+	defer dec.Close()
+	type row struct {
+		last     int64
+		hasFirst bool
+	}
+	var (
+		deltas   []int64
+		tracking bool
+		rows     = map[string]*row{}
+		note     string
+	)
+	br := bufio.NewReaderSize(dec, 256<<10)
+	for {
+		line, err := readLine(br)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			note = fmt.Sprintf("%s ends early (%v): inter-chunk gaps after that point are missing", filepath.Base(path), err)
+			break
+		}
+		if line[len(line)-1] != '\n' {
+			break
+		}
+		var r struct {
+			Type string `json:"event_type"`
+			TS   int64  `json:"timestamp_ns"`
+			ID   string `json:"sample_uuid"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil, "", fmt.Errorf("eventlog: %s: %w", path, err)
+		}
+		switch r.Type {
+		case "session.ended":
+			return deltas, note, nil
+		case "session.start_performance_tracking":
+			tracking = true
+		case "session.stop_performance_tracking":
+			tracking = false
+		case "sample.issued":
+			if _, dup := rows[r.ID]; tracking && !dup && r.ID != "" {
+				rows[r.ID] = &row{}
+			}
+		case "sample.recv_first", "sample.recv_non_first":
+			rw, ok := rows[r.ID]
+			if !ok {
+				continue
+			}
+			if r.Type == "sample.recv_first" && !rw.hasFirst {
+				rw.hasFirst = true
+			} else if rw.last != 0 {
+				deltas = append(deltas, r.TS-rw.last)
+			}
+			rw.last = r.TS
+		case "sample.complete":
+			delete(rows, r.ID)
+		}
+	}
+	return deltas, note, nil
+}
