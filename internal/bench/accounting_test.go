@@ -1,19 +1,18 @@
 package bench_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
@@ -28,26 +27,22 @@ func sum(m map[string]int64) int64 {
 	return n
 }
 
-// loggedErrors counts the error records of events.jsonl that name a sample.
+// loggedErrors counts the errors that name a sample in the run's event log
+// (requests.jsonl): failed requests and the error lines with a request id.
 func loggedErrors(t *testing.T, path string) int64 {
 	t.Helper()
-	f, err := os.Open(path)
+	rs, err := eventlog.ReadRequests(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var n int64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		var r struct {
-			Type string `json:"event_type"`
-			UUID string `json:"sample_uuid"`
+	for _, r := range rs.Requests {
+		if r.Err != "" {
+			n++
 		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(r.Type, "error.") && r.UUID != "" {
+	}
+	for _, m := range rs.Marks {
+		if m.Err != "" && m.ID != "" {
 			n++
 		}
 	}
@@ -80,7 +75,7 @@ func TestRun_ErrorSums(t *testing.T) {
 	if w.Issued != 50 || w.Completed != 50 || w.Failed == 0 || w.Succeeded+w.Failed != w.Completed || sum(w.Errors) != w.Failed {
 		t.Errorf("warmup %+v: want 50 issued and completed, failures that sum by class", *w)
 	}
-	if n := loggedErrors(t, filepath.Join(out.Dir, bench.EventsFile)); n != rep.Failed+w.Failed || n != out.Final.CounterInt(aggregator.TotalFailed) {
+	if n := loggedErrors(t, filepath.Join(out.Dir, bench.RequestsFile)); n != rep.Failed+w.Failed || n != out.Final.CounterInt(aggregator.TotalFailed) {
 		t.Errorf("event log holds %d failed samples; report tracked %d + warmup %d, snapshot total %d",
 			n, rep.Failed, w.Failed, out.Final.CounterInt(aggregator.TotalFailed))
 	}
@@ -240,7 +235,7 @@ func TestRun_StopAccounting(t *testing.T) {
 			}
 			f := out.Final
 			n := f.CounterInt(aggregator.TotalIssued)
-			logged := loggedErrors(t, filepath.Join(out.Dir, bench.EventsFile))
+			logged := loggedErrors(t, filepath.Join(out.Dir, bench.RequestsFile))
 			if f.State != metrics.StateInterrupted || n < 10 {
 				t.Errorf("state %s, %d issued: want interrupted after 10", f.State, n)
 			}

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,27 +13,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
 )
 
-// logCounts is what an events.jsonl holds, counted the way the aggregator
+// logCounts is what the full event log (events.jsonl.zst) holds, counted the way the aggregator
 // counts: sample records and the error records attributed to a sample.
 type logCounts struct {
 	issued, completed, failed int64
 	classes                   map[string]int64 // error class → count, errors with a sample only
 }
 
+// readFullLog returns the decompressed content of an events.jsonl.zst, as
+// far as its whole frames go.
+func readFullLog(path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		return nil
+	}
+	defer dec.Close()
+	out, _ := dec.DecodeAll(data, nil)
+	return out
+}
+
 func countEventLog(t *testing.T, path string) logCounts {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	c := logCounts{classes: map[string]int64{}}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(readFullLog(path)))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for n := 1; sc.Scan(); n++ {
 		var r struct {
@@ -152,7 +169,7 @@ func TestBenchmark_StopAccounting(t *testing.T) {
 			r := &stopRun{dir: filepath.Join(base, "run")}
 			args := []string{"benchmark", "online", "--endpoint", url, "--model", "mock-model",
 				"--synthetic", "1000", "--target-qps", "40", "--report-dir", r.dir,
-				"--grace-period", tc.grace.String(), "--publish-interval", "50ms"}
+				"--grace-period", tc.grace.String(), "--publish-interval", "50ms", "--event-log", "full"}
 			var exited func() bool
 			if tc.tui {
 				self, err := os.Executable()
@@ -178,11 +195,11 @@ func TestBenchmark_StopAccounting(t *testing.T) {
 					}
 				}
 			}
-			events := filepath.Join(r.dir, "events.jsonl")
+			events := filepath.Join(r.dir, "events.jsonl.zst")
 			// Stop once a few requests are in flight (none has completed:
 			// the first answer takes at least 700 ms).
 			waitFor(t, "requests to be issued", 20*time.Second, func() bool {
-				data, _ := os.ReadFile(events)
+				data := readFullLog(events)
 				return strings.Count(string(data), `"sample.issued"`) >= 8
 			})
 			tc.stop(t, r)

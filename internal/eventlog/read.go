@@ -67,11 +67,16 @@ func (r *Request) DecodeTokens() int64 {
 
 // Mark is a session event or an error of no request, as logged.
 type Mark struct {
-	Ev  string `json:"ev"`
-	TS  int64  `json:"ts"`
-	ID  string `json:"id"`
-	Err string `json:"err"`
-	Msg string `json:"msg"`
+	Ev string `json:"ev"`
+	TS int64  `json:"ts"`
+	ID string `json:"id"`
+	// Fails is 1 for an error that fails a request that is not tracked (or
+	// no longer in flight): the aggregator counts it in total_samples_failed
+	// and the warmup_errors family. Other errors (no request, or a tracked
+	// request's second error) count in the other_errors family only.
+	Fails int    `json:"fails"`
+	Err   string `json:"err"`
+	Msg   string `json:"msg"`
 }
 
 // Requests is a parsed requests.jsonl.

@@ -33,6 +33,9 @@ const (
 	nOSLMismatched    = "osl_usage_mismatched"
 	nOSLRelDiffSum    = "osl_usage_abs_rel_diff_sum"
 	nErrorPrefix      = "errors."
+	nWarmupErrPrefix  = "warmup_errors."
+	nOtherErrPrefix   = "other_errors."
+	nFinishPrefix     = "tracked_finish_reason_"
 
 	nTTFT          = "ttft_ns"
 	nLatency       = "sample_latency_ns"
@@ -44,6 +47,10 @@ const (
 	nLateness      = "issue_lateness_ns"
 	nOSLUsage      = "osl_usage"
 )
+
+// finishReasons are the finish reasons counted apart (OpenAI's five); any
+// other value counts as "other".
+var finishReasons = []string{"stop", "length", "tool_calls", "content_filter", "function_call", "other"}
 
 // Rebuilt is a final snapshot rebuilt from a run's event log.
 type Rebuilt struct {
@@ -114,9 +121,14 @@ func newBuilder(streaming, tokenizer bool) *builder {
 // register registers what the aggregator registers, in its order.
 func (b *builder) register(chunkDelta bool) error {
 	for _, n := range []string{nTotalIssued, nTotalCompleted, nTotalFailed, nTrackedIssued, nTrackedCompleted,
-		nTrackedFailed, nTrackedDuration, nTotalDuration} {
+		nTrackedFailed} {
 		b.counter(n, false)
 	}
+	for _, fr := range finishReasons {
+		b.counter(nFinishPrefix+fr, false)
+	}
+	b.counter(nTrackedDuration, false)
+	b.counter(nTotalDuration, false)
 	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
 	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
 	if b.streaming {
@@ -206,8 +218,12 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 			windows = append(windows, window{start: m.TS, lastComplete: m.TS})
 		}
 		if m.Err != "" {
-			b.add(nTotalFailed, 1)
-			b.add(nErrorPrefix+m.Err, 1)
+			if m.Fails != 0 {
+				b.add(nTotalFailed, 1)
+				b.add(nWarmupErrPrefix+m.Err, 1)
+			} else {
+				b.add(nOtherErrPrefix+m.Err, 1)
+			}
 		}
 	}
 	for i := range rs.Requests {
@@ -223,7 +239,11 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		}
 		if r.Err != "" {
 			b.add(nTotalFailed, 1)
-			b.add(nErrorPrefix+r.Err, 1)
+			if r.Tracked() {
+				b.add(nErrorPrefix+r.Err, 1)
+			} else {
+				b.add(nWarmupErrPrefix+r.Err, 1)
+			}
 		}
 		if !r.Tracked() {
 			continue
@@ -245,6 +265,15 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 			continue
 		}
 		b.add(nTrackedCompleted, 1)
+		if r.Fin != "" {
+			fr := "other"
+			for _, known := range finishReasons {
+				if r.Fin == known {
+					fr = known
+				}
+			}
+			b.add(nFinishPrefix+fr, 1)
+		}
 		if r.Blk >= 0 && r.Blk < len(windows) {
 			w := &windows[r.Blk]
 			w.lastComplete = max(w.lastComplete, base+r.Iss+*r.Lat)

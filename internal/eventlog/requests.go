@@ -17,6 +17,7 @@ import (
 //
 //	{"ev":"session.started","ts":1234567890}
 //	{"ev":"error.loadgen","ts":1234567999,"err":"class","msg":"excerpt"}
+//	{"ev":"error.client","ts":1234568000,"id":"…","fails":1,"err":"class"}
 //
 // (ts on the monotonic clock of the run) and one line per request when it
 // completes, all times in nanoseconds:
@@ -127,12 +128,17 @@ func (t *table) error(b []byte, r *event.Record) []byte {
 		}
 		msg = d.Message
 	}
-	if st, ok := t.rows[r.SampleUUID]; ok && r.SampleUUID != "" && !st.failed {
+	st, inFlight := t.rows[r.SampleUUID]
+	if inFlight && r.SampleUUID != "" && !st.failed {
 		st.failed, st.errClass, st.errMsg = true, class, excerpt(msg)
 		return b
 	}
 	// An error of no request in flight, or a request's second error: a line
-	// of its own, so that every error is counted.
+	// of its own, so that every error is counted. "fails" says whether the
+	// aggregator counts it as a failed sample (in total_samples_failed and
+	// the warmup_errors family) or not (the other_errors family): it does
+	// unless the error has no sample or repeats one of a tracked request.
+	fails := r.SampleUUID != "" && !(inFlight && st.tracked)
 	b = append(b, `{"ev":"`...)
 	b = append(b, r.Type.Topic()...)
 	b = append(b, `","ts":`...)
@@ -140,6 +146,9 @@ func (t *table) error(b []byte, r *event.Record) []byte {
 	if r.SampleUUID != "" {
 		b = append(b, `,"id":`...)
 		b = jsonw.AppendString(b, r.SampleUUID)
+	}
+	if fails {
+		b = append(b, `,"fails":1`...)
 	}
 	b = append(b, `,"err":`...)
 	b = jsonw.AppendString(b, class)
