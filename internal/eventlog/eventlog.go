@@ -185,14 +185,16 @@ func (l *Log) Flush() error {
 		return l.failed
 	}
 	l.lastFlush = time.Now()
-	if l.req != nil {
-		if err := l.req.flush(nil); err != nil {
+	// The full log first: a request in requests.jsonl then always has its
+	// chunks in events.jsonl.zst, even when the process dies in between.
+	if l.full != nil {
+		if err := l.full.flush(l.enc); err != nil {
 			l.failed = err
 			return err
 		}
 	}
-	if l.full != nil {
-		if err := l.full.flush(l.enc); err != nil {
+	if l.req != nil {
+		if err := l.req.flush(nil); err != nil {
 			l.failed = err
 			return err
 		}

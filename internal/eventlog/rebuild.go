@@ -84,7 +84,13 @@ func Rebuild(dir string) (*Rebuilt, error) {
 	var deltas []int64
 	if rs.Streaming {
 		full := filepath.Join(dir, FullFile)
-		d, note, err := chunkDeltas(full)
+		tracked := make(map[string]bool, len(rs.Requests))
+		for i := range rs.Requests {
+			if r := &rs.Requests[i]; r.Tracked() {
+				tracked[r.ID] = true
+			}
+		}
+		d, note, err := chunkDeltas(full, tracked)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			out.Missing = append(out.Missing, nChunkDelta)
@@ -321,9 +327,10 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 }
 
 // chunkDeltas replays events.jsonl.zst the way the aggregator reads the bus
-// and returns the inter-chunk gaps of tracked requests. A stream cut short
-// (a killed process) yields what its whole frames hold, with a note.
-func chunkDeltas(path string) ([]int64, string, error) {
+// and returns the inter-chunk gaps of the tracked requests of requests.jsonl
+// (the log writes the full log first, so it holds all their chunks even
+// after a kill). A stream cut short yields what its whole frames hold.
+func chunkDeltas(path string, tracked map[string]bool) ([]int64, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", err
@@ -339,10 +346,9 @@ func chunkDeltas(path string) ([]int64, string, error) {
 		hasFirst bool
 	}
 	var (
-		deltas   []int64
-		tracking bool
-		rows     = map[string]*row{}
-		note     string
+		deltas []int64
+		rows   = map[string]*row{}
+		note   string
 	)
 	br := bufio.NewReaderSize(dec, 256<<10)
 	for {
@@ -368,12 +374,8 @@ func chunkDeltas(path string) ([]int64, string, error) {
 		switch r.Type {
 		case "session.ended":
 			return deltas, note, nil
-		case "session.start_performance_tracking":
-			tracking = true
-		case "session.stop_performance_tracking":
-			tracking = false
 		case "sample.issued":
-			if _, dup := rows[r.ID]; tracking && !dup && r.ID != "" {
+			if _, dup := rows[r.ID]; tracked[r.ID] && !dup {
 				rows[r.ID] = &row{}
 			}
 		case "sample.recv_first", "sample.recv_non_first":
