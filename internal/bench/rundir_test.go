@@ -185,7 +185,7 @@ func TestRunDir_SocketRemoved(t *testing.T) {
 				_, err = r.Run(context.Background())
 			case "run failed":
 				// The event log cannot be created: a directory is in its way.
-				if err := os.Mkdir(filepath.Join(cfg.ReportDir, bench.EventsFile), 0o755); err != nil {
+				if err := os.Mkdir(filepath.Join(cfg.ReportDir, bench.RequestsFile), 0o755); err != nil {
 					t.Fatal(err)
 				}
 				if _, err = r.Run(context.Background()); err == nil {
