@@ -336,7 +336,8 @@ func chunkDeltas(path string, tracked map[string]bool) ([]int64, string, error) 
 		return nil, "", err
 	}
 	defer f.Close()
-	dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
+	dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20),
+		zstd.WithDecoderMaxMemory(256<<20))
 	if err != nil {
 		return nil, "", fmt.Errorf("eventlog: %s: %w", path, err)
 	}

@@ -19,5 +19,13 @@ func (r *Report) MarkRebuilt(from []string, missing, notes []string) {
 		warn = append(warn, fmt.Sprintf("not rebuilt: %s (needs the chunk-level log, --event-log full)", strings.Join(missing, ", ")))
 	}
 	warn = append(warn, notes...)
-	r.Warnings = append(warn, r.Warnings...)
+	for _, w := range r.Warnings {
+		// A rebuilt run that did not end was most likely killed, not
+		// stopped by a signal it could handle.
+		if strings.HasPrefix(w, "run was interrupted") {
+			w = "the run did not end cleanly (killed, or stopped): the metrics are what its log holds"
+		}
+		warn = append(warn, w)
+	}
+	r.Warnings = warn
 }
