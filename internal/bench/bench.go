@@ -542,8 +542,38 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	if err := rep.WriteFiles(r.dir); err != nil {
 		errs = append(errs, err)
 	}
-	return out, errors.Join(errs...)
+	return out, joinLine(errs...)
 }
+
+// joinLine joins the non-nil errors into one error of one line (a full disk
+// fails several writes at once; the user gets one line naming each).
+func joinLine(errs ...error) error {
+	var ee lineErrors
+	for _, err := range errs {
+		if err != nil {
+			ee = append(ee, err)
+		}
+	}
+	switch len(ee) {
+	case 0:
+		return nil
+	case 1:
+		return ee[0]
+	}
+	return ee
+}
+
+type lineErrors []error
+
+func (e lineErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e lineErrors) Unwrap() []error { return e }
 
 // tee publishes to a publisher and hands every snapshot to a callback.
 type tee struct {

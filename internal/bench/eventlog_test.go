@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"os"
@@ -256,6 +257,52 @@ func TestRun_eventLogWriteFailure(t *testing.T) {
 			if strings.Contains(e.Name(), ".tmp") || (!e.IsDir() && info.Size() == 0 && e.Name() != bench.SocketFile) {
 				t.Errorf("left behind %s (%d bytes)", filepath.Join(dir, e.Name()), info.Size())
 			}
+		}
+	}
+}
+
+// When the disk is full several writes fail: here the event log and the
+// final snapshot (its directory is replaced by a file). The run still ends
+// with its report, one error line naming each file, and no partial file.
+func TestRun_severalWritesFail(t *testing.T) {
+	url, _ := startMock(t, mockserver.Config{OutputTokens: 4})
+	cfg := baseConfig(t, url)
+	cfg.Load.Mode = string(loadgen.ModeConstant)
+	cfg.Load.TargetQPS = 200
+	r, err := bench.New(cfg, synthetic(t, 2000), nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.WrapLogWriter = func(name string, w io.Writer) io.Writer { return &failAfter{w: w, n: 2000} }
+	if err := r.Open(); err != nil {
+		t.Fatal(err)
+	}
+	metricsDir := filepath.Join(cfg.ReportDir, report.MetricsDir)
+	if err := os.Remove(metricsDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(metricsDir, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Run(context.Background())
+	if err == nil || out == nil || out.Report == nil {
+		t.Fatalf("outcome %v, err %v: want a report and an error", out, err)
+	}
+	msg := err.Error()
+	t.Logf("error: %s", msg)
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, bench.RequestsFile) || !strings.Contains(msg, report.FinalFile) {
+		t.Errorf("error %q: want one line naming %s and %s", msg, bench.RequestsFile, report.FinalFile)
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("error %q does not wrap the cause", msg)
+	}
+	if out.Final.State != metrics.StateInterrupted {
+		t.Errorf("state %s, want interrupted", out.Final.State)
+	}
+	ents, _ := os.ReadDir(cfg.ReportDir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("left behind %s", e.Name())
 		}
 	}
 }
