@@ -17,8 +17,8 @@ import (
 // and +0 one key (they compare equal).
 const signBit = 1 << 63
 
-func intKey(v int64) uint64   { return uint64(v) ^ signBit }
-func keyInt(k uint64) int64   { return int64(k ^ signBit) }
+func intKey(v int64) uint64    { return uint64(v) ^ signBit }
+func keyInt(k uint64) int64    { return int64(k ^ signBit) }
 func keyIntF(k uint64) float64 { return float64(keyInt(k)) }
 
 func floatKey(v float64) uint64 {
