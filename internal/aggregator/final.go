@@ -11,6 +11,10 @@ import (
 // FinalFile is the name of the terminal snapshot in a run's metrics directory.
 const FinalFile = "final_snapshot.json"
 
+// RawDir is the directory of spilled raw values in a run's metrics directory
+// (<run>/metrics/raw/<series>.bin).
+const RawDir = "raw"
+
 // WriteFinal writes the dict form of snap to path atomically: a temporary file
 // in the same directory, fsync, rename over path, fsync of the directory. On
 // failure the temporary file is removed and path is untouched.

@@ -151,6 +151,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.StringVar(&c.Metrics.PrometheusAddr, "prometheus-addr", c.Metrics.PrometheusAddr, "serve live metrics at http://HOST:PORT/metrics in the Prometheus text format")
 	fs.StringVar(&c.Metrics.EventsAddr, "events-addr", c.Metrics.EventsAddr, "also publish the run's events over ZeroMQ at this address (ipc://PATH or tcp://HOST:PORT), for inferbench aggregate or any subscriber")
 	fs.IntVar(&c.Metrics.EventsSubscribers, "events-subscribers", c.Metrics.EventsSubscribers, "with --events-addr: wait for this many subscribers before the first request")
+	fs.BoolVar(&c.Metrics.KeepRaw, "keep-raw", c.Metrics.KeepRaw, "keep the raw values (metrics/raw/*.bin) after the run, for report --recompute")
 	fs.Var(boolFuncValue{funcValue{kind: "bool",
 		set: func(s string) error {
 			b, err := strconv.ParseBool(s)

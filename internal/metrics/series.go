@@ -44,6 +44,7 @@ type Series struct {
 	// registry's writer; see spill.go.
 	sp      *seriesSpill
 	spillTo *spiller
+	src     keySource // set by RecomputeRaw: the raw values are in a file
 
 	hdr         *hdrhistogram.Histogram
 	low, high   int64
@@ -157,6 +158,10 @@ func (s *Series) RecordFloat(v float64) {
 	s.fSumSq += v * v
 	s.fRaw.add(v)
 	s.sorted = false
+	s.recordFloatHDR(v)
+}
+
+func (s *Series) recordFloatHDR(v float64) {
 	// Clamp before converting: int64(v) of ±Inf or |v| ≥ 2⁶³ is not
 	// defined, and the exact selection relies on out-of-range values landing
 	// in the HDR's end buckets.
@@ -216,13 +221,17 @@ func (s *Series) stat(exact bool) Metric {
 	switch {
 	case !exact:
 		s.hdrStat(&m, edges)
-	case s.sp == nil:
+	case s.sp == nil && s.src == nil:
 		s.exactStat(&m, edges)
-	case s.sp.failed.Load():
+	case s.sp != nil && s.sp.failed.Load():
 		s.hdrStat(&m, edges)
 		m.Approximate = true
 	default:
-		if err := s.exactFrom(&m, edges, s.spillSource()); err != nil {
+		src := s.src
+		if src == nil {
+			src = s.spillSource()
+		}
+		if err := s.exactFrom(&m, edges, src); err != nil {
 			s.reg.logger().Warn("exact percentiles failed; reporting the HDR estimates (approximate)",
 				"series", s.name, "err", err)
 			for i := range m.Histogram {

@@ -314,12 +314,28 @@ func (sp *spiller) flush() {
 
 // CloseSpill stops the background writer after the queued blocks, closes the
 // raw files and, when remove is set, deletes them (and the directory if it is
-// then empty). Values recorded afterwards are no longer spilled (those series
-// become approximate). Without spilling it does nothing.
+// then empty). When the files are kept, each series' in-memory tail is
+// written first, so that a file holds every value of its series (for
+// [RecomputeRaw]). Values recorded afterwards are no longer spilled (those
+// series become approximate). Without spilling it does nothing.
 func (r *Registry) CloseSpill(remove bool) error {
 	sp := r.spill
 	if sp == nil || sp.closed {
 		return nil
+	}
+	if !remove {
+		for _, s := range r.series {
+			if s.sp == nil || s.sp.failed.Load() {
+				continue
+			}
+			if s.isFloat && len(s.fRaw.cur) > 0 {
+				s.sendBlock(spillJob{ss: s.sp, floats: s.fRaw.cur}, len(s.fRaw.cur))
+				s.fRaw.cur = nil
+			} else if !s.isFloat && len(s.iRaw.cur) > 0 {
+				s.sendBlock(spillJob{ss: s.sp, ints: s.iRaw.cur}, len(s.iRaw.cur))
+				s.iRaw.cur = nil
+			}
+		}
 	}
 	sp.closed = true
 	close(sp.jobs)

@@ -352,3 +352,71 @@ func TestSelectExact_wrongGuesses(t *testing.T) {
 		}
 	}
 }
+
+// TestRecomputeRaw: files kept at close hold every value (the in-memory tail
+// too); recomputing from them gives the terminal snapshot's numbers, also for
+// a new percentile grid, and a torn last block (a killed run) is reported and
+// skipped.
+func TestRecomputeRaw(t *testing.T) {
+	for _, float := range []bool{false, true} {
+		t.Run(fmt.Sprint("float=", float), func(t *testing.T) {
+			dir := t.TempDir()
+			sp := NewRegistry()
+			sp.Logger = slog.New(slog.DiscardHandler)
+			if err := sp.EnableSpill(SpillConfig{Dir: dir, BlockSize: 1000}); err != nil {
+				t.Fatal(err)
+			}
+			grid := NewRegistry()
+			grid.Logger = sp.Logger
+			s, _ := sp.NewSeries("chunk_delta_ns", SeriesOpts{Float: float})
+			g, _ := grid.NewSeries("g", SeriesOpts{Float: float, Percentiles: []float64{99.99, 50, 0.5}})
+			r := rand.New(rand.NewPCG(3, 3))
+			const n = 12_345
+			for range n {
+				v := 1e6 * math.Exp(r.NormFloat64())
+				s.RecordFloat(v)
+				g.RecordFloat(v)
+			}
+			want := sp.Snapshot(StateComplete, 0, 1).Metrics[0]
+			if err := sp.CloseSpill(false); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, RawFileName("chunk_delta_ns"))
+			got, info, err := RecomputeRaw(path, "chunk_delta_ns", nil, 0)
+			if err != nil || info.Torn != nil || info.Values != n || info.Float != float {
+				t.Fatalf("recompute: %v, %+v", err, info)
+			}
+			if got.Count != want.Count || got.Min.String() != want.Min.String() || got.Max.String() != want.Max.String() {
+				t.Fatalf("rollups %v %v %v, want %v %v %v", got.Count, got.Min, got.Max, want.Count, want.Min, want.Max)
+			}
+			if !float && (got.Total.String() != want.Total.String() || got.SumSq.String() != want.SumSq.String()) {
+				t.Fatalf("integer sums differ: %v %v vs %v %v", got.Total, got.SumSq, want.Total, want.SumSq)
+			}
+			if !slices.Equal(got.Percentiles, want.Percentiles) || !slices.Equal(got.Histogram, want.Histogram) {
+				t.Fatalf("percentiles or histogram differ:\n%v\n%v", got.Percentiles, want.Percentiles)
+			}
+			// A new grid.
+			gw := grid.Snapshot(StateComplete, 0, 1).Metrics[0]
+			got2, _, err := RecomputeRaw(path, "x", []float64{99.99, 0.5}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"99.99", "50.0", "0.5"} {
+				a, _ := got2.Percentile(k)
+				b, _ := gw.Percentile(k)
+				if a != b {
+					t.Errorf("p%s: %v, want %v", k, a, b)
+				}
+			}
+			// Torn: cut the last block.
+			st, _ := os.Stat(path)
+			if err := os.Truncate(path, st.Size()-5); err != nil {
+				t.Fatal(err)
+			}
+			_, info, err = RecomputeRaw(path, "x", nil, 0)
+			if err != nil || info.Torn == nil || info.Values != n/1000*1000 {
+				t.Fatalf("torn file: %v, %+v", err, info)
+			}
+		})
+	}
+}
