@@ -12,22 +12,47 @@ import (
 )
 
 func (a *app) reportCmd() *cobra.Command {
-	var asJSON, write bool
+	var asJSON, write, recompute bool
+	var gridFlag string
 	cmd := &cobra.Command{
 		Use:   "report PATH",
 		Short: "Render the report of a run from its final snapshot (a run directory or a final_snapshot.json)",
-		Args:  cobra.ExactArgs(1),
+		Long: `report renders the report of a run from its final snapshot (a run directory or a
+final_snapshot.json). With --recompute PATH must be a run directory whose raw values were kept
+(--keep-raw) or left behind by a killed run (metrics/raw/*.bin): every series found there
+is recomputed from them, exactly, over --percentiles when given.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var grid []float64
+			if gridFlag != "" {
+				if !recompute {
+					return usagef("report: --percentiles needs --recompute (the snapshot holds its own grid)")
+				}
+				var err error
+				if grid, err = parseGrid(gridFlag); err != nil {
+					return err
+				}
+			}
 			snap, file, err := report.Load(args[0])
 			if err != nil {
-				if errors.Is(err, report.ErrNoSnapshot) {
-					return asUsage(err)
+				if !(recompute && errors.Is(err, report.ErrNoSnapshot) && isDir(args[0])) {
+					if errors.Is(err, report.ErrNoSnapshot) {
+						return asUsage(err)
+					}
+					return err
 				}
-				return err
+				snap, file = nil, args[0]
+			}
+			var notes []string
+			if recompute {
+				if snap, notes, err = recomputeRaw(dirOfRun(args[0], file), snap, grid); err != nil {
+					return err
+				}
 			}
 			a.logger().Info("report source", "file", file)
 			rep := report.Build(snap)
 			rep.Source = file
+			rep.Warnings = append(rep.Warnings, notes...)
 			// The run directory's config.yaml says what was measured.
 			if cfg, err := config.Load(filepath.Join(dirOfRun(args[0], file), bench.ConfigFile)); err == nil {
 				rep.Run = bench.ReportRun(&cfg)
@@ -50,6 +75,8 @@ func (a *app) reportCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print result_summary.json instead of the text report")
 	cmd.Flags().BoolVar(&write, "write", false, "also (re)write result_summary.json and report.txt next to the snapshot's run directory")
+	cmd.Flags().BoolVar(&recompute, "recompute", false, "recompute exact percentiles and histograms from the run's raw values (metrics/raw/*.bin)")
+	cmd.Flags().StringVar(&gridFlag, "percentiles", "", "with --recompute: percentile grid, e.g. 99.99,99.9,99,50 (50 is always added)")
 	return cmd
 }
 
