@@ -126,6 +126,9 @@ type Config struct {
 	// (`inferbench report --recompute` reads them); otherwise they are
 	// removed then. They are always kept when the final write failed.
 	KeepRaw bool
+	// SpillBlock is the values per spilled block; 0 means
+	// metrics.DefaultSpillBlock (tests use small blocks).
+	SpillBlock int
 	// Tokenizer counts ISL from prompt text, OSL and TPOT; nil means token
 	// metrics come from the server's usage.
 	Tokenizer TokenCounter
@@ -253,7 +256,7 @@ func New(cfg Config, pub bus.Publisher[metrics.Snapshot]) (*Aggregator, error) {
 		return nil, err
 	}
 	if cfg.RawDir != "" {
-		if err := a.reg.EnableSpill(metrics.SpillConfig{Dir: cfg.RawDir}); err != nil {
+		if err := a.reg.EnableSpill(metrics.SpillConfig{Dir: cfg.RawDir, BlockSize: cfg.SpillBlock}); err != nil {
 			return nil, fmt.Errorf("aggregator: %w", err)
 		}
 	}

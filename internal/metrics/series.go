@@ -223,7 +223,7 @@ func (s *Series) stat(exact bool) Metric {
 		s.hdrStat(&m, edges)
 	case s.sp == nil && s.src == nil:
 		s.exactStat(&m, edges)
-	case s.sp != nil && s.sp.failed.Load():
+	case s.sp != nil && s.lostValues():
 		s.hdrStat(&m, edges)
 		m.Approximate = true
 	default:

@@ -100,7 +100,10 @@ type seriesSpill struct {
 
 // EnableSpill makes every series of r (present and future) spill full blocks
 // of raw values to cfg.Dir. It must be called before any value is recorded.
-// [Registry.CloseSpill] stops the writer.
+// [Registry.CloseSpill] stops the writer. Failures to create or write files
+// are not returned: they are logged once per series, and the series' terminal
+// percentiles fall back to its HDR view, marked [Metric.Approximate], when
+// values were lost.
 func (r *Registry) EnableSpill(cfg SpillConfig) error {
 	if r.spill != nil {
 		return errors.New("metrics: spilling already enabled")
@@ -121,9 +124,6 @@ func (r *Registry) EnableSpill(cfg SpillConfig) error {
 	}
 	if cfg.Create == nil {
 		cfg.Create = func(p string) (io.WriteCloser, error) { return os.Create(p) }
-	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return fmt.Errorf("metrics: raw value directory: %w", err)
 	}
 	sp := &spiller{
 		cfg:  cfg,
@@ -213,6 +213,12 @@ func (ss *seriesSpill) fail(err error) {
 	ss.failed.Store(true)
 }
 
+// lost reports whether some of the series' count values are neither on disk
+// nor in memory (valid after a flush).
+func (s *Series) lostValues() bool {
+	return s.sp.values+int64(len(s.iRaw.cur))+int64(len(s.fRaw.cur)) != s.count
+}
+
 // Err returns why spilling failed, or nil.
 func (ss *seriesSpill) Err() error {
 	if p := ss.err.Load(); p != nil {
@@ -285,6 +291,12 @@ func (ss *seriesSpill) write(frame []byte) error {
 }
 
 func (ss *seriesSpill) createFile() (io.WriteCloser, error) {
+	// The directory is made on first use: a run whose series never fill a
+	// block leaves nothing behind, and a directory that cannot be made is a
+	// spill failure like a full disk.
+	if err := os.MkdirAll(filepath.Dir(ss.path), 0o755); err != nil {
+		return nil, err
+	}
 	w, err := ss.create(ss.path)
 	if err != nil {
 		return nil, err
