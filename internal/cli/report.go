@@ -41,11 +41,15 @@ is recomputed from them, exactly, over --percentiles when given.`,
 					}
 					return err
 				}
-				snap, file = nil, args[0]
+				snap, file = nil, ""
 			}
 			var notes []string
 			if recompute {
-				if snap, notes, err = recomputeRaw(dirOfRun(args[0], file), snap, grid); err != nil {
+				runDir := args[0]
+				if file != "" {
+					runDir = dirOfRun(args[0], file)
+				}
+				if snap, notes, err = recomputeRaw(runDir, snap, grid); err != nil {
 					return err
 				}
 			}
