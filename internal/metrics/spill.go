@@ -125,6 +125,15 @@ func (r *Registry) EnableSpill(cfg SpillConfig) error {
 	if cfg.Create == nil {
 		cfg.Create = func(p string) (io.WriteCloser, error) { return os.Create(p) }
 	}
+	// Raw files of an earlier run in the same directory (a killed run, or
+	// --overwrite) would be mixed with this run's by report --recompute.
+	if stale, _ := filepath.Glob(filepath.Join(cfg.Dir, "*"+RawExt)); len(stale) > 0 {
+		for _, f := range stale {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("metrics: remove stale raw values: %w", err)
+			}
+		}
+	}
 	sp := &spiller{
 		cfg:  cfg,
 		jobs: make(chan spillJob, cfg.QueueBlocks),
