@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/mockserver"
 )
 
 // rawRun writes a run directory holding a final snapshot and the kept raw
@@ -95,5 +97,41 @@ func TestReport_Recompute(t *testing.T) {
 		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", args, code, stderr)
 		}
+	}
+}
+
+// TestBenchmark_SIGKILLLeavesRawValues: a streamed run killed with SIGKILL
+// leaves its spilled raw values (whole blocks), and `report --recompute`
+// rebuilds the inter-chunk series from them without any snapshot.
+func TestBenchmark_SIGKILLLeavesRawValues(t *testing.T) {
+	url := startMock(t, mockserver.Config{OutputTokens: 200})
+	dir := filepath.Join(shortDir(t), "run")
+	c := startInferbench(t, "benchmark", "offline", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "100000", "--output-len", "200", "--report-dir", dir, "--no-tui")
+	raw := filepath.Join(dir, "metrics", "raw", metrics.RawFileName("chunk_delta_ns"))
+	waitFor(t, "a spilled block", 60*time.Second, func() bool {
+		st, err := os.Stat(raw)
+		return err == nil && st.Size() > 1000
+	})
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	c.wait(t, 10*time.Second)
+	if _, err := os.Stat(filepath.Join(dir, "metrics", "final_snapshot.json")); err == nil {
+		t.Fatal("a SIGKILLed run wrote a final snapshot")
+	}
+	code, out, errOut := runInferbench(t, "report", "--recompute", "--json", dir)
+	var rep jsonReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var gaps int64
+	for _, m := range rep.Metrics {
+		if m.Name == "chunk_delta_ns" {
+			gaps = m.Count
+		}
+	}
+	if gaps < metrics.DefaultSpillBlock || gaps%metrics.DefaultSpillBlock != 0 {
+		t.Errorf("rebuilt %d chunk gaps, want whole blocks of %d", gaps, metrics.DefaultSpillBlock)
 	}
 }
