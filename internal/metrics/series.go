@@ -158,9 +158,21 @@ func (s *Series) RecordFloat(v float64) {
 	s.fSumSq += v * v
 	s.fRaw.add(v)
 	s.sorted = false
-	s.recordFloatHDR(v)
+	// Clamp before converting: int64(v) of ±Inf or |v| ≥ 2⁶³ is not
+	// defined, and the exact selection relies on out-of-range values landing
+	// in the HDR's end buckets.
+	switch {
+	case v >= float64(s.low) && v <= float64(s.high):
+		s.recordHDR(int64(v), false, v)
+	case v > float64(s.high):
+		s.recordHDR(s.high, true, v)
+	default: // below low, or NaN
+		s.recordHDR(s.low, true, v)
+	}
 }
 
+// recordFloatHDR is RecordFloat's HDR step alone (RecordFloat keeps its own
+// copy inline: it is the hot path).
 func (s *Series) recordFloatHDR(v float64) {
 	// Clamp before converting: int64(v) of ±Inf or |v| ≥ 2⁶³ is not
 	// defined, and the exact selection relies on out-of-range values landing
@@ -342,6 +354,10 @@ func (c *chunked[T]) add(v T) {
 	c.cur = append(c.cur, v)
 }
 
+// next is the cold path of add (once per chunk): kept out of line so that
+// add stays small enough to inline into Record.
+//
+//go:noinline
 func (c *chunked[T]) next() {
 	if c.roll != nil {
 		c.cur = c.roll(c.cur)
