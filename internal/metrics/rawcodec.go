@@ -141,7 +141,8 @@ type rawReader struct {
 	isFloat bool
 	payload []byte
 	keys    []uint64
-	off     int64
+	off     int64 // offset of the next block
+	size    int64 // file size when opened: no block may claim more
 }
 
 func openRaw(path string) (*rawReader, error) {
@@ -149,7 +150,12 @@ func openRaw(path string) (*rawReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRawFile, err)
 	}
-	rr := &rawReader{path: path, f: f, r: bufio.NewReaderSize(f, 1<<16)}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %v", ErrRawFile, err)
+	}
+	rr := &rawReader{path: path, f: f, r: bufio.NewReaderSize(f, 1<<16), size: st.Size()}
 	var h [8]byte
 	if _, err := io.ReadFull(rr.r, h[:]); err != nil {
 		f.Close()
@@ -193,6 +199,10 @@ func (rr *rawReader) next() ([]uint64, error) {
 	}
 	if pl < n || pl > n*binary.MaxVarintLen64 {
 		return bad(fmt.Sprintf("payload of %d bytes for %d values", pl, n))
+	}
+	// Nothing is allocated for more bytes than the file holds.
+	if int64(pl) > rr.size-rr.off {
+		return bad(fmt.Sprintf("torn payload (%d bytes claimed, %d left)", pl, rr.size-rr.off))
 	}
 	var crc [4]byte
 	if _, err := io.ReadFull(rr.r, crc[:]); err != nil {

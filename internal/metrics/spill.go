@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -161,8 +163,13 @@ func RawFileName(name string) string {
 }
 
 func (s *Series) attachSpill(sp *spiller) {
+	// Distinct names can map to one file name ("a/b", "a_b"): number them.
+	path := filepath.Join(sp.cfg.Dir, RawFileName(s.name))
+	for i := 2; slices.ContainsFunc(sp.all, func(o *seriesSpill) bool { return o.path == path }); i++ {
+		path = filepath.Join(sp.cfg.Dir, strings.TrimSuffix(RawFileName(s.name), RawExt)+"-"+strconv.Itoa(i)+RawExt)
+	}
 	ss := &seriesSpill{
-		path:    filepath.Join(sp.cfg.Dir, RawFileName(s.name)),
+		path:    path,
 		isFloat: s.isFloat,
 		create:  sp.cfg.Create,
 		freeI:   make(chan []int64, sp.cfg.QueueBlocks+1),

@@ -423,3 +423,55 @@ func TestRecomputeRaw(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRawReader: any file content is read without panicking or allocating
+// beyond the file's size; what it yields is sorted.
+func FuzzRawReader(f *testing.F) {
+	good := append([]byte(rawHeader[0]), appendBlock(nil, []uint64{1, 5, 5, 900})...)
+	f.Add(good)
+	f.Add(append(good, good[8:]...))
+	f.Add([]byte(rawHeader[1] + "\xff\xff\xff\xff\x0f\x01\x00\x00\x00\x00"))
+	f.Add([]byte("IBRAW1i\n\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "x.bin")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_ = readRawFile(path, func(keys []uint64) {
+			if !slices.IsSorted(keys) {
+				t.Fatalf("unsorted block %v", keys)
+			}
+			if len(keys) > len(data) {
+				t.Fatalf("%d keys from %d bytes", len(keys), len(data))
+			}
+		})
+	})
+}
+
+// TestSpill_fileNameCollision: two series whose names map to one file name
+// get distinct files.
+func TestSpill_fileNameCollision(t *testing.T) {
+	ref, sp, a, b := spillPair(t, false, 3)
+	a2, _ := ref.NewSeries("a/b", SeriesOpts{})
+	b2, _ := sp.NewSeries("a/b", SeriesOpts{})
+	a3, _ := ref.NewSeries("a_b", SeriesOpts{})
+	b3, _ := sp.NewSeries("a_b", SeriesOpts{})
+	for i := range int64(100) {
+		a.Record(i)
+		b.Record(i)
+		a2.Record(i * 7)
+		b2.Record(i * 7)
+		a3.Record(-i)
+		b3.Record(-i)
+	}
+	if b2.SpillStats().Path == b3.SpillStats().Path {
+		t.Fatalf("both series spill to %s", b2.SpillStats().Path)
+	}
+	want := ref.Snapshot(StateComplete, 0, 1)
+	got := sp.Snapshot(StateComplete, 0, 1)
+	for i := range want.Metrics {
+		if !slices.Equal(want.Metrics[i].Percentiles, got.Metrics[i].Percentiles) {
+			t.Errorf("%s: %v, want %v", want.Metrics[i].Name, got.Metrics[i].Percentiles, want.Metrics[i].Percentiles)
+		}
+	}
+}
