@@ -68,12 +68,18 @@ func BenchmarkStreamed_spillMatchesMemory(b *testing.B) {
 		snap metrics.Snapshot
 		took time.Duration
 	}
-	run := func(a *aggregator.Aggregator, sub bus.Subscriber[event.Record], c chan<- out) {
+	cs2 := make(chan out, 1)
+	run := func(a *aggregator.Aggregator, sub bus.Subscriber[event.Record], c chan<- out, after <-chan out) {
 		for {
 			batch, err := sub.Next(context.Background())
 			if err != nil || a.Process(batch) {
 				break
 			}
+		}
+		if after != nil {
+			// One final snapshot at a time, so that each is timed alone.
+			o := <-after
+			defer func() { cs2 <- o }()
 		}
 		t0 := time.Now()
 		snap, _ := a.Finalize(metrics.StateComplete)
@@ -81,16 +87,15 @@ func BenchmarkStreamed_spillMatchesMemory(b *testing.B) {
 	}
 	cs, cm := make(chan out, 1), make(chan out, 1)
 	b.ResetTimer()
-	go run(spill, subSpill, cs)
-	go run(mem, subMem, cm)
+	go run(spill, subSpill, cs, nil)
+	go run(mem, subMem, cm, cs)
 	res, err := s.Run(context.Background())
 	if err != nil || res.Completed != int64(b.N) {
 		b.Fatalf("%v: %d of %d completed", err, res.Completed, b.N)
 	}
 	_ = events.Close()
-	// One final snapshot at a time, so that each is timed alone.
-	os1 := <-cs
 	om := <-cm
+	os1 := <-cs2
 	b.StopTimer()
 	got, want := os1.snap, om.snap
 	var gaps int64
