@@ -22,11 +22,11 @@ import (
 // fuller range is narrowed by another pass instead.
 var maxCandidates = 1 << 19
 
-// refineSplits is how many sub-ranges a narrowing pass counts.
-const refineSplits = 1024
+// splitBits: a narrowing pass counts 2^splitBits sub-ranges.
+const splitBits = 10
 
 // maxPasses bounds the passes (each narrowing one divides a range by
-// refineSplits, so 64-bit keys need at most 7 after a correction or two).
+// 2^splitBits, so 64-bit keys need at most 7 after a correction or two).
 const maxPasses = 16
 
 // keySource yields sorted key blocks; a block is valid during the call only.
@@ -193,13 +193,13 @@ func (sr *selRange) scan(keys []uint64) {
 	sr.cand = append(sr.cand, in...)
 }
 
-// splitRange divides r into at most refineSplits sub-ranges; it returns their
+// splitRange divides r into at most 2^splitBits sub-ranges; it returns their
 // inclusive upper bounds.
 func splitRange(r keyRange) []uint64 {
 	width := r.hi - r.lo // +1 may overflow
 	shift := 0
-	if l := bits.Len64(width); l > 10 {
-		shift = l - 10
+	if l := bits.Len64(width); l > splitBits {
+		shift = l - splitBits
 	}
 	var ups []uint64
 	for lo := r.lo; ; {
