@@ -26,7 +26,8 @@
 //	counter metric: ["counter", name, value]
 //	series metric:  ["series", name, count, total, min, max, sum_sq,
 //	                 {"99.9": v, ..., "1.0": v}, [[[lo, hi], count], ...]
-//	                 (, true: approximate, appended only when set)]
+//	                 (, nil, true: approximate, appended only when set; the
+//	                 10th field is the Python tool's early_stopping_percentiles)]
 //
 // sent under topic "MET" NUL-padded to 40 bytes. The dict form
 // ([Snapshot.MarshalJSON], [ParseJSON]) is the final_snapshot.json file and the

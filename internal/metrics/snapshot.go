@@ -160,11 +160,13 @@ func AppendSnapshot(b []byte, s *Snapshot) []byte {
 			b = appendNumMsgp(b, m.Value)
 			continue
 		}
-		// A 10th field, appended only when set, marks approximate
-		// percentiles; decoders skip fields they do not know.
+		// Approximate percentiles are marked by an 11th field, true,
+		// appended only when set. The 10th is the Python tool's optional
+		// early_stopping_percentiles (nil here), so that its decoders, which
+		// ignore trailing fields they do not know, read the frame.
 		fields := uint32(9)
 		if m.Approximate {
-			fields = 10
+			fields = 11
 		}
 		b = msgp.AppendArrayHeader(b, fields)
 		b = msgp.AppendString(b, "series")
@@ -188,6 +190,7 @@ func AppendSnapshot(b []byte, s *Snapshot) []byte {
 			b = msgp.AppendInt64(b, h.Count)
 		}
 		if m.Approximate {
+			b = msgp.AppendNil(b)
 			b = msgp.AppendBool(b, true)
 		}
 	}
@@ -342,9 +345,17 @@ func decodeMetric(p []byte, m *Metric) ([]byte, error) {
 			}
 			h.Lo, h.Hi = lo.Float64(), hi.Float64()
 		}
-		if n >= 10 {
-			if m.Approximate, p, err = msgp.ReadBoolBytes(p); err != nil {
+		// Field 10 (early_stopping_percentiles of the Python tool) is
+		// skipped; field 11, when a bool, is the approximate mark.
+		if n >= 11 {
+			if p, err = msgp.Skip(p); err != nil {
 				return p, err
+			}
+			if msgp.NextType(p) == msgp.BoolType {
+				if m.Approximate, p, err = msgp.ReadBoolBytes(p); err != nil {
+					return p, err
+				}
+				return skipFields(p, n, 11)
 			}
 			return skipFields(p, n, 10)
 		}

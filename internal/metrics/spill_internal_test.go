@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 type intGen struct {
@@ -472,6 +474,43 @@ func TestSpill_fileNameCollision(t *testing.T) {
 	for i := range want.Metrics {
 		if !slices.Equal(want.Metrics[i].Percentiles, got.Metrics[i].Percentiles) {
 			t.Errorf("%s: %v, want %v", want.Metrics[i].Name, got.Metrics[i].Percentiles, want.Metrics[i].Percentiles)
+		}
+	}
+}
+
+// TestSnapshot_approximateWire: the approximate mark travels as an 11th
+// series field after a nil 10th (the Python tool's optional
+// early_stopping_percentiles); a Python frame with a 10th field (a map or nil)
+// and no 11th decodes as exact.
+func TestSnapshot_approximateWire(t *testing.T) {
+	m := Metric{Kind: KindSeries, Name: "x", Count: 1, Total: Int(1), Min: Int(1), Max: Int(1), SumSq: Int(1),
+		Percentiles: []Percentile{{"50.0", 1}}, Histogram: []Bucket{{1, 10, 1}}, Approximate: true}
+	snap := Snapshot{State: StateComplete, Metrics: []Metric{m}}
+	wire := AppendSnapshot(nil, &snap)
+	got, err := DecodeSnapshot(wire)
+	if err != nil || !got.Metrics[0].Approximate {
+		t.Fatalf("round trip: %v %+v", err, got)
+	}
+	// The Python tool at HEAD: 10 fields, the 10th a map or nil.
+	for _, tenth := range [][]byte{msgp.AppendNil(nil), msgp.AppendFloat64(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "99.0"), 5)} {
+		b := msgp.AppendArrayHeader(nil, 5)
+		b = msgp.AppendUint64(b, 1)
+		b = msgp.AppendInt64(b, 2)
+		b = msgp.AppendString(b, "complete")
+		b = msgp.AppendInt64(b, 0)
+		b = msgp.AppendArrayHeader(b, 1)
+		b = msgp.AppendArrayHeader(b, 10)
+		b = msgp.AppendString(b, "series")
+		b = msgp.AppendString(b, "x")
+		for range 5 {
+			b = msgp.AppendInt64(b, 1)
+		}
+		b = msgp.AppendMapHeader(b, 0)
+		b = msgp.AppendArrayHeader(b, 0)
+		b = append(b, tenth...)
+		got, err := DecodeSnapshot(b)
+		if err != nil || got.Metrics[0].Approximate || got.Metrics[0].Count != 1 {
+			t.Errorf("python frame with 10 fields: %v %+v", err, got)
 		}
 	}
 }
