@@ -89,10 +89,11 @@ wait "$bench" || rc=$?
 bench=""
 
 echo "soak: $dur at $qps req/s target, $tokens chunks per response; run dir $out; exit $rc"
-python3 - "$work/samples" "$warmup" <<'EOF'
+python3 - "$work/samples" "$warmup" "$tokens" <<'EOF'
 import sys
 rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
 warm = int(sys.argv[2])
+tokens = int(sys.argv[3])
 print(f"{'t_s':>6} {'rss_MB':>8} {'heap_MB':>8} {'fds':>5} {'completed':>10} {'req/s':>8} {'raw_MB':>8}")
 prev = None
 for t, rss, heap, fds, done, raw in rows:
@@ -109,6 +110,16 @@ def slope(col):
         return None
     b = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx  # units per second
     return b * 3600, (b * 3600 / my * 100 if my else 0.0), n
+after = [r for r in rows if r[0] >= warm] or rows
+print(f"RSS max {max(r[1] for r in rows)/1024:.1f} MB; after warm-up min {min(r[1] for r in after)/1024:.1f}, "
+      f"max {max(r[1] for r in after)/1024:.1f} MB")
+# The raw files are removed once the final snapshot is written: use the last
+# sample that saw them.
+last = ([r for r in rows if r[5] > 0] or rows)[-1]
+gaps = last[4] * (tokens - 1)
+if gaps > 0 and last[5] > 0:
+    print(f"raw values on disk at {last[0]} s: {last[5]/1024:.1f} MB for ~{gaps/1e6:.1f} M chunk gaps "
+          f"({last[5]*1024/gaps:.2f} B per gap)")
 for name, col, scale in (("RSS", 1, 1024.0), ("heap", 2, 1.0)):
     s = slope(col)
     if s is None:
