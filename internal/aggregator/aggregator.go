@@ -117,6 +117,18 @@ type Config struct {
 	Streaming bool
 	// FinalPath is where the terminal snapshot is written ("" = not written).
 	FinalPath string
+	// RawDir, when set, bounds memory however long the run: every series
+	// spills its raw values there in blocks (one file per series, see
+	// metrics.SpillConfig) and the final percentiles are selected from the
+	// files. "" keeps every raw value in memory.
+	RawDir string
+	// KeepRaw keeps the raw files after the final snapshot is written
+	// (`inferbench report --recompute` reads them); otherwise they are
+	// removed then. They are always kept when the final write failed.
+	KeepRaw bool
+	// SpillBlock is the values per spilled block; 0 means
+	// metrics.DefaultSpillBlock (tests use small blocks).
+	SpillBlock int
 	// Tokenizer counts ISL from prompt text, OSL and TPOT; nil means token
 	// metrics come from the server's usage.
 	Tokenizer TokenCounter
@@ -242,6 +254,11 @@ func New(cfg Config, pub bus.Publisher[metrics.Snapshot]) (*Aggregator, error) {
 	a.reg.Logger = log
 	if err := a.register(); err != nil {
 		return nil, err
+	}
+	if cfg.RawDir != "" {
+		if err := a.reg.EnableSpill(metrics.SpillConfig{Dir: cfg.RawDir, BlockSize: cfg.SpillBlock}); err != nil {
+			return nil, fmt.Errorf("aggregator: %w", err)
+		}
 	}
 	if cfg.Tokenizer != nil {
 		a.tokens = newTokenPool(a, cfg.Tokenizer, cfg.TokenWorkers)
@@ -761,6 +778,13 @@ func (a *Aggregator) finalize(state metrics.State, pending int64) (metrics.Snaps
 				errs = append(errs, fmt.Errorf("aggregator: publish terminal snapshot: %w", err))
 			}
 		}
+		// The raw files go once the exact snapshot is safely on disk.
+		a.mu.Lock()
+		written := a.cfg.FinalPath != "" && len(errs) == 0
+		if err := a.reg.CloseSpill(written && !a.cfg.KeepRaw); err != nil {
+			a.log.Warn("raw value files", "err", err)
+		}
+		a.mu.Unlock()
 		a.finalErr = errors.Join(errs...)
 		close(a.finalReady)
 	})

@@ -449,6 +449,8 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		DrainTimeout:    r.cfg.Metrics.DrainTimeout,
 		Streaming:       r.cfg.Endpoint.Streaming,
 		FinalPath:       filepath.Join(r.dir, report.MetricsDir, aggregator.FinalFile),
+		RawDir:          filepath.Join(r.dir, report.MetricsDir, aggregator.RawDir),
+		KeepRaw:         r.cfg.Metrics.KeepRaw,
 		Tokenizer:       r.tok,
 		TokenSource:     r.cfg.Metrics.TokenSource,
 		Logger:          r.log,

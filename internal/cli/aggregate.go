@@ -32,6 +32,7 @@ type aggregateOpts struct {
 	drainTimeout    time.Duration
 	streaming       bool
 	tokenizer       string
+	keepRaw         bool
 }
 
 func (a *app) aggregateCmd() *cobra.Command {
@@ -59,6 +60,7 @@ SIGTERM or SIGINT finalizes at once as "interrupted".`,
 	f.DurationVar(&o.drainTimeout, "drain-timeout", aggregator.DefaultDrainTimeout, "how long to wait for pending token counts after the session ends")
 	f.BoolVar(&o.streaming, "streaming", true, "register the streaming series (TTFT, inter-chunk latency, TPOT)")
 	f.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.json file or directory for ISL/OSL/TPOT (default: server usage)")
+	f.BoolVar(&o.keepRaw, "keep-raw", false, "keep the raw values (DIR/metrics/raw/*.bin) after the run, for report --recompute")
 	return cmd
 }
 
@@ -115,6 +117,8 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 		DrainTimeout:    o.drainTimeout,
 		Streaming:       o.streaming,
 		FinalPath:       filepath.Join(metricsDir, aggregator.FinalFile),
+		RawDir:          filepath.Join(metricsDir, aggregator.RawDir),
+		KeepRaw:         o.keepRaw,
 		Tokenizer:       tok,
 		Logger:          a.logger(),
 	}, pub)

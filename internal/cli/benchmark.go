@@ -152,6 +152,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.StringVar(&c.Metrics.EventsAddr, "events-addr", c.Metrics.EventsAddr, "also publish the run's events over ZeroMQ at this address (ipc://PATH or tcp://HOST:PORT), for inferbench aggregate or any subscriber")
 	fs.IntVar(&c.Metrics.EventsSubscribers, "events-subscribers", c.Metrics.EventsSubscribers, "with --events-addr: wait for this many subscribers before the first request")
 	fs.StringVar(&c.EventLog, "event-log", c.EventLog, "event log: compact (requests.jsonl, one short record per request), full (also every chunk-level event, events.jsonl.zst) or off")
+	fs.BoolVar(&c.Metrics.KeepRaw, "keep-raw", c.Metrics.KeepRaw, "keep the raw values (metrics/raw/*.bin) after the run, for report --recompute")
 	fs.Var(boolFuncValue{funcValue{kind: "bool",
 		set: func(s string) error {
 			b, err := strconv.ParseBool(s)

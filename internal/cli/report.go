@@ -15,19 +15,33 @@ import (
 )
 
 func (a *app) reportCmd() *cobra.Command {
-	var asJSON, write bool
+	var asJSON, write, recompute bool
+	var gridFlag string
 	cmd := &cobra.Command{
 		Use:   "report PATH",
 		Short: "Render the report of a run from its final snapshot (a run directory or a final_snapshot.json)",
 		Long: `Render the report of a run from its final snapshot (a run directory or a final_snapshot.json).
 A run directory without metrics/final_snapshot.json (the run was killed) is
 reported from a snapshot rebuilt from its requests.jsonl (and events.jsonl.zst
-for the inter-chunk gaps); the report says so.`,
+for the inter-chunk gaps); the report says so.
+With --recompute PATH must be a run directory whose raw values were kept
+(--keep-raw) or left behind by a killed run (metrics/raw/*.bin): every series
+found there is recomputed from them, exactly, over --percentiles when given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var grid []float64
+			if gridFlag != "" {
+				if !recompute {
+					return usagef("report: --percentiles needs --recompute (the snapshot holds its own grid)")
+				}
+				var err error
+				if grid, err = parseGrid(gridFlag); err != nil {
+					return err
+				}
+			}
 			snap, file, err := report.Load(args[0])
 			var rebuilt *eventlog.Rebuilt
-			if errors.Is(err, report.ErrNoSnapshot) {
+			if errors.Is(err, report.ErrNoSnapshot) && !recompute {
 				// A run killed before its final snapshot: rebuild it from
 				// the event log, when there is one.
 				if rebuilt, err = rebuildRun(args[0], err); err == nil {
@@ -35,10 +49,23 @@ for the inter-chunk gaps); the report says so.`,
 				}
 			}
 			if err != nil {
-				if errors.Is(err, report.ErrNoSnapshot) {
-					return asUsage(err)
+				if !(recompute && errors.Is(err, report.ErrNoSnapshot) && isDir(args[0])) {
+					if errors.Is(err, report.ErrNoSnapshot) {
+						return asUsage(err)
+					}
+					return err
 				}
-				return err
+				snap, file = nil, ""
+			}
+			var notes []string
+			if recompute {
+				runDir := args[0]
+				if file != "" {
+					runDir = dirOfRun(args[0], file)
+				}
+				if snap, notes, err = recomputeRaw(runDir, snap, grid); err != nil {
+					return err
+				}
 			}
 			a.logger().Info("report source", "file", file)
 			rep := report.Build(snap)
@@ -46,6 +73,7 @@ for the inter-chunk gaps); the report says so.`,
 			if rebuilt != nil {
 				rep.MarkRebuilt(rebuilt.From, rebuilt.Missing, rebuilt.Notes)
 			}
+			rep.Warnings = append(rep.Warnings, notes...)
 			// The run directory's config.yaml says what was measured.
 			if cfg, err := config.Load(filepath.Join(dirOfRun(args[0], file), bench.ConfigFile)); err == nil {
 				rep.Run = bench.ReportRun(&cfg)
@@ -68,6 +96,8 @@ for the inter-chunk gaps); the report says so.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print result_summary.json instead of the text report")
 	cmd.Flags().BoolVar(&write, "write", false, "also (re)write result_summary.json and report.txt next to the snapshot's run directory")
+	cmd.Flags().BoolVar(&recompute, "recompute", false, "recompute exact percentiles and histograms from the run's raw values (metrics/raw/*.bin)")
+	cmd.Flags().StringVar(&gridFlag, "percentiles", "", "with --recompute: percentile grid, e.g. 99.99,99.9,99,50 (50 is always added)")
 	return cmd
 }
 

@@ -165,6 +165,9 @@ type Metrics struct {
 	// before the first request (0: start at once; a subscriber that joins
 	// late misses what was published before it).
 	EventsSubscribers int `yaml:"events_subscribers"`
+	// KeepRaw keeps the spilled raw values (metrics/raw/*.bin) after the
+	// final snapshot, for `inferbench report --recompute`.
+	KeepRaw bool `yaml:"keep_raw"`
 }
 
 // Defaults of the consumers, repeated here so that config imports none of

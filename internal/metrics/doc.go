@@ -6,6 +6,11 @@
 // integer series accumulate total and sum of squares in 128 bits so nothing
 // overflows or rounds), an HDR histogram (3 significant figures by default) for
 // cheap live percentiles, and the raw values for exact final percentiles.
+// Raw values stay in memory unless [Registry.EnableSpill] makes the series
+// spill them, a block at a time, to per-series files through a background
+// writer: memory then stays bounded, and the terminal snapshot selects its
+// exact order statistics from the files, guided by the HDR view (see
+// select.go). [RecomputeRaw] recomputes a series from its file later.
 //
 // [Registry.Snapshot] turns the registry into a [Snapshot]. Live snapshots
 // (states live, draining) carry HDR percentiles; terminal ones (complete,
@@ -20,7 +25,9 @@
 //	[counter, timestamp_ns, state, n_pending_tasks, [metric, ...]]
 //	counter metric: ["counter", name, value]
 //	series metric:  ["series", name, count, total, min, max, sum_sq,
-//	                 {"99.9": v, ..., "1.0": v}, [[[lo, hi], count], ...]]
+//	                 {"99.9": v, ..., "1.0": v}, [[[lo, hi], count], ...]
+//	                 (, nil, true: approximate, appended only when set; the
+//	                 10th field is the Python tool's early_stopping_percentiles)]
 //
 // sent under topic "MET" NUL-padded to 40 bytes. The dict form
 // ([Snapshot.MarshalJSON], [ParseJSON]) is the final_snapshot.json file and the
@@ -29,7 +36,8 @@
 //	{"counter", "timestamp_ns", "state", "n_pending_tasks",
 //	 "metrics": [{"type":"counter","name","value"} |
 //	             {"type":"series","name","count","total","min","max","sum_sq",
-//	              "percentiles":{...},"histogram":[[[lo,hi],count],...]}]}
+//	              "percentiles":{...},"histogram":[[[lo,hi],count],...]
+//	              (,"approximate":true only when set)}]}
 //
 // with NaN and ±Inf written as null and integers written exactly.
 //

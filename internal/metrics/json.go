@@ -52,6 +52,7 @@ func ParseJSON(data []byte) (*Snapshot, error) {
 			m := Metric{Kind: KindSeries, Name: name, Count: intOf(obj["count"])}
 			m.Total, m.Min, m.Max, m.SumSq = anyNum(obj["total"]), anyNum(obj["min"]), anyNum(obj["max"]), anyNum(obj["sum_sq"])
 			m.Percentiles = parsePercentiles(obj["percentiles"])
+			m.Approximate, _ = obj["approximate"].(bool)
 			if hs, ok := obj["histogram"].([]any); ok {
 				for _, h := range hs {
 					if b, ok := parseBucket(h); ok {

@@ -3,18 +3,27 @@ package metrics_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
 // BenchmarkSeries_Record is the cost of recording one value into all three
-// views (rollups, HDR, raw).
+// views (rollups, HDR, raw); the -spill variants hand full blocks to the
+// background writer (whose own CPU time is not counted: it runs off the hot
+// path, on another core when there is one).
 func BenchmarkSeries_Record(b *testing.B) {
-	for _, kind := range []string{"int", "float"} {
+	for _, kind := range []string{"int", "float", "int-spill", "float-spill"} {
 		b.Run(kind, func(b *testing.B) {
 			r := metrics.NewRegistry()
-			s, _ := r.NewSeries("x", metrics.SeriesOpts{Float: kind == "float"})
+			if strings.HasSuffix(kind, "-spill") {
+				if err := r.EnableSpill(metrics.SpillConfig{Dir: b.TempDir()}); err != nil {
+					b.Fatal(err)
+				}
+				defer r.CloseSpill(true)
+			}
+			s, _ := r.NewSeries("x", metrics.SeriesOpts{Float: strings.HasPrefix(kind, "float")})
 			rng := rand.New(rand.NewPCG(1, 2))
 			vals := make([]int64, 4096)
 			for i := range vals {
@@ -23,7 +32,7 @@ func BenchmarkSeries_Record(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if kind == "float" {
+				if strings.HasPrefix(kind, "float") {
 					s.RecordFloat(float64(vals[i&4095]))
 				} else {
 					s.Record(vals[i&4095])

@@ -34,6 +34,7 @@ type Registry struct {
 	series   []*Series
 	names    map[string]struct{}
 	emitted  uint64
+	spill    *spiller // nil: raw values stay in memory
 	// Logger receives the one warning per series whose values were clamped
 	// into the HDR range; nil means slog.Default().
 	Logger *slog.Logger
@@ -73,6 +74,9 @@ func (r *Registry) NewSeries(name string, opts SeriesOpts) (*Series, error) {
 		return nil, err
 	}
 	r.series = append(r.series, s)
+	if r.spill != nil && !r.spill.closed {
+		s.attachSpill(r.spill)
+	}
 	return s, nil
 }
 
@@ -111,6 +115,9 @@ func (r *Registry) Snapshot(state State, pending int64, timestampNS int64) Snaps
 			snap.Metrics[base+i] = s.stat(false)
 		}
 		return snap
+	}
+	if r.spill != nil {
+		r.spill.flush() // the files hold every full block before they are read
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))

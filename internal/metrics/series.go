@@ -40,6 +40,12 @@ type Series struct {
 
 	sorted bool // raw values are sorted (set by an exact stat, cleared by Record)
 
+	// Spilling (nil when raw values stay in memory): full chunks go to the
+	// registry's writer; see spill.go.
+	sp      *seriesSpill
+	spillTo *spiller
+	src     keySource // set by RecomputeRaw: the raw values are in a file
+
 	hdr         *hdrhistogram.Histogram
 	low, high   int64
 	clampWarned bool
@@ -152,12 +158,33 @@ func (s *Series) RecordFloat(v float64) {
 	s.fSumSq += v * v
 	s.fRaw.add(v)
 	s.sorted = false
-	out := v < float64(s.low) || v > float64(s.high) || math.IsNaN(v)
-	iv := int64(v)
-	if math.IsNaN(v) {
-		iv = s.low
+	// Clamp before converting: int64(v) of ±Inf or |v| ≥ 2⁶³ is not
+	// defined, and the exact selection relies on out-of-range values landing
+	// in the HDR's end buckets.
+	switch {
+	case v >= float64(s.low) && v <= float64(s.high):
+		s.recordHDR(int64(v), false, v)
+	case v > float64(s.high):
+		s.recordHDR(s.high, true, v)
+	default: // below low, or NaN
+		s.recordHDR(s.low, true, v)
 	}
-	s.recordHDR(iv, out, v)
+}
+
+// recordFloatHDR is RecordFloat's HDR step alone (RecordFloat keeps its own
+// copy inline: it is the hot path).
+func (s *Series) recordFloatHDR(v float64) {
+	// Clamp before converting: int64(v) of ±Inf or |v| ≥ 2⁶³ is not
+	// defined, and the exact selection relies on out-of-range values landing
+	// in the HDR's end buckets.
+	switch {
+	case v >= float64(s.low) && v <= float64(s.high):
+		s.recordHDR(int64(v), false, v)
+	case v > float64(s.high):
+		s.recordHDR(s.high, true, v)
+	default: // below low, or NaN
+		s.recordHDR(s.low, true, v)
+	}
 }
 
 func (s *Series) recordHDR(iv int64, out bool, orig float64) {
@@ -203,10 +230,28 @@ func (s *Series) stat(exact bool) Metric {
 	for i := range m.Histogram {
 		m.Histogram[i].Lo, m.Histogram[i].Hi = edges[i], edges[i+1]
 	}
-	if exact {
-		s.exactStat(&m, edges)
-	} else {
+	switch {
+	case !exact:
 		s.hdrStat(&m, edges)
+	case s.sp == nil && s.src == nil:
+		s.exactStat(&m, edges)
+	case s.sp != nil && s.lostValues():
+		s.hdrStat(&m, edges)
+		m.Approximate = true
+	default:
+		src := s.src
+		if src == nil {
+			src = s.spillSource()
+		}
+		if err := s.exactFrom(&m, edges, src); err != nil {
+			s.reg.logger().Warn("exact percentiles failed; reporting the HDR estimates (approximate)",
+				"series", s.name, "err", err)
+			for i := range m.Histogram {
+				m.Histogram[i].Count = 0
+			}
+			s.hdrStat(&m, edges)
+			m.Approximate = true
+		}
 	}
 	return m
 }
@@ -297,16 +342,31 @@ const chunkSize = 1 << 15
 type chunked[T int64 | float64] struct {
 	full [][]T
 	cur  []T
+	// roll, when set (spilling), takes a full chunk away and returns an
+	// empty one: only the current chunk stays in memory.
+	roll func(full []T) []T
 }
 
 func (c *chunked[T]) add(v T) {
 	if len(c.cur) == cap(c.cur) {
-		if c.cur != nil {
-			c.full = append(c.full, c.cur)
-		}
-		c.cur = make([]T, 0, chunkSize)
+		c.next()
 	}
 	c.cur = append(c.cur, v)
+}
+
+// next is the cold path of add (once per chunk): kept out of line so that
+// add stays small enough to inline into Record.
+//
+//go:noinline
+func (c *chunked[T]) next() {
+	if c.roll != nil {
+		c.cur = c.roll(c.cur)
+		return
+	}
+	if c.cur != nil {
+		c.full = append(c.full, c.cur)
+	}
+	c.cur = make([]T, 0, chunkSize)
 }
 
 // flat returns all values in one slice, merging the chunks into it once.

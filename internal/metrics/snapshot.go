@@ -77,6 +77,11 @@ type Metric struct {
 	Total, Min, Max, SumSq Num
 	Percentiles            []Percentile
 	Histogram              []Bucket
+	// Approximate marks a terminal snapshot's percentiles and histogram as
+	// HDR estimates (±0.1 % at 3 significant figures) instead of exact order
+	// statistics: the raw values could not be spilled (disk full,
+	// unwritable) or read back. Live snapshots are always HDR and never set it.
+	Approximate bool
 }
 
 // Percentile returns the value at grid key k ("50.0", or "50").
@@ -155,7 +160,15 @@ func AppendSnapshot(b []byte, s *Snapshot) []byte {
 			b = appendNumMsgp(b, m.Value)
 			continue
 		}
-		b = msgp.AppendArrayHeader(b, 9)
+		// Approximate percentiles are marked by an 11th field, true,
+		// appended only when set. The 10th is the Python tool's optional
+		// early_stopping_percentiles (nil here), so that its decoders, which
+		// ignore trailing fields they do not know, read the frame.
+		fields := uint32(9)
+		if m.Approximate {
+			fields = 11
+		}
+		b = msgp.AppendArrayHeader(b, fields)
 		b = msgp.AppendString(b, "series")
 		b = msgp.AppendString(b, m.Name)
 		b = msgp.AppendInt64(b, m.Count)
@@ -175,6 +188,10 @@ func AppendSnapshot(b []byte, s *Snapshot) []byte {
 			b = msgp.AppendFloat64(b, h.Lo)
 			b = msgp.AppendFloat64(b, h.Hi)
 			b = msgp.AppendInt64(b, h.Count)
+		}
+		if m.Approximate {
+			b = msgp.AppendNil(b)
+			b = msgp.AppendBool(b, true)
 		}
 	}
 	return b
@@ -327,6 +344,20 @@ func decodeMetric(p []byte, m *Metric) ([]byte, error) {
 				return p, err
 			}
 			h.Lo, h.Hi = lo.Float64(), hi.Float64()
+		}
+		// Field 10 (early_stopping_percentiles of the Python tool) is
+		// skipped; field 11, when a bool, is the approximate mark.
+		if n >= 11 {
+			if p, err = msgp.Skip(p); err != nil {
+				return p, err
+			}
+			if msgp.NextType(p) == msgp.BoolType {
+				if m.Approximate, p, err = msgp.ReadBoolBytes(p); err != nil {
+					return p, err
+				}
+				return skipFields(p, n, 11)
+			}
+			return skipFields(p, n, 10)
 		}
 		return skipFields(p, n, 9)
 	}
@@ -489,7 +520,11 @@ func (s Snapshot) AppendJSON(b []byte) []byte {
 			b = strconv.AppendInt(b, h.Count, 10)
 			b = append(b, ']')
 		}
-		b = append(b, "]}"...)
+		b = append(b, ']')
+		if m.Approximate {
+			b = append(b, `,"approximate":true`...)
+		}
+		b = append(b, '}')
 	}
 	return append(b, "]}"...)
 }

@@ -73,6 +73,9 @@ type Section struct {
 	StdDev      Value        `json:"std_dev"`
 	Percentiles []Percentile `json:"percentiles"`
 	Histogram   Histogram    `json:"histogram"`
+	// Approximate: the percentiles and histogram are HDR estimates (±0.1 %),
+	// not exact order statistics (the raw values could not be spilled).
+	Approximate bool `json:"percentiles_approximate,omitempty"`
 }
 
 // Report is the content of result_summary.json.
@@ -265,6 +268,11 @@ func Build(s *metrics.Snapshot) *Report {
 		}
 		r.Sections = append(r.Sections, section(m, info.title, info.unit, info.scale))
 	}
+	for _, m := range s.Metrics {
+		if m.Kind == metrics.KindSeries && m.Approximate {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: percentiles and histogram are approximate (HDR, ±0.1 %%): its raw values could not be written to disk", m.Name))
+		}
+	}
 	return r
 }
 
@@ -275,6 +283,7 @@ func section(m *metrics.Metric, title, unit string, scale float64) Section {
 		Name: m.Name, Title: title, Unit: unit, Count: n,
 		Total: sc(m.Total.Float64()), Min: sc(m.Min.Float64()), Max: sc(m.Max.Float64()),
 		Avg: sc(m.Total.Float64() / float64(n)), StdDev: Value(stdDev(m) * scale),
+		Approximate: m.Approximate,
 	}
 	if med, ok := m.Percentile("50.0"); ok {
 		sec.Median = sc(med)

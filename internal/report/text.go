@@ -148,7 +148,11 @@ func (s *Section) write(w *bufio.Writer) {
 	fmt.Fprintf(w, "  Std Dev.: %s\n", s.StdDev.text(s.Unit))
 	if len(s.Histogram.Counts) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "  Histogram:")
+		if s.Approximate {
+			fmt.Fprintln(w, "  Histogram (approximate: from the HDR view):")
+		} else {
+			fmt.Fprintln(w, "  Histogram:")
+		}
 		// Empty buckets at either end are not printed: the log-spaced range
 		// spans at least a decade, so narrow distributions leave many.
 		first, last := 0, len(s.Histogram.Counts)-1
@@ -181,7 +185,11 @@ func (s *Section) write(w *bufio.Writer) {
 	}
 	if len(s.Percentiles) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "  Percentiles:")
+		if s.Approximate {
+			fmt.Fprintln(w, "  Percentiles (approximate: HDR, ±0.1 %; the raw values could not be kept):")
+		} else {
+			fmt.Fprintln(w, "  Percentiles:")
+		}
 		for _, p := range s.Percentiles {
 			fmt.Fprintf(w, "    %6s: %s\n", p.Key, p.Value.text(s.Unit))
 		}
