@@ -45,6 +45,10 @@ const (
 	TrackedFailed    = "tracked_samples_failed"
 	TrackedDuration  = "tracked_duration_ns"
 	TotalDuration    = "total_duration_ns"
+	// RetriedRequests counts the requests the client sent a second time
+	// because the server closed a reused connection before answering (from
+	// the Retries of every completion, warmup included).
+	RetriedRequests = "retried_requests"
 )
 
 // Series names.
@@ -163,6 +167,7 @@ type Aggregator struct {
 	finishStop, finishLength, finishToolCalls *metrics.Counter
 	finishContentFilter, finishFunctionCall   *metrics.Counter
 	finishOther                               *metrics.Counter
+	retried                                   *metrics.Counter
 
 	ttft, latency, failedLatency, chunkDelta, tpot, isl, osl, lateness *metrics.Series
 
@@ -287,6 +292,7 @@ func (a *Aggregator) register() error {
 	a.finishOther = counter(FinishReasonOther)
 	a.trackedDuration = counter(TrackedDuration)
 	a.totalDuration = counter(TotalDuration)
+	a.retried = counter(RetriedRequests)
 	series := func(name string, o metrics.SeriesOpts) *metrics.Series {
 		o.SigFigs, o.Buckets = a.cfg.SigFigs, a.cfg.Buckets
 		s, err := a.reg.NewSeries(name, o)
@@ -536,6 +542,9 @@ func (a *Aggregator) sample(r *event.Record) {
 		rw.lastRecv = ts
 	case event.SampleComplete:
 		a.totalCompleted.Add(1)
+		if out, ok := r.Data.(*event.Output); ok && out != nil && out.Retries > 0 {
+			a.retried.Add(int64(out.Retries))
+		}
 		rw, ok := a.rows[r.SampleUUID]
 		if !ok {
 			return

@@ -17,21 +17,22 @@ import (
 // ClientConfig is the client's configuration from the endpoint section.
 func ClientConfig(e config.Endpoint) client.Config {
 	return client.Config{
-		Endpoint:       e.Endpoint,
-		API:            e.API,
-		Model:          e.Model,
-		Streaming:      e.Streaming,
-		IncludeUsage:   e.IncludeUsage,
-		MaxTokens:      e.MaxTokens,
-		Temperature:    e.Temperature,
-		ExtraBody:      e.ExtraBody,
-		Headers:        e.Headers,
-		APIKeyEnv:      e.APIKeyEnv,
-		MaxConnections: e.MaxConnections,
-		ConnectTimeout: e.ConnectTimeout,
-		ReadTimeout:    e.ReadTimeout,
-		TotalTimeout:   e.TotalTimeout,
-		IdleTimeout:    e.IdleTimeout,
+		Endpoint:        e.Endpoint,
+		API:             e.API,
+		Model:           e.Model,
+		Streaming:       e.Streaming,
+		IncludeUsage:    e.IncludeUsage,
+		MaxTokens:       e.MaxTokens,
+		Temperature:     e.Temperature,
+		ExtraBody:       e.ExtraBody,
+		Headers:         e.Headers,
+		APIKeyEnv:       e.APIKeyEnv,
+		MaxConnections:  e.MaxConnections,
+		ConnectTimeout:  e.ConnectTimeout,
+		ReadTimeout:     e.ReadTimeout,
+		TotalTimeout:    e.TotalTimeout,
+		IdleTimeout:     e.IdleTimeout,
+		RetryClosedConn: e.RetryClosedConn,
 	}
 }
 

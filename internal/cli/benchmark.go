@@ -96,6 +96,9 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.Var(&headerValue{p: &c.Endpoint.Headers}, "header", "extra HTTP header NAME:VALUE (repeatable)")
 	fs.StringVar(&c.Endpoint.APIKeyEnv, "api-key-env", c.Endpoint.APIKeyEnv, "environment variable holding an API key, sent as a bearer token")
 	fs.DurationVar(&c.Endpoint.TotalTimeout, "timeout", c.Endpoint.TotalTimeout, "per-request timeout")
+	fs.DurationVar(&c.Endpoint.ConnectTimeout, "connect-timeout", c.Endpoint.ConnectTimeout, "TCP connect timeout")
+	fs.DurationVar(&c.Endpoint.ReadTimeout, "read-timeout", c.Endpoint.ReadTimeout, "longest wait for the next byte of a response (the first included)")
+	fs.Var(onOffValue{&c.Endpoint.RetryClosedConn}, "retry-closed-conn", "send a request once more on a new connection when the server closed the reused one before answering (counted as retried_requests): on or off")
 	fs.Var(onOffValue{&c.Endpoint.Streaming}, "streaming", "stream responses (SSE): on or off")
 	fs.Var(funcValue{kind: "string",
 		set: func(s string) error { c.Dataset.Path, c.Dataset.Synthetic = s, nil; return nil },

@@ -117,6 +117,10 @@ func TestBenchmarkFlags_OverrideConfig(t *testing.T) {
 			c.Endpoint.Headers = map[string]string{"X-File": "from-file", "X-Both": "flag", "X-New": "2"}
 		}},
 		{"timeout", "online", []string{"--timeout", "3s"}, func(c *config.Run) { c.Endpoint.TotalTimeout = 3 * time.Second }},
+		{"connect and read timeouts", "online", []string{"--connect-timeout", "2s", "--read-timeout", "7s"}, func(c *config.Run) {
+			c.Endpoint.ConnectTimeout, c.Endpoint.ReadTimeout = 2*time.Second, 7*time.Second
+		}},
+		{"retry-closed-conn off", "online", []string{"--retry-closed-conn", "off"}, func(c *config.Run) { c.Endpoint.RetryClosedConn = false }},
 		{"streaming on", "online", []string{"--streaming", "on"}, func(c *config.Run) { c.Endpoint.Streaming = true }},
 		{"dataset drops synthetic", "online", []string{"--dataset", "p.jsonl", "--prompt-column", "q"}, func(c *config.Run) {
 			c.Dataset.Path, c.Dataset.Synthetic, c.Dataset.Options.PromptColumn = "p.jsonl", nil, "q"

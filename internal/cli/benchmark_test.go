@@ -144,7 +144,8 @@ func TestBenchmark_ClosedPort(t *testing.T) {
 }
 
 // TestBenchmark_RequestFlags checks that --temperature, --extra-body and
-// --header reach the server in every request.
+// --header reach the server in every request, and that --read-timeout,
+// --connect-timeout and --retry-closed-conn land in the run's config.yaml.
 func TestBenchmark_RequestFlags(t *testing.T) {
 	var mu sync.Mutex
 	var bodies []map[string]any
@@ -160,11 +161,22 @@ func TestBenchmark_RequestFlags(t *testing.T) {
 		_, _ = w.Write([]byte(`{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}`))
 	}))
 	defer srv.Close()
+	runDir := filepath.Join(shortDir(t), "run")
 	code, _, stderr := runInferbench(t, "benchmark", "offline", "--endpoint", srv.URL, "--model", "m", "--synthetic", "3",
 		"--streaming", "off", "--temperature", "0", "--extra-body", `{"ignore_eos": true, "top_p": 0.5}`, "--header", "X-Team: perf",
-		"--report-dir", filepath.Join(shortDir(t), "run"), "--no-tui")
+		"--read-timeout", "7s", "--connect-timeout", "3s", "--retry-closed-conn", "off",
+		"--report-dir", runDir, "--no-tui")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	resolved, err := os.ReadFile(filepath.Join(runDir, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"read_timeout: 7s", "connect_timeout: 3s", "retry_closed_conn: false"} {
+		if !strings.Contains(string(resolved), want) {
+			t.Errorf("config.yaml lacks %q:\n%s", want, resolved)
+		}
 	}
 	mu.Lock()
 	defer mu.Unlock()

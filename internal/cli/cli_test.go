@@ -409,6 +409,9 @@ func TestBadInput(t *testing.T) {
 		{"aggregate without events", []string{"aggregate", "--out", dir}, "--events"},
 		{"bad extra body", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--extra-body", "{nope"}, "--extra-body"},
 		{"bad header", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--header", "novalue"}, "--header"},
+		{"bad retry value", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--retry-closed-conn", "maybe"}, "--retry-closed-conn"},
+		{"negative read timeout", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--read-timeout", "-1s"}, "read_timeout"},
+		{"negative connect timeout", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--connect-timeout", "-1s"}, "connect_timeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

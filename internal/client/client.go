@@ -139,10 +139,17 @@ func (c *Client) Close() bool {
 // failed. The response format follows the response's Content-Type, so a
 // server that ignores "stream" is still read correctly.
 //
-// A pooled connection that the server closed while it was idle is replaced
-// before the request is sent, and a request whose write fails on a reused
-// connection (the server had closed it) is sent once more on a new one. A
-// request is never resent once written: the server may have run it.
+// Resends: a pooled http:// connection that the server closed while it was
+// idle is replaced before the request is sent (that is no resend). With
+// Config.RetryClosedConn (the default), a request sent on a reused
+// connection is sent once more, on a new connection, when the server closed
+// the reused one before the first byte of its answer: either the write
+// failed (EPIPE, ECONNRESET) or the first read found EOF or a reset. In the
+// second case the server had received the request and may have run it, so
+// it may see the request twice. The returned Output's Retries counts the
+// resends (0 or 1). A request is never resent after a failure on a new
+// connection or after any response byte. https:// requests (net/http) are
+// never resent: a closed reused connection fails them as connection_reset.
 func (c *Client) Do(ctx context.Context, req *Request, obs Observer) (*event.Output, error) {
 	if c.h1 != nil {
 		return c.doH1(ctx, req, obs)

@@ -31,8 +31,8 @@ const (
 )
 
 // Config configures a [Client]. Start from [DefaultConfig] when decoding YAML
-// so that IncludeUsage keeps its default of true; [New] fills every other zero
-// field with its default.
+// so that IncludeUsage and RetryClosedConn keep their default of true; [New]
+// fills every other zero field with its default.
 type Config struct {
 	// Endpoint is the server's base URL, http or https, with or without a
 	// trailing /v1: "http://127.0.0.1:8000" and "http://host/v1" both reach
@@ -71,6 +71,12 @@ type Config struct {
 	TotalTimeout time.Duration `yaml:"total_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long. Default 4s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// RetryClosedConn lets the client send a request once more, on a new
+	// connection, when the server closed the reused connection it was sent
+	// on before answering (see [Client.Do]). Every resend is counted in the
+	// Output's Retries. Default true (see DefaultConfig); false makes such a
+	// request fail as connection_reset.
+	RetryClosedConn bool `yaml:"retry_closed_conn"`
 }
 
 // DefaultConfig returns a Config with every default set and no endpoint.
@@ -84,6 +90,10 @@ func DefaultConfig() Config {
 		ReadTimeout:    DefaultReadTimeout,
 		TotalTimeout:   DefaultTimeout,
 		IdleTimeout:    DefaultIdleTimeout,
+		// The retry is on by default: servers close kept-alive connections
+		// at will (llama-server after every streamed response), and failing
+		// those requests would blame the server for the client's reuse.
+		RetryClosedConn: true,
 	}
 }
 

@@ -14,8 +14,9 @@
 // last-in first-out, waiters served first-come first-served), with no
 // goroutine per connection: the goroutine that calls Do writes the whole
 // request with one write(2) and reads the response itself. https:// goes
-// through net/http. A request is sent again only when it provably did not
-// reach the server (see [Client.Do]).
+// through net/http. A request is sent a second time only when the server
+// closed the reused connection it was sent on before answering, and every
+// such resend is counted (see [Client.Do] and Config.RetryClosedConn).
 //
 // Failures are data: Do returns the partial [event.Output] and an [*Error]
 // whose [Class] (connect_refused, timeout, connection_reset, http_status,

@@ -313,7 +313,7 @@ func TestClient_Do_connectTimeout(t *testing.T) {
 // TestClient_Do_serverClosedIdle makes the server close a kept-alive
 // connection after reading the second request, without answering, and do
 // the same on the connection of the one retry: the request fails as
-// connection_reset after exactly one retry.
+// connection_reset after exactly one retry, which its Output counts.
 func TestClient_Do_serverClosedIdle(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -356,9 +356,12 @@ func TestClient_Do_serverClosedIdle(t *testing.T) {
 	if out, err := c.Do(context.Background(), &client.Request{Prompt: "p"}, nil); err != nil || out.Text != "one" {
 		t.Fatalf("first Do = %v, %v", out, err)
 	}
-	_, err = c.Do(context.Background(), &client.Request{Prompt: "p"}, nil)
+	out, err := c.Do(context.Background(), &client.Request{Prompt: "p"}, nil)
 	t.Logf("error: %v", err)
 	checkClass(t, err, client.ClassConnectionReset)
+	if out == nil || out.Retries != 1 {
+		t.Errorf("Output = %+v, want Retries 1: the resend is counted", out)
+	}
 	if n := conns.Load(); n != 2 {
 		t.Errorf("%d connections, want 2: the request is retried once", n)
 	}

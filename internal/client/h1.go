@@ -503,17 +503,51 @@ func isStaleWrite(err error) bool {
 	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
+// closedUnanswered reports whether the server closed the reused connection
+// cn before answering the request just written to it: the write failed
+// (werr) with EPIPE or ECONNRESET, or it succeeded and the first read finds
+// EOF or a reset. After a successful write it waits for the first response
+// byte, which stays buffered for readHead.
+func (cn *h1Conn) closedUnanswered(werr error) bool {
+	if werr != nil {
+		return isStaleWrite(werr)
+	}
+	_, err := cn.br.Peek(1)
+	return err != nil && isClosedBeforeAnswer(err)
+}
+
+// resend closes old and writes msg (which lives in old.wbuf) on a freshly
+// dialed connection in old's slot. It returns the new connection, or nil
+// when the dial failed (the slot is then freed).
+func (t *h1Transport) resend(ctx context.Context, old *h1Conn, msg []byte, start int64) (*h1Conn, error) {
+	old.close()
+	cn, err := t.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !cn.watchCtx(ctx) {
+		return cn, errInterrupted
+	}
+	cn.wbuf, old.wbuf = old.wbuf, cn.wbuf
+	cn.begin(start)
+	return cn, cn.write(msg)
+}
+
 // doH1 is Do over the h1 transport.
 //
 // Retries: a pooled connection idle for staleCheckAfter or longer is first
 // checked with a non-blocking peek, and one the server has closed is
-// replaced before anything is sent. If writing the request to a reused
-// connection fails with EPIPE or ECONNRESET, or the server closes a reused
-// connection before the first byte of the answer, the request is sent once
-// more on a freshly dialed connection: servers close kept-alive connections
-// at will (llama-server after every streamed response), and counting that as
-// a failed request would blame the server for the client's reuse. A failure
-// on a fresh connection, or after any response byte, is never retried.
+// replaced before anything is sent (that is not a resend). Then, with
+// Config.RetryClosedConn, a request sent on a reused connection is sent once
+// more on a freshly dialed connection when the server closed the reused one
+// before the first byte of the answer: the write failed with EPIPE or
+// ECONNRESET, or the first read found EOF or a reset. In the second case the
+// server may have read, and even run, the first copy. Servers close
+// kept-alive connections at will (llama-server after every streamed
+// response), and counting that as a failed request would blame the server
+// for the client's reuse; every resend is counted in Output.Retries so that
+// the run reports it. A failure on a fresh connection, or after any response
+// byte, is never retried.
 func (c *Client) doH1(ctx context.Context, req *Request, obs Observer) (*event.Output, error) {
 	if done := ctx.Done(); done != nil {
 		select {
@@ -530,53 +564,27 @@ func (c *Client) doH1(ctx context.Context, req *Request, obs Observer) (*event.O
 	}
 	msg := cn.buildRequest(c.tmpl, req)
 	err = cn.write(msg)
-	if err != nil && cn.reused && isStaleWrite(err) {
-		old := cn
-		old.close()
-		if cn, err = t.dial(ctx); err == nil { // in old's slot
-			if cn.watchCtx(ctx) {
-				cn.wbuf, old.wbuf = old.wbuf, cn.wbuf // msg lives in old.wbuf
-				cn.begin(start)
-				err = cn.write(msg)
-			} else {
-				err = errInterrupted
-			}
-		}
-		if err != nil && cn == nil {
-			return &event.Output{}, fail(ctx, ctx, &Error{Class: classify(err), Err: err})
-		}
+	retries := 0
+	if c.cfg.RetryClosedConn && cn.reused && cn.closedUnanswered(err) {
+		retries = 1
+		cn, err = t.resend(ctx, cn, msg, start)
 	}
 	if err != nil {
-		t.discard(cn)
-		return &event.Output{}, fail(ctx, ctx, &Error{Class: classify(err), Err: err})
-	}
-	if cn.reused {
-		// Wait for the first response byte here: a reused connection that
-		// the server closed (FIN or RST) before answering is retried once,
-		// on a fresh connection. llama-server closes every connection right
-		// after a streamed response although it announced keep-alive, and
-		// the close can arrive after the peek in acquire.
-		if _, perr := cn.br.Peek(1); perr != nil && isClosedBeforeAnswer(perr) {
-			old := cn
-			old.close()
-			if cn, err = t.dial(ctx); err == nil {
-				if cn.watchCtx(ctx) {
-					cn.wbuf, old.wbuf = old.wbuf, cn.wbuf
-					cn.begin(start)
-					err = cn.write(msg)
-				} else {
-					err = errInterrupted
-				}
-			}
-			if err != nil {
-				if cn != nil {
-					t.discard(cn)
-				}
-				return &event.Output{}, fail(ctx, ctx, &Error{Class: classify(err), Err: err})
-			}
+		if cn != nil {
+			t.discard(cn)
 		}
+		return &event.Output{Retries: retries}, fail(ctx, ctx, &Error{Class: classify(err), Err: err})
 	}
 	cn.reused = true
+	out, err := c.receive(ctx, cn, obs)
+	out.Retries = retries
+	return out, err
+}
+
+// receive reads the response to the request written on cn and gives the
+// connection back. It always returns an Output, partial on failure.
+func (c *Client) receive(ctx context.Context, cn *h1Conn, obs Observer) (*event.Output, error) {
+	t := c.h1
 	resp, err := cn.readHead()
 	if err != nil {
 		t.discard(cn)

@@ -376,14 +376,16 @@ func TestH1_waiters(t *testing.T) {
 // request must succeed on a new connection.
 func TestH1_serverClosedIdle(t *testing.T) {
 	tests := []struct {
-		name  string
-		reset bool          // close with RST instead of FIN
-		idle  time.Duration // the client's pause between requests
+		name    string
+		reset   bool          // close with RST instead of FIN
+		idle    time.Duration // the client's pause between requests
+		retries int           // the second request's Output.Retries
 	}{
-		// Idle past StaleCheckAfter: the peek before reuse sees the FIN.
-		{"FIN, found by the peek before reuse", false, client.StaleCheckAfter + 30*time.Millisecond},
+		// Idle past StaleCheckAfter: the peek before reuse sees the FIN;
+		// nothing was sent on the closed connection, so nothing is resent.
+		{"FIN, found by the peek before reuse", false, client.StaleCheckAfter + 30*time.Millisecond, 0},
 		// Reused at once, without a peek: the write fails and is sent again.
-		{"RST, write fails and is retried", true, 10 * time.Millisecond},
+		{"RST, write fails and is retried", true, 10 * time.Millisecond, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -397,8 +399,12 @@ func TestH1_serverClosedIdle(t *testing.T) {
 			})
 			c := newClient(t, endpoint, nil)
 			for i := range 2 {
-				if out, err := c.Do(context.Background(), &client.Request{Prompt: "p"}, nil); err != nil || out.Text != "ok" {
+				out, err := c.Do(context.Background(), &client.Request{Prompt: "p"}, nil)
+				if err != nil || out.Text != "ok" {
 					t.Fatalf("request %d: %v, %v", i, out, err)
+				}
+				if want := i * tc.retries; out.Retries != want {
+					t.Errorf("request %d: Retries = %d, want %d", i, out.Retries, want)
 				}
 				time.Sleep(tc.idle)
 			}

@@ -121,6 +121,8 @@ type Endpoint struct {
 	ReadTimeout    time.Duration     `yaml:"read_timeout"`
 	TotalTimeout   time.Duration     `yaml:"total_timeout"`
 	IdleTimeout    time.Duration     `yaml:"idle_timeout"`
+	// RetryClosedConn: see client.Config. Default true.
+	RetryClosedConn bool `yaml:"retry_closed_conn"`
 }
 
 // Loadgen configures the load generator (see loadgen.Config).
@@ -193,15 +195,16 @@ const (
 func Default() Run {
 	return Run{
 		Endpoint: Endpoint{
-			API:            DefaultAPI,
-			Streaming:      true,
-			IncludeUsage:   true,
-			MaxTokens:      DefaultMaxTokens,
-			MaxConnections: DefaultMaxConnections,
-			ConnectTimeout: DefaultConnectTimeout,
-			ReadTimeout:    DefaultReadTimeout,
-			TotalTimeout:   DefaultTimeout,
-			IdleTimeout:    DefaultIdleTimeout,
+			API:             DefaultAPI,
+			Streaming:       true,
+			IncludeUsage:    true,
+			MaxTokens:       DefaultMaxTokens,
+			MaxConnections:  DefaultMaxConnections,
+			ConnectTimeout:  DefaultConnectTimeout,
+			ReadTimeout:     DefaultReadTimeout,
+			TotalTimeout:    DefaultTimeout,
+			IdleTimeout:     DefaultIdleTimeout,
+			RetryClosedConn: true,
 		},
 		Load: Loadgen{
 			Mode:        DefaultMode,

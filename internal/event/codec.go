@@ -47,8 +47,8 @@ func (Codec) OnDecodeError([]byte, error) (Record, bool) { return Record{}, fals
 
 // The keys of the record map. The first six are the Python tool's: it writes
 // conversation_id ("" when unused) and turn (nil) on every record, and
-// finish_reason and worker_id only when set. scheduled_ns and usage are
-// inferbench's extensions. Extensions are extra keys of the record map, which
+// finish_reason and worker_id only when set. scheduled_ns, usage and
+// retries are inferbench's extensions. Extensions are extra keys of the record map, which
 // the Python decoder ignores, and never positional elements of its payload
 // arrays: those grow at the end as the Python tool evolves, so a positional
 // extension would be read as its next field.
@@ -62,6 +62,7 @@ const (
 	keyFinishReason   = "finish_reason"
 	keyScheduledNS    = "scheduled_ns"
 	keyUsage          = "usage"
+	keyRetries        = "retries" // Output.Retries, when not 0
 )
 
 // The array lengths, tag included, of the Python tool's current payloads:
@@ -83,6 +84,7 @@ func AppendRecord(b []byte, r *Record) []byte {
 	var sched int64
 	var usage *Usage
 	var finish string
+	var retries int
 	switch d := r.Data.(type) {
 	case *PromptData:
 		if d != nil {
@@ -90,7 +92,7 @@ func AppendRecord(b []byte, r *Record) []byte {
 		}
 	case *Output:
 		if d != nil {
-			usage, finish = d.Usage, d.FinishReason
+			usage, finish, retries = d.Usage, d.FinishReason, d.Retries
 		}
 	}
 	n := uint32(6)
@@ -101,6 +103,9 @@ func AppendRecord(b []byte, r *Record) []byte {
 		n++
 	}
 	if usage != nil {
+		n++
+	}
+	if retries != 0 {
 		n++
 	}
 	b = msgp.AppendMapHeader(b, n)
@@ -127,6 +132,10 @@ func AppendRecord(b []byte, r *Record) []byte {
 	if usage != nil {
 		b = msgp.AppendString(b, keyUsage)
 		b = appendUsage(b, usage)
+	}
+	if retries != 0 {
+		b = msgp.AppendString(b, keyRetries)
+		b = msgp.AppendInt(b, retries)
 	}
 	return b
 }
@@ -242,6 +251,7 @@ func DecodeRecord(p []byte) (Record, error) {
 		sched              int64
 		hasSched, hasUsage bool
 		usage              Usage
+		retries            int
 	)
 	for i := uint32(0); i < n; i++ {
 		var key []byte
@@ -285,6 +295,12 @@ func DecodeRecord(p []byte) (Record, error) {
 			} else {
 				p, err = skip(p, 0)
 			}
+		case keyRetries:
+			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
+				retries, p, err = msgp.ReadIntBytes(p)
+			} else {
+				p, err = skip(p, 0)
+			}
 		case keyUsage:
 			if msgp.NextType(p) == msgp.MapType {
 				p, err = readUsage(p, &usage)
@@ -310,6 +326,7 @@ func DecodeRecord(p []byte) (Record, error) {
 		if hasFinish {
 			ou.o.FinishReason = finishReason(finish)
 		}
+		ou.o.Retries = retries
 	}
 	if hasSched {
 		if pd, ok := r.Data.(*PromptData); ok {

@@ -41,6 +41,8 @@ func TestCodec_RoundTrip(t *testing.T) {
 				Usage: &event.Usage{PromptTokens: 1, CompletionTokens: 2, ReasoningTokens: 3}, FinishReason: "stop"}}},
 		{"output finish only", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
 			Data: &event.Output{Text: "abc", FinishReason: "length"}}},
+		{"output retried", event.Record{Type: event.SampleComplete, SampleUUID: uuid,
+			Data: &event.Output{Text: "abc", Retries: 1}}},
 		{"error", event.Record{Type: event.ErrorClient, SampleUUID: uuid,
 			Data: &event.ErrorData{Type: "http_status", Message: "503"}}},
 		{"error no uuid", event.Record{Type: event.ErrorSession, Data: &event.ErrorData{Type: "t"}}},
@@ -136,6 +138,7 @@ func TestCodec_CurrentLayout(t *testing.T) {
 		{"output finish", &event.Output{Text: "a", FinishReason: "stop"}, 4, []string{"finish_reason"}},
 		{"output all", &event.Output{Text: "a", FinishReason: "length", Usage: &event.Usage{}}, 4,
 			[]string{"finish_reason", "usage"}},
+		{"output retried", &event.Output{Text: "a", Retries: 1}, 4, []string{"retries"}},
 		{"error", &event.ErrorData{Type: "t"}, 3, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -183,6 +183,11 @@ type Output struct {
 	FirstChunkLen int
 	Usage         *Usage // nil when the server sent none
 	FinishReason  string
+	// Retries is how many times the client sent the request again, on a new
+	// connection, because the server closed a reused connection before
+	// answering (the server may have read the first copy). Not in the Python
+	// tool's payload.
+	Retries int
 }
 
 // AfterFirstChunk returns the text generated after the first streamed chunk

@@ -425,6 +425,10 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 			b = append(b, `,"finish_reason":`...)
 			b = jsonw.AppendString(b, d.FinishReason)
 		}
+		if d.Retries != 0 {
+			b = append(b, `,"retries":`...)
+			b = strconv.AppendInt(b, int64(d.Retries), 10)
+		}
 		b = append(b, '}')
 	case *event.ErrorData:
 		b = append(b, `{"error_type":`...)

@@ -45,6 +45,9 @@ type Request struct {
 	Dec  *int64 `json:"dec"`
 	UOSL *int64 `json:"uosl"`
 	Fin  string `json:"fin"`
+	// Rt is how many times the client resent the request on a new
+	// connection (event.Output.Retries); absent when 0.
+	Rt int64 `json:"rt"`
 	// Err is the error class of a failed request, Msg an excerpt of the
 	// message.
 	Err string `json:"err"`

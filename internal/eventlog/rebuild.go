@@ -29,6 +29,7 @@ const (
 	nTrackedFailed    = "tracked_samples_failed"
 	nTrackedDuration  = "tracked_duration_ns"
 	nTotalDuration    = "total_duration_ns"
+	nRetried          = "retried_requests"
 	nOSLCompared      = "osl_usage_compared"
 	nOSLMismatched    = "osl_usage_mismatched"
 	nOSLRelDiffSum    = "osl_usage_abs_rel_diff_sum"
@@ -135,6 +136,7 @@ func (b *builder) register(chunkDelta bool) error {
 	}
 	b.counter(nTrackedDuration, false)
 	b.counter(nTotalDuration, false)
+	b.counter(nRetried, false)
 	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
 	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
 	if b.streaming {
@@ -238,6 +240,7 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		lastTS = max(lastTS, r.Iss)
 		if r.Lat != nil {
 			b.add(nTotalCompleted, 1)
+			b.add(nRetried, r.Rt)
 			lastTS = max(lastTS, r.Iss+*r.Lat)
 		}
 		if r.Last != nil {

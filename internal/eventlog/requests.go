@@ -268,6 +268,10 @@ func (t *table) appendRequest(b []byte, st *reqState, ts int64, out *event.Outpu
 		b = append(b, `,"fin":`...)
 		b = jsonw.AppendString(b, out.FinishReason)
 	}
+	if out != nil && out.Retries != 0 {
+		b = append(b, `,"rt":`...)
+		b = strconv.AppendInt(b, int64(out.Retries), 10)
+	}
 	if st.failed {
 		b = append(b, `,"err":`...)
 		b = jsonw.AppendString(b, st.errClass)

@@ -29,7 +29,7 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 	c := map[string]*metrics.Counter{}
 	for _, n := range []string{aggregator.TotalIssued, aggregator.TotalCompleted, aggregator.TotalFailed,
 		aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
-		aggregator.TrackedDuration, aggregator.TotalDuration, "errors.timeout", "errors.http_503",
+		aggregator.TrackedDuration, aggregator.TotalDuration, aggregator.RetriedRequests, "errors.timeout", "errors.http_503",
 		aggregator.WarmupErrorCounterPrefix + "http_503", aggregator.OtherErrorCounterPrefix + "DecodeError"} {
 		var err error
 		if c[n], err = reg.NewCounter(n, false); err != nil {
@@ -58,6 +58,7 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 		c[aggregator.TotalFailed].Add(1)
 		c[aggregator.TrackedFailed].Add(1)
 		c["errors.timeout"].Add(1)
+		c[aggregator.RetriedRequests].Add(2)
 		c[aggregator.TrackedDuration].Add(1_234_567_891)
 		c[aggregator.TotalDuration].Add(1_300_000_000)
 	}
@@ -223,7 +224,11 @@ func TestExporter(t *testing.T) {
 					}
 				}
 			}
-			if nCounters < 10 || nSeries != 3 {
+			if got, want := one(t, fams, "inferbench_retried_requests_total", dto.MetricType_COUNTER).GetCounter().GetValue(),
+				float64(s.CounterInt(aggregator.RetriedRequests)); got != want || want == 0 {
+				t.Errorf("inferbench_retried_requests_total = %v, want %v (> 0)", got, want)
+			}
+			if nCounters < 11 || nSeries != 3 {
 				t.Fatalf("snapshot has %d counters and %d series: fixture broken", nCounters, nSeries)
 			}
 		})

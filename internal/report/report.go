@@ -111,6 +111,10 @@ type Report struct {
 	Warmup *Samples `json:"warmup,omitempty"`
 	// OtherErrors counts, by class, the error records that failed no sample.
 	OtherErrors map[string]int64 `json:"other_errors,omitempty"`
+	// RetriedRequests counts requests the client sent a second time because
+	// the server closed a reused connection before answering (warmup
+	// included); nil when the snapshot has no such counter.
+	RetriedRequests *int64 `json:"retried_requests,omitempty"`
 	// OSLAgreement compares the tokenizer's output counts with the server's
 	// usage, when a run had both.
 	OSLAgreement *Agreement `json:"osl_agreement,omitempty"`
@@ -243,6 +247,10 @@ func Build(s *metrics.Snapshot) *Report {
 		completed := max(s.CounterInt("total_samples_completed")-r.Completed, 0)
 		failed := min(max(s.CounterInt("total_samples_failed")-r.Failed, 0), completed)
 		r.Warmup = &Samples{Issued: w, Completed: completed, Succeeded: completed - failed, Failed: failed, Errors: warmupErrors}
+	}
+	if m, ok := s.Find("retried_requests"); ok && m.Kind == metrics.KindCounter {
+		v, _ := m.Value.Int64()
+		r.RetriedRequests = &v
 	}
 	if n := s.CounterInt("osl_usage_compared"); n > 0 {
 		rel, _ := s.Find("osl_usage_abs_rel_diff_sum")

@@ -98,6 +98,9 @@ func (r *Report) summary(w *bufio.Writer) {
 	if len(r.OtherErrors) > 0 {
 		fmt.Fprintf(w, "Errors that failed no sample (not in the counts above): %s\n", classes(r.OtherErrors))
 	}
+	if n := r.RetriedRequests; n != nil {
+		fmt.Fprintf(w, "Retried requests: %d (sent again after the server closed a reused connection before answering)\n", *n)
+	}
 	if r.DurationNS.Valid() {
 		fmt.Fprintf(w, "Duration: %.2f seconds\n", float64(r.DurationNS)/1e9)
 	} else {
