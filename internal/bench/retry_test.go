@@ -141,4 +141,3 @@ func TestRun_RetriedRequests(t *testing.T) {
 		})
 	}
 }
-
