@@ -29,6 +29,9 @@ type stream struct {
 	data []byte // the current event's data lines, joined by '\n'
 	long []byte // a line that did not fit in br's buffer
 	f    fields
+	// skipLF: the last line ended in a CR that was the last buffered byte,
+	// so an LF arriving next belongs to that line end (CRLF).
+	skipLF bool
 }
 
 var streamPool = sync.Pool{New: func() any {
@@ -84,8 +87,9 @@ func (f *fields) output(streamed bool, firstLen int) *event.Output {
 // "data: [DONE]" or the end of r, timestamps every chunk that carries content
 // or reasoning with [event.Now] and reports it to obs (which may be nil).
 //
-// It accepts LF and CRLF line ends, events split across reads, ':' comment
-// lines, multi-line data fields, other fields (event, id, retry, ignored),
+// It accepts LF, CRLF and bare CR line ends (mixed too), events split across
+// reads, ':' comment lines, multi-line data fields, other fields (event, id,
+// retry, ignored),
 // role-only chunks, usage-only chunks with "choices": [], all-zero usage
 // objects (ignored), and reasoning in delta.reasoning_content or
 // delta.reasoning. It always returns the Output decoded so far; the error,
@@ -106,16 +110,13 @@ func (st *stream) read(obs Observer) (*event.Output, error) {
 		firstLen      = -1
 		err           error
 	)
+	st.skipLF = false
 	for !done && err == nil {
 		var line []byte
-		line, err = st.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			line, err = st.readLong(line)
-		}
+		line, err = st.readLine()
 		if err != nil && (err != io.EOF || len(line) == 0) {
 			break
 		}
-		line = trimEOL(line)
 		if len(line) != 0 {
 			if line[0] == ':' {
 				continue // comment
@@ -175,17 +176,87 @@ var (
 	doneMarker   = []byte("[DONE]")
 )
 
-// readLong gathers a line longer than the reader's buffer into st.long.
-func (st *stream) readLong(part []byte) ([]byte, error) {
-	st.long = append(st.long[:0], part...)
+// readLine returns the next line without its end: LF, CRLF or a bare CR,
+// all three valid in SSE and mixable in one stream. A CR ends the line at
+// once, without waiting for the byte after it, so a chunk whose blank line
+// ends in a CR is dispatched when it arrives. The line is valid until the
+// next read. A line cut by the end of the stream is returned with io.EOF; a
+// line longer than maxLineSize is a ClassMalformed error.
+func (st *stream) readLine() ([]byte, error) {
+	br := st.br
+	long := false // the line so far is in st.long
+	from := 0     // buffered bytes already searched: no line end in them
 	for {
-		part, err := st.br.ReadSlice('\n')
-		st.long = append(st.long, part...)
-		if len(st.long) > maxLineSize {
-			return nil, &Error{Class: ClassMalformed, Err: errLongLine}
+		n := br.Buffered()
+		if n == 0 {
+			if _, err := br.Peek(1); err != nil {
+				if long {
+					return st.long, err
+				}
+				return nil, err
+			}
+			n = br.Buffered()
 		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return st.long, err
+		buf, _ := br.Peek(n)
+		if st.skipLF {
+			st.skipLF = false
+			if buf[0] == '\n' {
+				_, _ = br.Discard(1)
+				continue
+			}
+		}
+		// Two byte searches (vectorized) beat one search for either byte.
+		lf := bytes.IndexByte(buf[from:], '\n')
+		seg := buf[from:]
+		if lf >= 0 {
+			lf += from
+			seg = buf[from:lf]
+		}
+		end, next := lf, lf+1
+		if cr := bytes.IndexByte(seg, '\r'); cr >= 0 {
+			cr += from
+			end, next = cr, cr+1
+			switch {
+			case cr+1 == lf:
+				next = lf + 1 // CRLF
+			case cr+1 == n:
+				st.skipLF = true // the LF of a CRLF may follow
+			}
+		}
+		if end >= 0 {
+			line := buf[:end]
+			if long {
+				st.long = append(st.long, line...)
+				line = st.long
+			}
+			_, _ = br.Discard(next)
+			if len(line) > maxLineSize {
+				return nil, &Error{Class: ClassMalformed, Err: errLongLine}
+			}
+			return line, nil
+		}
+		if n == br.Size() { // no line end in a full buffer: a long line
+			if !long {
+				st.long, long = st.long[:0], true
+			}
+			st.long = append(st.long, buf...)
+			_, _ = br.Discard(n)
+			from = 0
+			if len(st.long) > maxLineSize {
+				return nil, &Error{Class: ClassMalformed, Err: errLongLine}
+			}
+			continue
+		}
+		from = n
+		if _, err := br.Peek(n + 1); err != nil { // wait for more bytes
+			// The stream ended or failed inside a line.
+			buf, _ = br.Peek(br.Buffered())
+			_, _ = br.Discard(len(buf))
+			if long {
+				st.long = append(st.long, buf...)
+				return st.long, err
+			}
+			return buf, err
 		}
 	}
 }

@@ -49,6 +49,29 @@ func TestReadStream(t *testing.T) {
 			chunks: 5,
 		},
 		{
+			name: "bare CR line ends",
+			in:   strings.ReplaceAll(llama, "\n", "\r"),
+			want: event.Output{Text: llamaText, Streamed: true, FirstChunkLen: 4, FinishReason: "length",
+				Usage: &event.Usage{PromptTokens: 17, CompletionTokens: 5}},
+			chunks: 5,
+		},
+		{
+			name: "mixed CR, LF and CRLF line ends",
+			in: strings.TrimSuffix(chunk(`{"content":"a"}`), "\n\n") + "\r\r" +
+				strings.TrimSuffix(chunk(`{"content":"b"}`), "\n\n") + "\r\n\n" +
+				strings.TrimSuffix(chunk(`{"content":"c"}`), "\n\n") + "\n\r" +
+				": comment\rdata: {\"choices\":[{\"delta\":\rdata: {\"content\":\"d\"}}]}\r\n\r\n" +
+				strings.ReplaceAll(finishStop, "\n", "\r") + "data: [DONE]\r",
+			want:   event.Output{Text: "abcd", Streamed: true, FirstChunkLen: 1, FinishReason: "stop"},
+			chunks: 4,
+		},
+		{
+			name:   "bare CR after a line longer than the read buffer",
+			in:     strings.ReplaceAll(chunk(`{"content":"`+long+`"}`)+finishStop+done, "\n", "\r"),
+			want:   event.Output{Text: long, Streamed: true, FirstChunkLen: len(long), FinishReason: "stop"},
+			chunks: 1,
+		},
+		{
 			name: "comments, other fields, no space after colon",
 			in: ": ping\n\n" + "event: message\nid: 7\nretry: 100\n" + chunk(`{"content":"a"}`) +
 				":keep-alive\n" + strings.Replace(chunk(`{"content":"b"}`), "data: ", "data:", 1) + finishStop + done,
@@ -239,6 +262,8 @@ func FuzzSSE(f *testing.F) {
 		"data: {\"choices\":[{\"delta\":{\"content\":\"\\",
 		"data: " + strings.Repeat("[", 300) + "\n\n",
 		"\r\r\n\n:",
+		strings.ReplaceAll(llama, "\n", "\r"),
+		"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\r\ndata: [DONE]\n\r",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
