@@ -175,13 +175,17 @@ func (c *Client) Do(ctx context.Context, req *Request, obs Observer) (*event.Out
 	}).WithContext(rctx)
 	resp, err := c.tr.RoundTrip(hr)
 	if err != nil {
-		return &event.Output{}, fail(ctx, rctx, &Error{Class: classify(err), Err: err})
+		return &event.Output{}, fail(ctx, rctx, transportError(err))
 	}
 	defer resp.Body.Close()
 	dl.body = resp.Body
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return &event.Output{}, fail(ctx, rctx, statusError(resp.StatusCode, dl))
+	}
+	if enc := resp.Header.Get("Content-Encoding"); !isIdentity([]byte(enc)) {
+		_, _ = io.CopyN(io.Discard, dl, drainLimit)
+		return &event.Output{}, unsupportedEncoding(resp.StatusCode, enc)
 	}
 	st := getStream()
 	defer putStream(st)
@@ -265,13 +269,12 @@ func (st *stream) decodeBody(data []byte, status int) (*event.Output, error) {
 	return f.output(false, 0), nil
 }
 
-// fail refines a transport error's class with what the contexts know: the
-// request's own timer (timeout) or the caller's cancellation.
+// fail refines a failure's class with what the contexts know: the request's
+// own timer (timeout) or the caller's cancellation. Once either has fired,
+// whatever failure follows is theirs: net/http may still hand over a
+// response that the server produced because the client went away (an empty
+// 200 over TLS), or end a body cleanly (a truncated stream).
 func fail(parent, rctx context.Context, e *Error) *Error {
-	switch e.Class {
-	case ClassTruncated, ClassMalformed, ClassServerError, ClassHTTPStatus:
-		return e
-	}
 	cause := context.Cause(rctx)
 	switch {
 	case errors.Is(cause, errReadTimeout), errors.Is(cause, errTotalTimeout):
@@ -336,7 +339,7 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 	}).WithContext(rctx)
 	resp, err := c.tr.RoundTrip(hr)
 	if err != nil {
-		return nil, fail(ctx, rctx, &Error{Class: classify(err), Err: err})
+		return nil, fail(ctx, rctx, transportError(err))
 	}
 	defer resp.Body.Close()
 	dl.body = resp.Body

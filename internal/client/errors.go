@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -36,6 +39,13 @@ const (
 	ClassTruncated Class = "truncated_stream"
 	// ClassMalformed: a chunk or body that is not the expected JSON.
 	ClassMalformed Class = "malformed_response"
+	// ClassTLS: the TLS handshake failed: the server does not speak TLS on
+	// that port (an https:// endpoint on a plain-HTTP port), or its
+	// certificate was rejected.
+	ClassTLS Class = "tls"
+	// ClassUnsupportedEncoding: a 2xx response with a Content-Encoding (gzip,
+	// br, ...) the client did not ask for; the client asks for none.
+	ClassUnsupportedEncoding Class = "unsupported_encoding"
 	// ClassCanceled: the caller's context was canceled.
 	ClassCanceled Class = "canceled"
 	// ClassOther: anything else.
@@ -118,6 +128,8 @@ func classify(err error) Class {
 		return ClassTimeout
 	case errors.Is(err, context.Canceled):
 		return ClassCanceled
+	case isTLS(err):
+		return ClassTLS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ClassConnectRefused
 	case errors.As(err, &op) && op.Op == "dial" && op.Timeout():
@@ -133,4 +145,60 @@ func classify(err error) Class {
 		return ClassConnectionReset
 	}
 	return ClassOther
+}
+
+// isTLS reports whether err is a failed TLS handshake.
+func isTLS(err error) bool {
+	var (
+		rh    tls.RecordHeaderError
+		alert tls.AlertError
+		cv    *tls.CertificateVerificationError
+		ua    x509.UnknownAuthorityError
+		hn    x509.HostnameError
+		ci    x509.CertificateInvalidError
+	)
+	return errors.As(err, &rh) || errors.As(err, &alert) || errors.As(err, &cv) ||
+		errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
+}
+
+// transportError classifies an error of net/http's RoundTrip. A failed TLS
+// handshake says what probably went wrong.
+func transportError(err error) *Error {
+	e := &Error{Class: classify(err), Err: err}
+	if e.Class != ClassTLS {
+		return e
+	}
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		e.Err = fmt.Errorf("TLS handshake failed: the server answered without TLS (a plain-HTTP port? use http://): %w", err)
+	} else {
+		e.Err = fmt.Errorf("TLS handshake failed: %w", err)
+	}
+	return e
+}
+
+// unsupportedEncoding is the error of a response with a Content-Encoding
+// that was not asked for.
+func unsupportedEncoding(status int, enc string) *Error {
+	return &Error{Class: ClassUnsupportedEncoding, Status: status,
+		Err: fmt.Errorf("server sent Content-Encoding %q, which was not requested (the client sends no Accept-Encoding)", excerpt([]byte(enc)))}
+}
+
+// isIdentity reports whether a Content-Encoding value means no encoding: it
+// is empty or lists only "identity".
+func isIdentity(v []byte) bool {
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		if tok := trimOWS(v[:i]); len(tok) > 0 && !asciiEqualFold(tok, "identity") {
+			return false
+		}
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return true
 }

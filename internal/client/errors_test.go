@@ -3,12 +3,12 @@ package client_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -31,7 +31,11 @@ func resetConn(t *testing.T, w http.ResponseWriter, raw string) {
 		buf.Flush()
 		time.Sleep(20 * time.Millisecond) // let the client read it before the RST
 	}
-	if err := conn.(*net.TCPConn).SetLinger(0); err != nil {
+	nc := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if err := nc.(*net.TCPConn).SetLinger(0); err != nil {
 		t.Errorf("SetLinger: %v", err)
 	}
 	conn.Close()
@@ -64,7 +68,7 @@ func TestClient_Do_errorClasses(t *testing.T) {
 				w.(http.Flusher).Flush()
 				<-r.Context().Done()
 			},
-			edit:       func(c *client.Config) { c.ReadTimeout = 150 * time.Millisecond },
+			edit:       func(c *client.Config) { c.ReadTimeout = 300 * time.Millisecond },
 			want:       client.ClassTimeout,
 			wantStatus: 200,
 			wantText:   "partial",
@@ -75,7 +79,7 @@ func TestClient_Do_errorClasses(t *testing.T) {
 			handler: func(t *testing.T, w http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
 			},
-			edit:    func(c *client.Config) { c.ReadTimeout = 150 * time.Millisecond },
+			edit:    func(c *client.Config) { c.ReadTimeout = 300 * time.Millisecond },
 			want:    client.ClassTimeout,
 			maxTime: 2 * time.Second,
 		},
@@ -93,12 +97,12 @@ func TestClient_Do_errorClasses(t *testing.T) {
 					}
 				}
 			},
-			edit:       func(c *client.Config) { c.ReadTimeout = time.Second; c.TotalTimeout = 200 * time.Millisecond },
+			edit:       func(c *client.Config) { c.ReadTimeout = 2 * time.Second; c.TotalTimeout = 500 * time.Millisecond },
 			want:       client.ClassTimeout,
 			wantStatus: 200,
 			wantText:   "x",
 			textPrefix: true,
-			maxTime:    900 * time.Millisecond,
+			maxTime:    1800 * time.Millisecond,
 		},
 		{
 			name: "caller cancels",
@@ -108,7 +112,7 @@ func TestClient_Do_errorClasses(t *testing.T) {
 				w.(http.Flusher).Flush()
 				<-r.Context().Done()
 			},
-			ctxTimeout: 100 * time.Millisecond,
+			ctxTimeout: 400 * time.Millisecond, // room for a TLS handshake under -race
 			want:       client.ClassCanceled,
 			wantStatus: 200,
 			wantText:   "partial",
@@ -210,47 +214,48 @@ func TestClient_Do_errorClasses(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				// Read the body first: only then does the server notice a closed
-				// connection and cancel r.Context().
-				io.Copy(io.Discard, r.Body)
-				tc.handler(t, w, r)
-			}))
-			defer srv.Close()
-			c := newClient(t, srv.URL, func(c *client.Config) {
-				c.Streaming = true
-				if tc.edit != nil {
-					tc.edit(c)
+		for _, tr := range transports {
+			t.Run(tr+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				srv := startServer(t, tr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					// Read the body first: only then does the server notice a closed
+					// connection and cancel r.Context().
+					io.Copy(io.Discard, r.Body)
+					tc.handler(t, w, r)
+				}))
+				c := clientFor(t, tr, srv, func(c *client.Config) {
+					c.Streaming = true
+					if tc.edit != nil {
+						tc.edit(c)
+					}
+				})
+				ctx := context.Background()
+				if tc.ctxTimeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.ctxTimeout)
+					defer cancel()
+				}
+				start := time.Now()
+				out, err := c.Do(ctx, &client.Request{Prompt: "p"}, nil)
+				elapsed := time.Since(start)
+				t.Logf("error: %v", err)
+				checkClass(t, err, tc.want)
+				var e *client.Error
+				errors.As(err, &e)
+				if e.Status != tc.wantStatus {
+					t.Errorf("Status = %d, want %d (%v)", e.Status, tc.wantStatus, err)
+				}
+				if out == nil || out.Text != tc.wantText && !(tc.textPrefix && strings.HasPrefix(out.Text, tc.wantText)) {
+					t.Errorf("partial output = %+v, want text %q", out, tc.wantText)
+				}
+				if tc.wantBody != nil {
+					tc.wantBody(t, e.Body)
+				}
+				if tc.maxTime > 0 && elapsed > tc.maxTime {
+					t.Errorf("Do took %v, want under %v", elapsed, tc.maxTime)
 				}
 			})
-			ctx := context.Background()
-			if tc.ctxTimeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tc.ctxTimeout)
-				defer cancel()
-			}
-			start := time.Now()
-			out, err := c.Do(ctx, &client.Request{Prompt: "p"}, nil)
-			elapsed := time.Since(start)
-			t.Logf("error: %v", err)
-			checkClass(t, err, tc.want)
-			var e *client.Error
-			errors.As(err, &e)
-			if e.Status != tc.wantStatus {
-				t.Errorf("Status = %d, want %d (%v)", e.Status, tc.wantStatus, err)
-			}
-			if out == nil || out.Text != tc.wantText && !(tc.textPrefix && strings.HasPrefix(out.Text, tc.wantText)) {
-				t.Errorf("partial output = %+v, want text %q", out, tc.wantText)
-			}
-			if tc.wantBody != nil {
-				tc.wantBody(t, e.Body)
-			}
-			if tc.maxTime > 0 && elapsed > tc.maxTime {
-				t.Errorf("Do took %v, want under %v", elapsed, tc.maxTime)
-			}
-		})
+		}
 	}
 }
 
@@ -261,18 +266,29 @@ func TestClient_Do_connectRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens on addr now
-	c := newClient(t, "http://"+addr, nil)
-	start := time.Now()
-	out, err := c.Do(context.Background(), &client.Request{Prompt: "p"}, nil)
-	checkClass(t, err, client.ClassConnectRefused)
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("error %v does not wrap ECONNREFUSED", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("refused connect took %v", d)
-	}
-	if out == nil {
-		t.Error("nil Output on error")
+	for _, tr := range []string{"h1", "net_http", "https"} {
+		t.Run(tr, func(t *testing.T) {
+			scheme := "http://"
+			if tr == "https" {
+				scheme = "https://"
+			}
+			c := newClient(t, scheme+addr, nil)
+			if tr == "net_http" {
+				client.UseNetHTTP(c)
+			}
+			start := time.Now()
+			out, err := c.Do(context.Background(), &client.Request{Prompt: "p"}, nil)
+			checkClass(t, err, client.ClassConnectRefused)
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("error %v does not wrap ECONNREFUSED", err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("refused connect took %v", d)
+			}
+			if out == nil {
+				t.Error("nil Output on error")
+			}
+		})
 	}
 }
 
@@ -301,12 +317,19 @@ func TestClient_Do_connectTimeout(t *testing.T) {
 			defer conn.Close()
 		}
 	}
-	c := newClient(t, "http://"+addr, func(c *client.Config) { c.ConnectTimeout = 200 * time.Millisecond })
-	start := time.Now()
-	_, err = c.Do(context.Background(), &client.Request{Prompt: "p"}, nil)
-	checkClass(t, err, client.ClassConnectTimeout)
-	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
-		t.Errorf("connect timeout after %v, want about 200ms", d)
+	for _, tr := range []string{"h1", "net_http"} {
+		t.Run(tr, func(t *testing.T) {
+			c := newClient(t, "http://"+addr, func(c *client.Config) { c.ConnectTimeout = 200 * time.Millisecond })
+			if tr == "net_http" {
+				client.UseNetHTTP(c)
+			}
+			start := time.Now()
+			_, err := c.Do(context.Background(), &client.Request{Prompt: "p"}, nil)
+			checkClass(t, err, client.ClassConnectTimeout)
+			if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
+				t.Errorf("connect timeout after %v, want about 200ms", d)
+			}
+		})
 	}
 }
 

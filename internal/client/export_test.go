@@ -1,5 +1,7 @@
 package client
 
+import "crypto/tls"
+
 // Hooks for the black-box tests and benchmarks.
 
 // StaleCheckAfter is staleCheckAfter.
@@ -15,3 +17,7 @@ func Waiters(c *Client) int {
 	defer c.h1.mu.Unlock()
 	return len(c.h1.waiters)
 }
+
+// SetTLSClientConfig makes c's https:// requests use cfg (a test server's
+// trusted certificate).
+func SetTLSClientConfig(c *Client, cfg *tls.Config) { c.tr.TLSClientConfig = cfg }

@@ -596,6 +596,12 @@ func (c *Client) receive(ctx context.Context, cn *h1Conn, obs Observer) (*event.
 		t.finish(cn)
 		return &event.Output{}, fail(ctx, ctx, e)
 	}
+	if resp.encoding != "" {
+		e := unsupportedEncoding(resp.status, resp.encoding)
+		_, _ = io.CopyN(io.Discard, b, drainLimit)
+		t.finish(cn)
+		return &event.Output{}, e
+	}
 	st := getStream()
 	defer putStream(st)
 	var out *event.Output

@@ -14,8 +14,9 @@ import (
 
 // h1Response is what the transport needs from a response head.
 type h1Response struct {
-	status int
-	sse    bool // Content-Type is text/event-stream
+	status   int
+	sse      bool   // Content-Type is text/event-stream
+	encoding string // a Content-Encoding other than identity (copied: rare)
 }
 
 // malformed returns a ClassMalformed error quoting line.
@@ -106,6 +107,10 @@ func (cn *h1Conn) readOneHead(budget *int) (h1Response, error) {
 				cn.keep = false
 			} else if hasToken(value, "keep-alive") {
 				cn.keep = true
+			}
+		case asciiEqualFold(name, "content-encoding"):
+			if !isIdentity(value) {
+				resp.encoding = string(value)
 			}
 		case asciiEqualFold(name, "content-type"):
 			resp.sse = len(value) >= 17 && asciiEqualFold(value[:17], "text/event-stream")
