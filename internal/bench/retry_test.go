@@ -131,6 +131,13 @@ func TestRun_RetriedRequests(t *testing.T) {
 			if want := fmt.Sprintf(`"retried_requests": %d`, tc.wantRetried); !strings.Contains(string(summary), want) {
 				t.Errorf("%s lacks %s", report.SummaryFile, want)
 			}
+			events, err := os.ReadFile(filepath.Join(out.Dir, bench.EventsFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := int64(strings.Count(string(events), `"retries":1`)); got != tc.wantRetried {
+				t.Errorf("%s: %d completions with \"retries\":1, want %d", bench.EventsFile, got, tc.wantRetried)
+			}
 			text, err := os.ReadFile(filepath.Join(out.Dir, report.TextFile))
 			if err != nil {
 				t.Fatal(err)

@@ -107,7 +107,7 @@ func TestH1_responseFraming(t *testing.T) {
 			name: "chunked with extensions, upper-case hex and trailers",
 			resp: httpHead(200, "Content-Type: application/json", "Transfer-Encoding: chunked") +
 				"A;ext=1\r\n" + okJSON[:10] + "\r\n" +
-				fmt.Sprintf("%X ; name=\"v\"\r\n%s\r\n", len(okJSON)-10, okJSON[10:]) +
+				fmt.Sprintf("%X;name=\"v\"\r\n%s\r\n", len(okJSON)-10, okJSON[10:]) +
 				"0;last\r\nX-Checksum: abc\r\nX-Other: d\r\n\r\n",
 			want:     "ok",
 			wantConn: 1,
@@ -141,6 +141,21 @@ func TestH1_responseFraming(t *testing.T) {
 		{
 			name:     "no length: body ends at close",
 			resp:     httpHead(200, "Content-Type: application/json") + okJSON,
+			want:     "ok",
+			wantConn: 2,
+		},
+		{
+			// As net/http: continuation lines join the value with a space.
+			name: "obs-fold joins lines: connection close",
+			resp: httpHead(200, "Content-Type: application/json", "X-A: b\r\n  folded", "Connection: keep-alive,\r\n\tclose",
+				fmt.Sprintf("Content-Length: %d", len(okJSON))) + okJSON,
+			want:     "ok",
+			wantConn: 2,
+		},
+		{
+			// As net/http: "Content-Length " is another header.
+			name:     "space before colon: no length, body ends at close",
+			resp:     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length : 2\r\n\r\n" + okJSON,
 			want:     "ok",
 			wantConn: 2,
 		},
@@ -194,8 +209,12 @@ func TestH1_malformedResponses(t *testing.T) {
 		{"status not a number", "HTTP/1.1 2x0 OK\r\n\r\n", 0},
 		{"status 101", "HTTP/1.1 101 Switching Protocols\r\n\r\n", 0},
 		{"header without colon", "HTTP/1.1 200 OK\r\nContent-Type application/json\r\n\r\n", 200},
-		{"space before colon", "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\n{}", 200},
-		{"obs-fold", "HTTP/1.1 200 OK\r\nX-A: b\r\n  folded\r\n\r\n", 200},
+		{"obs-fold on the first header line", "HTTP/1.1 200 OK\r\n  X-A: b\r\nContent-Length: 2\r\n\r\n{}", 200},
+		{"control character in a header value", "HTTP/1.1 200 OK\r\nX-A: b\x01c\r\nContent-Length: 2\r\n\r\n{}", 200},
+		{"same content-length spelled twice differently", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 02\r\n\r\n{}", 200},
+		{"space before a chunk extension", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2 ;x\r\n{}\r\n0\r\n\r\n", 200},
+		{"chunk size line ended by a bare LF", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\n{}\r\n0\r\n\r\n", 200},
+		{"chunk data ended by a bare LF", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\n0\r\n\r\n", 200},
 		{"bad content-length", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", 200},
 		{"conflicting content-length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{} ", 200},
 		{"bad chunk size", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 200},

@@ -7,9 +7,12 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strings"
 )
 
 // h1Response is what the transport needs from a response head.
@@ -52,6 +55,12 @@ func (cn *h1Conn) readHead() (h1Response, error) {
 	}
 }
 
+// readOneHead reads one response head. It agrees with net/http's
+// ReadResponse (see FuzzH1Read) on what it accepts and on the headers the
+// client acts on, except where it is stricter: a status below 100 or 101,
+// a version other than HTTP/1.x, header lines longer than the connection's
+// buffer; and it reads a body with a Transfer-Encoding other than chunked to
+// the connection's end (RFC 9112 §6.3), which net/http refuses.
 func (cn *h1Conn) readOneHead(budget *int) (h1Response, error) {
 	var resp h1Response
 	br := cn.br
@@ -59,18 +68,25 @@ func (cn *h1Conn) readOneHead(budget *int) (h1Response, error) {
 	if err != nil {
 		return resp, err
 	}
-	// HTTP/1.x SP 3DIGIT [SP reason]
-	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[7] < '0' || line[7] > '9' || line[8] != ' ' ||
-		!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || len(line) > 12 && line[12] != ' ' {
+	// HTTP/1.x SP+ 3DIGIT [SP reason]
+	if len(line) < 9 || string(line[:7]) != "HTTP/1." || !isDigit(line[7]) || line[8] != ' ' {
 		return resp, malformed(0, line, "malformed status line")
 	}
-	resp.status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	http10 := line[7] == '0'
+	code := line[9:]
+	for len(code) > 0 && code[0] == ' ' {
+		code = code[1:]
+	}
+	if len(code) < 3 || !isDigit(code[0]) || !isDigit(code[1]) || !isDigit(code[2]) || len(code) > 3 && code[3] != ' ' {
+		return resp, malformed(0, line, "malformed status line")
+	}
+	resp.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
 	if resp.status < 100 || resp.status == 101 {
 		return resp, malformed(0, line, "unexpected status %d", resp.status)
 	}
-	cn.keep = line[7] != '0' // HTTP/1.0 closes unless it says keep-alive
-	length, chunked, hasTE := int64(-1), false, false
-	for {
+	length, clDigits, chunked, hasTE := int64(-1), 0, false, false
+	sawClose, sawKeepAlive, sawType := false, false, false
+	for first := true; ; first = false {
 		line, err = readLine(br, budget, resp.status)
 		if err != nil {
 			return resp, err
@@ -78,44 +94,69 @@ func (cn *h1Conn) readOneHead(budget *int) (h1Response, error) {
 		if len(line) == 0 {
 			break
 		}
+		if first && (line[0] == ' ' || line[0] == '\t') {
+			return resp, malformed(resp.status, line, "malformed header line")
+		}
 		colon := -1
 		for i, c := range line {
 			if c == ':' {
 				colon = i
 				break
 			}
-			if c <= ' ' { // a space in the name, or obs-fold
+			if !isTokenByte(c) && c != ' ' { // net/http keeps names with spaces, uncanonicalized
 				break
 			}
 		}
 		if colon <= 0 {
 			return resp, malformed(resp.status, line, "malformed header line")
 		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
+		name, value := line[:colon], line[colon+1:]
+		if next, _ := br.Peek(1); len(next) == 1 && (next[0] == ' ' || next[0] == '\t') {
+			// obs-fold: continuation lines join the value with a space
+			// (RFC 9112 §5.2). Rare; the copy keeps name and value valid
+			// across the reads.
+			if name, value, err = unfold(br, budget, resp.status, name, value); err != nil {
+				return resp, err
+			}
+		}
+		for _, c := range value {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return resp, malformed(resp.status, value, "control character in header value")
+			}
+		}
+		value = trimOWS(value)
 		switch {
 		case asciiEqualFold(name, "content-length"):
 			n, ok := parseDecimal(value)
-			if !ok || length >= 0 && n != length {
-				return resp, malformed(resp.status, line, "invalid Content-Length %q", value)
+			// Repeated Content-Length headers must be the same string (as
+			// in net/http): digits only, so the same value and length.
+			if !ok || length >= 0 && (n != length || len(value) != clDigits) {
+				return resp, malformed(resp.status, value, "invalid Content-Length %q", value)
 			}
-			length = n
+			length, clDigits = n, len(value)
 		case asciiEqualFold(name, "transfer-encoding"):
-			hasTE = true
-			chunked = lastTokenIs(value, "chunked")
+			// HTTP/1.0 has no Transfer-Encoding: ignored, as net/http does.
+			if !http10 {
+				hasTE = true
+				chunked = lastTokenIs(value, "chunked")
+			}
 		case asciiEqualFold(name, "connection"):
-			if hasToken(value, "close") {
-				cn.keep = false
-			} else if hasToken(value, "keep-alive") {
-				cn.keep = true
+			sawClose = sawClose || hasToken(value, "close")
+			sawKeepAlive = sawKeepAlive || hasToken(value, "keep-alive")
+		case asciiEqualFold(name, "content-type"):
+			if !sawType { // the first one counts, as net/http's Header.Get
+				sawType = true
+				resp.sse = len(value) >= 17 && asciiEqualFold(value[:17], "text/event-stream")
 			}
 		case asciiEqualFold(name, "content-encoding"):
-			if !isIdentity(value) {
-				resp.encoding = string(value)
+			if !isIdentity(value) && resp.encoding == "" {
+				resp.encoding = string(value) // copied: rare
 			}
-		case asciiEqualFold(name, "content-type"):
-			resp.sse = len(value) >= 17 && asciiEqualFold(value[:17], "text/event-stream")
 		}
 	}
+	// HTTP/1.1 keeps the connection unless told "close"; HTTP/1.0 closes it
+	// unless told "keep-alive"; "close" wins.
+	cn.keep = !sawClose && (!http10 || sawKeepAlive)
 	b := &cn.body
 	b.reset()
 	switch {
@@ -131,6 +172,39 @@ func (cn *h1Conn) readOneHead(budget *int) (h1Response, error) {
 		b.mode, cn.keep = bodyToEOF, false
 	}
 	return resp, nil
+}
+
+// unfold reads the continuation lines of a folded header whose first line
+// gave name and value, and returns copies with the value's lines joined by
+// one space each, as net/http does.
+func unfold(br *bufio.Reader, budget *int, status int, name, value []byte) ([]byte, []byte, error) {
+	name = append([]byte(nil), name...)
+	value = append([]byte(nil), trimOWS(value)...)
+	for {
+		next, _ := br.Peek(1)
+		if len(next) == 0 || next[0] != ' ' && next[0] != '\t' {
+			return name, value, nil
+		}
+		for len(next) == 1 && (next[0] == ' ' || next[0] == '\t') {
+			_, _ = br.Discard(1)
+			*budget--
+			next, _ = br.Peek(1)
+		}
+		line, err := readLine(br, budget, status)
+		if err != nil {
+			return nil, nil, err
+		}
+		value = append(append(value, ' '), trimOWS(line)...)
+	}
+}
+
+// tokenBytes are the bytes of an HTTP token (RFC 9110 §5.6.2), besides
+// letters and digits.
+const tokenBytes = "!#$%&'*+-.^_`|~"
+
+// isTokenByte reports whether c may appear in a header name.
+func isTokenByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c < 0x80 && strings.IndexByte(tokenBytes, c) >= 0
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
@@ -163,9 +237,9 @@ func asciiEqualFold(b []byte, s string) bool {
 	return true
 }
 
-// parseDecimal parses a Content-Length: digits only, at most 18 of them.
+// parseDecimal parses a Content-Length: digits only, at most 2^63-1.
 func parseDecimal(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
+	if len(b) == 0 || len(b) > 19 {
 		return 0, false
 	}
 	var n int64
@@ -173,7 +247,11 @@ func parseDecimal(b []byte) (int64, bool) {
 		if !isDigit(c) {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
 	}
 	return n, true
 }
@@ -285,16 +363,20 @@ func (b *h1Body) Read(p []byte) (int, error) {
 func (b *h1Body) nextChunk() error {
 	budget := maxHeaderBytes
 	if b.crlf {
-		line, err := readChunkLine(b.br, &budget)
+		end, err := b.br.Peek(2)
 		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return err
 		}
-		if len(line) != 0 {
-			return malformed(0, line, "chunk data longer than its size")
+		if end[0] != '\r' || end[1] != '\n' {
+			return malformed(0, end, "chunk data longer than its size")
 		}
+		_, _ = b.br.Discard(2)
 		b.crlf = false
 	}
-	line, err := readChunkLine(b.br, &budget)
+	line, err := readChunkSizeLine(b.br)
 	if err != nil {
 		return err
 	}
@@ -319,10 +401,9 @@ func (b *h1Body) nextChunk() error {
 		size = size<<4 | int64(d)
 	}
 end:
-	if i == 0 {
-		return malformed(0, line, "malformed chunk size line")
-	}
-	if rest := trimOWS(line[i:]); len(rest) > 0 && rest[0] != ';' {
+	// The size ends at an extension's ';' or at trailing spaces; there is
+	// no space before the ';' (as in net/http).
+	if rest := line[i:]; i == 0 || len(rest) > 0 && rest[0] != ';' && len(trimOWS(rest)) > 0 {
 		return malformed(0, line, "malformed chunk size line")
 	}
 	if size > 0 {
@@ -341,7 +422,31 @@ end:
 	}
 }
 
-// readChunkLine is readLine for chunk framing, where a clean EOF is also
+// maxChunkLine bounds a chunk size line, extensions included, as net/http.
+const maxChunkLine = 4096
+
+// readChunkSizeLine reads a chunk size line, which must end in CRLF with no
+// other CR (as in net/http), and returns it without its end.
+func readChunkSizeLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return nil, malformed(0, line, "chunk size line too long")
+	case err == io.EOF:
+		return nil, io.ErrUnexpectedEOF
+	case err != nil:
+		return nil, err
+	}
+	if n := len(line); n < 2 || line[n-2] != '\r' || bytes.IndexByte(line, '\r') != n-2 {
+		return nil, malformed(0, line, "chunk size line not ended by CRLF")
+	}
+	if len(line)-2 >= maxChunkLine {
+		return nil, malformed(0, line[:64], "chunk size line too long")
+	}
+	return line[:len(line)-2], nil
+}
+
+// readChunkLine is readLine for the trailers, where a clean EOF is also
 // unexpected.
 func readChunkLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	line, err := readLine(br, budget, 0)
