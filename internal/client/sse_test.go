@@ -295,5 +295,25 @@ func FuzzSSE(f *testing.F) {
 		if len(rec.first) == 0 && out.All() != "" {
 			t.Fatalf("text %q without an observed chunk", out.All())
 		}
+		// LF, CRLF and bare CR line ends mean the same.
+		if bytes.IndexByte(data, '\r') < 0 {
+			for _, eol := range []string{"\r", "\r\n"} {
+				alt := bytes.ReplaceAll(data, []byte("\n"), []byte(eol))
+				var altRec recorder
+				out2, err2 := client.ReadStream(bytes.NewReader(alt), &altRec)
+				if diff := cmp.Diff(out, out2); diff != "" || classOf(err) != classOf(err2) || len(altRec.ts) != len(rec.ts) {
+					t.Fatalf("line ends %q: output (-LF +%q):\n%s\nerrors %v, %v; chunks %d, %d", eol, eol, diff, err, err2, len(rec.ts), len(altRec.ts))
+				}
+			}
+		}
 	})
+}
+
+// classOf returns the class of a *client.Error, or "".
+func classOf(err error) client.Class {
+	var e *client.Error
+	if errors.As(err, &e) {
+		return e.Class
+	}
+	return ""
 }
