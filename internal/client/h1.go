@@ -43,7 +43,7 @@ const (
 	// call, except after a chunked response: llama-server (cpp-httplib)
 	// closes the connection right after every streamed response although it
 	// announced keep-alive. A close the peek misses is caught by the retry in
-	// doH1.
+	// doH1 (Config.RetryClosedConn), which counts the resend.
 	staleCheckAfter = 50 * time.Millisecond
 	clRoom          = 20 + 4 // room for the Content-Length digits and "\r\n\r\n"
 )
