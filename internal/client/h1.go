@@ -564,7 +564,7 @@ func (c *Client) doH1(ctx context.Context, req *Request, obs Observer) (*event.O
 	}
 	msg := cn.buildRequest(c.tmpl, req)
 	err = cn.write(msg)
-	retries := 0
+	var retries int32
 	if c.cfg.RetryClosedConn && cn.reused && cn.closedUnanswered(err) {
 		retries = 1
 		cn, err = t.resend(ctx, cn, msg, start)

@@ -398,7 +398,7 @@ func TestH1_serverClosedIdle(t *testing.T) {
 		name    string
 		reset   bool          // close with RST instead of FIN
 		idle    time.Duration // the client's pause between requests
-		retries int           // the second request's Output.Retries
+		retries int32         // the second request's Output.Retries
 	}{
 		// Idle past StaleCheckAfter: the peek before reuse sees the FIN;
 		// nothing was sent on the closed connection, so nothing is resent.
@@ -422,7 +422,7 @@ func TestH1_serverClosedIdle(t *testing.T) {
 				if err != nil || out.Text != "ok" {
 					t.Fatalf("request %d: %v, %v", i, out, err)
 				}
-				if want := i * tc.retries; out.Retries != want {
+				if want := int32(i) * tc.retries; out.Retries != want {
 					t.Errorf("request %d: Retries = %d, want %d", i, out.Retries, want)
 				}
 				time.Sleep(tc.idle)

@@ -8,6 +8,7 @@ package client
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -103,7 +104,7 @@ func (cn *h1Conn) readOneHead(budget *int) (h1Response, error) {
 				colon = i
 				break
 			}
-			if !isTokenByte(c) && c != ' ' { // net/http keeps names with spaces, uncanonicalized
+			if headerBytes[c]&nameByte == 0 { // net/http keeps names with spaces, uncanonicalized
 				break
 			}
 		}
@@ -119,10 +120,8 @@ func (cn *h1Conn) readOneHead(budget *int) (h1Response, error) {
 				return resp, err
 			}
 		}
-		for _, c := range value {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return resp, malformed(resp.status, value, "control character in header value")
-			}
+		if hasControl(value) {
+			return resp, malformed(resp.status, value, "control character in header value")
 		}
 		value = trimOWS(value)
 		switch {
@@ -198,13 +197,47 @@ func unfold(br *bufio.Reader, budget *int, status int, name, value []byte) ([]by
 	}
 }
 
-// tokenBytes are the bytes of an HTTP token (RFC 9110 §5.6.2), besides
-// letters and digits.
-const tokenBytes = "!#$%&'*+-.^_`|~"
+// Classes of bytes in a header line, in headerBytes.
+const (
+	nameByte  = 1 << iota // a token byte (RFC 9110 §5.6.2), or a space (net/http keeps such names)
+	valueByte             // VCHAR, SP, HTAB or obs-text (>= 0x80): not a control byte
+)
 
-// isTokenByte reports whether c may appear in a header name.
-func isTokenByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c < 0x80 && strings.IndexByte(tokenBytes, c) >= 0
+// headerBytes classifies every byte for header-line checks: one table
+// lookup per byte.
+var headerBytes = func() (t [256]uint8) {
+	for c := range 256 {
+		if c >= 0x20 && c != 0x7f || c == '\t' {
+			t[c] |= valueByte
+		}
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == ' ' || strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0 {
+			t[c] |= nameByte
+		}
+	}
+	return t
+}()
+
+// hasControl reports whether b holds a byte net/http refuses in a header
+// value: a control byte other than HTAB. Words of eight bytes with no byte
+// below 0x20 and no DEL are skipped at once (SWAR); the rest is checked byte
+// by byte.
+func hasControl(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		del := x ^ 0x7f*ones // DEL bytes become zero
+		if ((x-0x20*ones)&^x|(del-ones)&^del)&highs != 0 {
+			break // a byte below 0x20 (maybe a tab) or a DEL: look closer
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if headerBytes[c]&valueByte == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

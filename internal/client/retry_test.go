@@ -25,7 +25,7 @@ func TestClient_Do_retryClosedConn(t *testing.T) {
 		retry       bool
 		reset       bool // close with RST instead of FIN
 		wantErr     client.Class
-		wantRetries int
+		wantRetries int32
 		wantSeen    int64 // requests the server read
 	}{
 		{"on, FIN", true, false, "", 1, 3},

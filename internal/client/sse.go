@@ -205,6 +205,10 @@ func (st *stream) readLine() ([]byte, error) {
 				continue
 			}
 		}
+		if buf[0] == '\n' && !long { // the blank line after every event
+			_, _ = br.Discard(1)
+			return buf[:0], nil
+		}
 		// Two byte searches (vectorized) beat one search for either byte.
 		lf := bytes.IndexByte(buf[from:], '\n')
 		seg := buf[from:]

@@ -84,7 +84,7 @@ func AppendRecord(b []byte, r *Record) []byte {
 	var sched int64
 	var usage *Usage
 	var finish string
-	var retries int
+	var retries int32
 	switch d := r.Data.(type) {
 	case *PromptData:
 		if d != nil {
@@ -135,7 +135,7 @@ func AppendRecord(b []byte, r *Record) []byte {
 	}
 	if retries != 0 {
 		b = msgp.AppendString(b, keyRetries)
-		b = msgp.AppendInt(b, retries)
+		b = msgp.AppendInt32(b, retries)
 	}
 	return b
 }
@@ -251,7 +251,7 @@ func DecodeRecord(p []byte) (Record, error) {
 		sched              int64
 		hasSched, hasUsage bool
 		usage              Usage
-		retries            int
+		retries            int32
 	)
 	for i := uint32(0); i < n; i++ {
 		var key []byte
@@ -297,7 +297,7 @@ func DecodeRecord(p []byte) (Record, error) {
 			}
 		case keyRetries:
 			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
-				retries, p, err = msgp.ReadIntBytes(p)
+				retries, p, err = msgp.ReadInt32Bytes(p)
 			} else {
 				p, err = skip(p, 0)
 			}

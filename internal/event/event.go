@@ -179,15 +179,16 @@ type Output struct {
 	// Streamed is true when the response arrived as SSE chunks; FirstChunkLen is
 	// then the byte length of the first chunk, which lies in Reasoning when
 	// Reasoning is non-empty and in Text otherwise (TPOT counts the tokens after it).
-	Streamed      bool
-	FirstChunkLen int
-	Usage         *Usage // nil when the server sent none
-	FinishReason  string
+	Streamed bool
 	// Retries is how many times the client sent the request again, on a new
 	// connection, because the server closed a reused connection before
 	// answering (the server may have read the first copy). Not in the Python
-	// tool's payload.
-	Retries int
+	// tool's payload. (int32: it fits in Streamed's padding, so an Output
+	// stays in its allocation size class.)
+	Retries       int32
+	FirstChunkLen int
+	Usage         *Usage // nil when the server sent none
+	FinishReason  string
 }
 
 // AfterFirstChunk returns the text generated after the first streamed chunk
