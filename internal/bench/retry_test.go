@@ -93,7 +93,7 @@ func TestRun_RetriedRequests(t *testing.T) {
 			cfg := baseConfig(t, url)
 			cfg.Endpoint.Streaming = false
 			cfg.Endpoint.RetryClosedConn = tc.retry
-			cfg.Load.Mode = loadgen.ModeConcurrency
+			cfg.Load.Mode = string(loadgen.ModeConcurrency)
 			cfg.Load.Concurrency = 1
 			var liveMax atomic.Int64
 			out := run(t, cfg, synthetic(t, n), func(r *bench.Runner) {
