@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -25,7 +24,7 @@ const (
 
 // stream is the reusable state of one response decode.
 type stream struct {
-	br   *bufio.Reader
+	br   *lineReader
 	data []byte // the current event's data lines, joined by '\n'
 	long []byte // a line that did not fit in br's buffer
 	f    fields
@@ -35,7 +34,7 @@ type stream struct {
 }
 
 var streamPool = sync.Pool{New: func() any {
-	return &stream{br: bufio.NewReaderSize(nil, sseBufSize)}
+	return &stream{br: &lineReader{buf: make([]byte, sseBufSize)}}
 }}
 
 func getStream() *stream {
@@ -180,33 +179,30 @@ var (
 // all three valid in SSE and mixable in one stream. A CR ends the line at
 // once, without waiting for the byte after it, so a chunk whose blank line
 // ends in a CR is dispatched when it arrives. The line is valid until the
-// next read. A line cut by the end of the stream is returned with io.EOF; a
-// line longer than maxLineSize is a ClassMalformed error.
+// next read. A line cut by the end of the stream is returned with the
+// reader's error (io.EOF at a clean end); a line longer than maxLineSize is
+// a ClassMalformed error.
 func (st *stream) readLine() ([]byte, error) {
-	br := st.br
+	b := st.br
 	long := false // the line so far is in st.long
 	from := 0     // buffered bytes already searched: no line end in them
 	for {
-		n := br.Buffered()
-		if n == 0 {
-			if _, err := br.Peek(1); err != nil {
-				if long {
-					return st.long, err
-				}
-				return nil, err
+		if b.r == b.w && !b.fill() {
+			if long {
+				return st.long, b.err
 			}
-			n = br.Buffered()
+			return nil, b.err
 		}
-		buf, _ := br.Peek(n)
+		buf := b.buf[b.r:b.w]
 		if st.skipLF {
 			st.skipLF = false
 			if buf[0] == '\n' {
-				_, _ = br.Discard(1)
+				b.r++
 				continue
 			}
 		}
 		if buf[0] == '\n' && !long { // the blank line after every event
-			_, _ = br.Discard(1)
+			b.r++
 			return buf[:0], nil
 		}
 		// Two byte searches (vectorized) beat one search for either byte.
@@ -223,46 +219,103 @@ func (st *stream) readLine() ([]byte, error) {
 			switch {
 			case cr+1 == lf:
 				next = lf + 1 // CRLF
-			case cr+1 == n:
+			case cr+1 == len(buf):
 				st.skipLF = true // the LF of a CRLF may follow
 			}
 		}
 		if end >= 0 {
 			line := buf[:end]
+			b.r += next
 			if long {
 				st.long = append(st.long, line...)
 				line = st.long
 			}
-			_, _ = br.Discard(next)
 			if len(line) > maxLineSize {
 				return nil, &Error{Class: ClassMalformed, Err: errLongLine}
 			}
 			return line, nil
 		}
-		if n == br.Size() { // no line end in a full buffer: a long line
+		if len(buf) == len(b.buf) { // no line end in a full buffer: a long line
 			if !long {
 				st.long, long = st.long[:0], true
 			}
 			st.long = append(st.long, buf...)
-			_, _ = br.Discard(n)
-			from = 0
+			b.r, from = b.w, 0
 			if len(st.long) > maxLineSize {
 				return nil, &Error{Class: ClassMalformed, Err: errLongLine}
 			}
 			continue
 		}
-		from = n
-		if _, err := br.Peek(n + 1); err != nil { // wait for more bytes
-			// The stream ended or failed inside a line.
-			buf, _ = br.Peek(br.Buffered())
-			_, _ = br.Discard(len(buf))
+		from = len(buf)
+		if !b.fill() { // the stream ended or failed inside a line
+			buf = b.buf[b.r:b.w]
+			b.r = b.w
 			if long {
 				st.long = append(st.long, buf...)
-				return st.long, err
+				return st.long, b.err
 			}
-			return buf, err
+			return buf, b.err
 		}
 	}
+}
+
+// lineReader is the read buffer of a response body: readLine splits SSE
+// lines in it directly, without bufio.Reader's method calls per line, and
+// Read serves whole bodies. Its error is sticky.
+type lineReader struct {
+	src  io.Reader
+	buf  []byte
+	r, w int
+	err  error
+}
+
+// Reset makes the reader read from src with an empty buffer.
+func (b *lineReader) Reset(src io.Reader) { b.src, b.r, b.w, b.err = src, 0, 0, nil }
+
+// fill moves the unread bytes to the front and reads once more. It reports
+// whether bytes arrived; when none did, b.err is set. The buffer is not
+// full.
+func (b *lineReader) fill() bool {
+	if b.err != nil {
+		return false
+	}
+	if b.r > 0 {
+		b.w = copy(b.buf, b.buf[b.r:b.w])
+		b.r = 0
+	}
+	for range 100 { // as bufio: a reader that returns nothing forever is an error
+		n, err := b.src.Read(b.buf[b.w:])
+		b.w += n
+		if err != nil {
+			b.err = err
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	b.err = io.ErrNoProgress
+	return false
+}
+
+// Read implements io.Reader.
+func (b *lineReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.r == b.w && !b.fill() {
+		return 0, b.err
+	}
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	return n, nil
+}
+
+// Discard skips at most n bytes; it reads past the end of the stream only
+// to drain a connection.
+func (b *lineReader) Discard(n int) (int, error) {
+	k, err := io.CopyN(io.Discard, b, int64(n))
+	return int(k), err
 }
 
 // dispatch handles one complete event in st.data. It reports whether the
