@@ -195,7 +195,7 @@ func (c *Client) Do(ctx context.Context, req *Request, obs Observer) (*event.Out
 		out, err = st.read(obs)
 		if err == nil {
 			// Read the rest (the chunked terminator) so the connection is reused.
-			_, _ = io.CopyN(io.Discard, st.br, drainLimit)
+			_, _ = st.br.Discard(drainLimit)
 		}
 	} else {
 		out, err = st.readBody(resp.StatusCode)

@@ -311,11 +311,19 @@ func (b *lineReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Discard skips at most n bytes; it reads past the end of the stream only
-// to drain a connection.
+// Discard skips at most n bytes, reading more as needed (to drain a
+// connection after the end of a stream), without allocating.
 func (b *lineReader) Discard(n int) (int, error) {
-	k, err := io.CopyN(io.Discard, b, int64(n))
-	return int(k), err
+	done := 0
+	for done < n {
+		if b.r == b.w && !b.fill() {
+			return done, b.err
+		}
+		k := min(n-done, b.w-b.r)
+		b.r += k
+		done += k
+	}
+	return done, nil
 }
 
 // dispatch handles one complete event in st.data. It reports whether the
