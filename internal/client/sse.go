@@ -303,6 +303,12 @@ func (b *lineReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if b.r == b.w && b.err == nil && len(p) >= len(b.buf) {
+		// A large read with nothing buffered: straight into p, no copy.
+		n, err := b.src.Read(p)
+		b.err = err
+		return n, err
+	}
 	if b.r == b.w && !b.fill() {
 		return 0, b.err
 	}
