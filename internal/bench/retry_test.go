@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
@@ -131,12 +132,20 @@ func TestRun_RetriedRequests(t *testing.T) {
 			if want := fmt.Sprintf(`"retried_requests": %d`, tc.wantRetried); !strings.Contains(string(summary), want) {
 				t.Errorf("%s lacks %s", report.SummaryFile, want)
 			}
-			events, err := os.ReadFile(filepath.Join(out.Dir, bench.EventsFile))
+			requests, err := os.ReadFile(filepath.Join(out.Dir, bench.RequestsFile))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := int64(strings.Count(string(events), `"retries":1`)); got != tc.wantRetried {
-				t.Errorf("%s: %d completions with \"retries\":1, want %d", bench.EventsFile, got, tc.wantRetried)
+			if got := int64(strings.Count(string(requests), `"rt":1`)); got != tc.wantRetried {
+				t.Errorf("%s: %d requests with \"rt\":1, want %d", bench.RequestsFile, got, tc.wantRetried)
+			}
+			// A report rebuilt from the request log counts them too.
+			rb, err := eventlog.Rebuild(out.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rb.Snapshot.CounterInt("retried_requests"); got != tc.wantRetried {
+				t.Errorf("rebuilt snapshot: retried_requests = %d, want %d", got, tc.wantRetried)
 			}
 			text, err := os.ReadFile(filepath.Join(out.Dir, report.TextFile))
 			if err != nil {
