@@ -370,7 +370,7 @@ func unwrapPath(err error) error {
 //	{"event_type":"sample.issued","timestamp_ns":123,"sample_uuid":"…","data":{"text":"…"}}
 //
 // with data {"text","token_ids","scheduled_ns"} for prompts,
-// {"output","reasoning","first_chunk_len","usage","finish_reason"} for outputs
+// {"output","reasoning","first_chunk_len","usage","finish_reason","retries"} for outputs
 // and {"error_type","error_message"} for errors (null when absent).
 func AppendJSON(b []byte, r *event.Record) []byte {
 	b = append(b, `{"event_type":"`...)
