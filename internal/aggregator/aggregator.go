@@ -35,77 +35,11 @@ const (
 	DefaultTokenWorkers    = 2
 )
 
-// Counter names.
-const (
-	TotalIssued      = "total_samples_issued"
-	TotalCompleted   = "total_samples_completed"
-	TotalFailed      = "total_samples_failed"
-	TrackedIssued    = "tracked_samples_issued"
-	TrackedCompleted = "tracked_samples_completed"
-	TrackedFailed    = "tracked_samples_failed"
-	TrackedDuration  = "tracked_duration_ns"
-	TotalDuration    = "total_duration_ns"
-	// RetriedRequests counts the requests the client sent a second time
-	// because the server closed a reused connection before answering (from
-	// the Retries of every completion, warmup included).
-	RetriedRequests = "retried_requests"
-)
-
-// Series names.
-const (
-	SeriesTTFT          = "ttft_ns"
-	SeriesLatency       = "sample_latency_ns"
-	SeriesFailedLatency = "failed_sample_latency_ns"
-	SeriesChunkDelta    = "chunk_delta_ns"
-	SeriesTPOT          = "tpot_ns"
-	SeriesISL           = "isl"
-	SeriesOSL           = "osl"
-	// SeriesLateness is the scheduler's lateness: issue time − intended time.
-	SeriesLateness = "issue_lateness_ns"
-)
-
 // Token sources.
 const (
 	TokenSourceAuto      = "auto"
 	TokenSourceTokenizer = "tokenizer"
 	TokenSourceUsage     = "usage"
-)
-
-// Names of the server-usage OSL and its comparison with the tokenizer.
-const (
-	SeriesOSLUsage = "osl_usage"
-	OSLCompared    = "osl_usage_compared"
-	OSLMismatched  = "osl_usage_mismatched"
-	OSLRelDiffSum  = "osl_usage_abs_rel_diff_sum"
-)
-
-// Per-class error counters ("errors.timeout"), kept in three families so
-// that each one adds up to a sample counter:
-//   - ErrorCounterPrefix: errors of tracked samples; they sum to
-//     tracked_samples_failed.
-//   - WarmupErrorCounterPrefix: errors of samples issued outside any
-//     performance-tracking window (warmup); with the tracked ones they sum
-//     to total_samples_failed.
-//   - OtherErrorCounterPrefix: error records that do not fail a sample:
-//     without a sample (an undecodable frame, a session or load generator
-//     error) or repeating an error of an already failed tracked sample.
-//     Unlike the Python tool, these do not count in total_samples_failed.
-const (
-	ErrorCounterPrefix       = "errors."
-	WarmupErrorCounterPrefix = "warmup_errors."
-	OtherErrorCounterPrefix  = "other_errors."
-)
-
-// Finish reason counters of tracked completions, as the Python tool counts
-// them: by the finish_reason of the completion, when it has one; values
-// other than the five OpenAI ones count as "other".
-const (
-	FinishReasonStop          = "tracked_finish_reason_stop"
-	FinishReasonLength        = "tracked_finish_reason_length"
-	FinishReasonToolCalls     = "tracked_finish_reason_tool_calls"
-	FinishReasonContentFilter = "tracked_finish_reason_content_filter"
-	FinishReasonFunctionCall  = "tracked_finish_reason_function_call"
-	FinishReasonOther         = "tracked_finish_reason_other"
 )
 
 // TokenCounter counts the tokens of a text. It must be safe for concurrent use.
@@ -271,59 +205,80 @@ func New(cfg Config, pub bus.Publisher[metrics.Snapshot]) (*Aggregator, error) {
 	return a, nil
 }
 
+// register registers the metrics of this configuration. Every name comes
+// from the metric dictionary (internal/metrics/dictionary.go), which also
+// gives each one its value type and HDR range; a name the dictionary does not
+// know is an error, so no metric reaches a snapshot undescribed.
 func (a *Aggregator) register() error {
 	var errs []error
 	counter := func(name string) *metrics.Counter {
-		c, err := a.reg.NewCounter(name, false)
+		d, err := describe(name, metrics.KindCounter)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		c, err := a.reg.NewCounter(name, d.Float)
 		errs = append(errs, err)
 		return c
 	}
-	a.totalIssued = counter(TotalIssued)
-	a.totalCompleted = counter(TotalCompleted)
-	a.totalFailed = counter(TotalFailed)
-	a.trackedIssued = counter(TrackedIssued)
-	a.trackedCompleted = counter(TrackedCompleted)
-	a.trackedFailed = counter(TrackedFailed)
-	a.finishStop = counter(FinishReasonStop)
-	a.finishLength = counter(FinishReasonLength)
-	a.finishToolCalls = counter(FinishReasonToolCalls)
-	a.finishContentFilter = counter(FinishReasonContentFilter)
-	a.finishFunctionCall = counter(FinishReasonFunctionCall)
-	a.finishOther = counter(FinishReasonOther)
-	a.trackedDuration = counter(TrackedDuration)
-	a.totalDuration = counter(TotalDuration)
-	a.retried = counter(RetriedRequests)
-	series := func(name string, o metrics.SeriesOpts) *metrics.Series {
+	a.totalIssued = counter(metrics.TotalIssued)
+	a.totalCompleted = counter(metrics.TotalCompleted)
+	a.totalFailed = counter(metrics.TotalFailed)
+	a.trackedIssued = counter(metrics.TrackedIssued)
+	a.trackedCompleted = counter(metrics.TrackedCompleted)
+	a.trackedFailed = counter(metrics.TrackedFailed)
+	a.finishStop = counter(metrics.FinishReasonStop)
+	a.finishLength = counter(metrics.FinishReasonLength)
+	a.finishToolCalls = counter(metrics.FinishReasonToolCalls)
+	a.finishContentFilter = counter(metrics.FinishReasonContentFilter)
+	a.finishFunctionCall = counter(metrics.FinishReasonFunctionCall)
+	a.finishOther = counter(metrics.FinishReasonOther)
+	a.trackedDuration = counter(metrics.TrackedDuration)
+	a.totalDuration = counter(metrics.TotalDuration)
+	a.retried = counter(metrics.RetriedRequests)
+	series := func(name string) *metrics.Series {
+		d, err := describe(name, metrics.KindSeries)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		o := d.SeriesOpts()
 		o.SigFigs, o.Buckets = a.cfg.SigFigs, a.cfg.Buckets
 		s, err := a.reg.NewSeries(name, o)
 		errs = append(errs, err)
 		return s
 	}
-	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
-	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
 	if a.cfg.Streaming {
-		a.ttft = series(SeriesTTFT, timeOpts)
+		a.ttft = series(metrics.SeriesTTFT)
 	}
-	a.latency = series(SeriesLatency, timeOpts)
-	a.failedLatency = series(SeriesFailedLatency, timeOpts)
+	a.latency = series(metrics.SeriesLatency)
+	a.failedLatency = series(metrics.SeriesFailedLatency)
 	if a.cfg.Streaming {
-		a.chunkDelta = series(SeriesChunkDelta, timeOpts)
-		o := timeOpts
-		o.Float = true
-		a.tpot = series(SeriesTPOT, o)
+		a.chunkDelta = series(metrics.SeriesChunkDelta)
+		a.tpot = series(metrics.SeriesTPOT)
 	}
-	a.isl = series(SeriesISL, tokenOpts)
-	a.osl = series(SeriesOSL, tokenOpts)
-	a.lateness = series(SeriesLateness, timeOpts)
+	a.isl = series(metrics.SeriesISL)
+	a.osl = series(metrics.SeriesOSL)
+	a.lateness = series(metrics.SeriesLateness)
 	if a.cfg.Tokenizer != nil {
-		a.oslUsage = series(SeriesOSLUsage, tokenOpts)
-		a.oslCompared = counter(OSLCompared)
-		a.oslMismatched = counter(OSLMismatched)
-		c, err := a.reg.NewCounter(OSLRelDiffSum, true)
-		errs = append(errs, err)
-		a.oslRelDiffSum = c
+		a.oslUsage = series(metrics.SeriesOSLUsage)
+		a.oslCompared = counter(metrics.OSLCompared)
+		a.oslMismatched = counter(metrics.OSLMismatched)
+		a.oslRelDiffSum = counter(metrics.OSLRelDiffSum)
 	}
 	return errors.Join(errs...)
+}
+
+// describe returns the dictionary entry of name, which must be of kind k.
+func describe(name string, k metrics.Kind) (metrics.Desc, error) {
+	d, ok := metrics.Lookup(name)
+	switch {
+	case !ok:
+		return d, fmt.Errorf("aggregator: metric %q is not in the metric dictionary (internal/metrics/dictionary.go)", name)
+	case d.Kind != k:
+		return d, fmt.Errorf("aggregator: metric %q is a %s in the metric dictionary, not a %s", name, d.Kind, k)
+	}
+	return d, nil
 }
 
 // Run consumes sub until the session ends, then drains pending token counts
@@ -440,21 +395,21 @@ func (a *Aggregator) session(r *event.Record) bool {
 }
 
 // error counts an error record in exactly one of the three error families
-// (see ErrorCounterPrefix), so that each adds up to its sample counter.
+// (see metrics.ErrorCounterPrefix), so that each adds up to its sample counter.
 func (a *Aggregator) error(r *event.Record) {
 	class := "generic"
 	if d, ok := r.Data.(*event.ErrorData); ok && d.Type != "" {
 		class = d.Type
 	}
-	prefix := OtherErrorCounterPrefix
+	prefix := metrics.OtherErrorCounterPrefix
 	if r.SampleUUID != "" {
 		row, tracked := a.rows[r.SampleUUID]
 		switch {
 		case !tracked:
-			prefix = WarmupErrorCounterPrefix
+			prefix = metrics.WarmupErrorCounterPrefix
 			a.totalFailed.Add(1)
 		case !row.failed:
-			prefix = ErrorCounterPrefix
+			prefix = metrics.ErrorCounterPrefix
 			row.failed = true
 			a.trackedFailed.Add(1)
 			a.totalFailed.Add(1)

@@ -62,11 +62,11 @@ func TestAggregator_Tracking(t *testing.T) {
 				ev(event.SampleComplete, 40, "a", nil),
 			},
 			check: func(t *testing.T, s metrics.Snapshot) {
-				if n := series(t, s, aggregator.SeriesLatency).Count; n != 0 {
+				if n := series(t, s, metrics.SeriesLatency).Count; n != 0 {
 					t.Errorf("latency count %d, want 0", n)
 				}
-				if s.CounterInt(aggregator.TotalIssued) != 1 || s.CounterInt(aggregator.TrackedIssued) != 0 {
-					t.Errorf("issued total %d tracked %d", s.CounterInt(aggregator.TotalIssued), s.CounterInt(aggregator.TrackedIssued))
+				if s.CounterInt(metrics.TotalIssued) != 1 || s.CounterInt(metrics.TrackedIssued) != 0 {
+					t.Errorf("issued total %d tracked %d", s.CounterInt(metrics.TotalIssued), s.CounterInt(metrics.TrackedIssued))
 				}
 			},
 		},
@@ -84,11 +84,11 @@ func TestAggregator_Tracking(t *testing.T) {
 				ev(event.SampleComplete, 510, "between", nil),
 			},
 			check: func(t *testing.T, s metrics.Snapshot) {
-				ttft, lat := series(t, s, aggregator.SeriesTTFT), series(t, s, aggregator.SeriesLatency)
+				ttft, lat := series(t, s, metrics.SeriesTTFT), series(t, s, metrics.SeriesLatency)
 				if ttft.Count != 1 || ttft.Total.String() != "200" || lat.Count != 1 || lat.Total.String() != "400" {
 					t.Errorf("ttft %d/%v latency %d/%v, want 1/200 and 1/400", ttft.Count, ttft.Total, lat.Count, lat.Total)
 				}
-				if d := s.CounterInt(aggregator.TrackedDuration); d != 500 {
+				if d := s.CounterInt(metrics.TrackedDuration); d != 500 {
 					t.Errorf("tracked duration %d, want 500 (window runs to the last tracked completion)", d)
 				}
 			},
@@ -109,13 +109,13 @@ func TestAggregator_Tracking(t *testing.T) {
 				ev(event.SessionStopTracking, 1200, "", nil),
 			},
 			check: func(t *testing.T, s metrics.Snapshot) {
-				if d := s.CounterInt(aggregator.TrackedDuration); d != 900 {
+				if d := s.CounterInt(metrics.TrackedDuration); d != 900 {
 					t.Errorf("tracked duration %d, want 900", d)
 				}
-				if n := s.CounterInt(aggregator.TrackedCompleted); n != 2 {
+				if n := s.CounterInt(metrics.TrackedCompleted); n != 2 {
 					t.Errorf("tracked completed %d, want 2", n)
 				}
-				if n := s.CounterInt(aggregator.TotalCompleted); n != 3 {
+				if n := s.CounterInt(metrics.TotalCompleted); n != 3 {
 					t.Errorf("total completed %d, want 3", n)
 				}
 			},
@@ -136,7 +136,7 @@ func TestAggregator_Tracking(t *testing.T) {
 				ev(event.SampleRecvFirst, 9000, "unknown", nil),
 			},
 			check: func(t *testing.T, s metrics.Snapshot) {
-				ttft, cd, lat := series(t, s, aggregator.SeriesTTFT), series(t, s, aggregator.SeriesChunkDelta), series(t, s, aggregator.SeriesLatency)
+				ttft, cd, lat := series(t, s, metrics.SeriesTTFT), series(t, s, metrics.SeriesChunkDelta), series(t, s, metrics.SeriesLatency)
 				if ttft.Count != 2 || ttft.Total.String() != "2500" {
 					t.Errorf("ttft %d/%v, want 2/2500", ttft.Count, ttft.Total)
 				}
@@ -189,16 +189,16 @@ func TestAggregator_ErrorOrder(t *testing.T) {
 				ev(event.SampleIssued, 10, "u", nil),
 			}, tc.tail...))
 			s := a.Snapshot()
-			if got := s.CounterInt(aggregator.TotalFailed); got != tc.wantTotal {
+			if got := s.CounterInt(metrics.TotalFailed); got != tc.wantTotal {
 				t.Errorf("total failed %d, want %d", got, tc.wantTotal)
 			}
-			if got := s.CounterInt(aggregator.TrackedFailed); got != tc.wantTracked {
+			if got := s.CounterInt(metrics.TrackedFailed); got != tc.wantTracked {
 				t.Errorf("tracked failed %d, want %d", got, tc.wantTracked)
 			}
-			if got := series(t, s, aggregator.SeriesLatency).Count; got != tc.wantLatency {
+			if got := series(t, s, metrics.SeriesLatency).Count; got != tc.wantLatency {
 				t.Errorf("latency count %d, want %d", got, tc.wantLatency)
 			}
-			if got := series(t, s, aggregator.SeriesFailedLatency).Count; got != tc.wantFailedLt {
+			if got := series(t, s, metrics.SeriesFailedLatency).Count; got != tc.wantFailedLt {
 				t.Errorf("failed latency count %d, want %d (failed samples kept apart)", got, tc.wantFailedLt)
 			}
 		})
@@ -223,13 +223,13 @@ func TestAggregator_SessionEvents(t *testing.T) {
 		t.Error("a batch after ended was processed")
 	}
 	s := a.Snapshot()
-	if n := series(t, s, aggregator.SeriesTTFT).Count; n != 0 {
+	if n := series(t, s, metrics.SeriesTTFT).Count; n != 0 {
 		t.Errorf("ttft recorded from an event after ended")
 	}
 	if s.State != metrics.StateDraining {
 		t.Errorf("state %s, want draining", s.State)
 	}
-	if d := s.CounterInt(aggregator.TotalDuration); d != 57 {
+	if d := s.CounterInt(metrics.TotalDuration); d != 57 {
 		t.Errorf("total duration %d, want 57 = 99 − 42: the first started stays the session start", d)
 	}
 	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 || !strings.Contains(logs.String(), "42") || !strings.Contains(logs.String(), "99") {
@@ -249,7 +249,7 @@ func TestAggregator_TokensFromIDsAndUsage(t *testing.T) {
 			Usage: &event.Usage{PromptTokens: 7, CompletionTokens: 4}}),
 	})
 	s := a.Snapshot()
-	isl, osl, tpot := series(t, s, aggregator.SeriesISL), series(t, s, aggregator.SeriesOSL), series(t, s, aggregator.SeriesTPOT)
+	isl, osl, tpot := series(t, s, metrics.SeriesISL), series(t, s, metrics.SeriesOSL), series(t, s, metrics.SeriesTPOT)
 	if isl.Count != 2 || isl.Total.String() != "12" {
 		t.Errorf("isl %d/%v, want 2/12 (5 ids + 7 from usage)", isl.Count, isl.Total)
 	}
@@ -288,7 +288,7 @@ func TestAggregator_TokenizerAndDrain(t *testing.T) {
 		if !s.Complete() {
 			t.Errorf("state %s pending %d, want a clean complete", s.State, s.NPendingTasks)
 		}
-		isl, osl, tpot := series(t, s, aggregator.SeriesISL), series(t, s, aggregator.SeriesOSL), series(t, s, aggregator.SeriesTPOT)
+		isl, osl, tpot := series(t, s, metrics.SeriesISL), series(t, s, metrics.SeriesOSL), series(t, s, metrics.SeriesTPOT)
 		if isl.Total.String() != "4" || osl.Total.String() != "3" || tpot.Total.Float64() != 1500 {
 			t.Errorf("isl %v osl %v tpot %v, want 4, 3, 3000/2", isl.Total, osl.Total, tpot.Total)
 		}
@@ -315,9 +315,9 @@ func TestAggregator_TokenizerAndDrain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.NPendingTasks == 0 || s.CounterInt(aggregator.TrackedCompleted) != 1 || s.CounterInt(aggregator.TotalIssued) != 1 {
+		if s.NPendingTasks == 0 || s.CounterInt(metrics.TrackedCompleted) != 1 || s.CounterInt(metrics.TotalIssued) != 1 {
 			t.Errorf("pending %d, tracked completed %d, issued %d: want pending > 0 and the sample counted",
-				s.NPendingTasks, s.CounterInt(aggregator.TrackedCompleted), s.CounterInt(aggregator.TotalIssued))
+				s.NPendingTasks, s.CounterInt(metrics.TrackedCompleted), s.CounterInt(metrics.TotalIssued))
 		}
 	})
 }
@@ -440,9 +440,9 @@ func TestAggregator_LiveTrackedDurationAdvances(t *testing.T) {
 	a := newAgg(t, aggregator.Config{}, nil)
 	now := event.Now()
 	a.Process([]event.Record{ev(event.SessionStarted, now, "", nil), ev(event.SessionStartTracking, now, "", nil)})
-	d1 := a.Snapshot().CounterInt(aggregator.TrackedDuration)
+	d1 := a.Snapshot().CounterInt(metrics.TrackedDuration)
 	time.Sleep(5 * time.Millisecond)
-	d2 := a.Snapshot().CounterInt(aggregator.TrackedDuration)
+	d2 := a.Snapshot().CounterInt(metrics.TrackedDuration)
 	if d2 <= d1 || d2 < int64(5*time.Millisecond) {
 		t.Errorf("live tracked duration %d then %d: not advancing", d1, d2)
 	}
@@ -491,8 +491,8 @@ func TestAggregator_ErrorFamilies(t *testing.T) {
 	})
 	s := a.Snapshot()
 	want := map[string]int64{
-		aggregator.TotalIssued: 5, aggregator.TotalCompleted: 5, aggregator.TotalFailed: 3,
-		aggregator.TrackedIssued: 3, aggregator.TrackedCompleted: 3, aggregator.TrackedFailed: 2,
+		metrics.TotalIssued: 5, metrics.TotalCompleted: 5, metrics.TotalFailed: 3,
+		metrics.TrackedIssued: 3, metrics.TrackedCompleted: 3, metrics.TrackedFailed: 2,
 		"errors.http_500": 1, "errors.timeout": 1,
 		"warmup_errors.http_500": 1,
 		"other_errors.timeout":   1, "other_errors.DecodeError": 1, "other_errors.generic": 1,
@@ -502,7 +502,7 @@ func TestAggregator_ErrorFamilies(t *testing.T) {
 		if m.Kind != metrics.KindCounter {
 			continue
 		}
-		for _, p := range []string{aggregator.ErrorCounterPrefix, aggregator.WarmupErrorCounterPrefix, aggregator.OtherErrorCounterPrefix} {
+		for _, p := range []string{metrics.ErrorCounterPrefix, metrics.WarmupErrorCounterPrefix, metrics.OtherErrorCounterPrefix} {
 			if strings.HasPrefix(m.Name, p) {
 				sums[p] += s.CounterInt(m.Name)
 				if _, ok := want[m.Name]; !ok {
@@ -516,11 +516,11 @@ func TestAggregator_ErrorFamilies(t *testing.T) {
 			t.Errorf("%s = %d, want %d", name, got, n)
 		}
 	}
-	if sums[aggregator.ErrorCounterPrefix] != s.CounterInt(aggregator.TrackedFailed) {
-		t.Errorf("tracked errors by class sum to %d, tracked failed %d", sums[aggregator.ErrorCounterPrefix], s.CounterInt(aggregator.TrackedFailed))
+	if sums[metrics.ErrorCounterPrefix] != s.CounterInt(metrics.TrackedFailed) {
+		t.Errorf("tracked errors by class sum to %d, tracked failed %d", sums[metrics.ErrorCounterPrefix], s.CounterInt(metrics.TrackedFailed))
 	}
-	if sums[aggregator.ErrorCounterPrefix]+sums[aggregator.WarmupErrorCounterPrefix] != s.CounterInt(aggregator.TotalFailed) {
-		t.Errorf("tracked + warmup errors sum to %d, total failed %d", sums[aggregator.ErrorCounterPrefix]+sums[aggregator.WarmupErrorCounterPrefix], s.CounterInt(aggregator.TotalFailed))
+	if sums[metrics.ErrorCounterPrefix]+sums[metrics.WarmupErrorCounterPrefix] != s.CounterInt(metrics.TotalFailed) {
+		t.Errorf("tracked + warmup errors sum to %d, total failed %d", sums[metrics.ErrorCounterPrefix]+sums[metrics.WarmupErrorCounterPrefix], s.CounterInt(metrics.TotalFailed))
 	}
 }
 
@@ -546,8 +546,8 @@ func TestAggregator_FinishReasons(t *testing.T) {
 	a.Process(recs)
 	s := a.Snapshot()
 	for name, n := range map[string]int64{
-		aggregator.FinishReasonStop: 2, aggregator.FinishReasonLength: 2, aggregator.FinishReasonToolCalls: 1,
-		aggregator.FinishReasonContentFilter: 1, aggregator.FinishReasonFunctionCall: 1, aggregator.FinishReasonOther: 1,
+		metrics.FinishReasonStop: 2, metrics.FinishReasonLength: 2, metrics.FinishReasonToolCalls: 1,
+		metrics.FinishReasonContentFilter: 1, metrics.FinishReasonFunctionCall: 1, metrics.FinishReasonOther: 1,
 	} {
 		if m, ok := s.Find(name); !ok || m.Kind != metrics.KindCounter {
 			t.Errorf("no counter %s in the live snapshot", name)

@@ -106,9 +106,9 @@ func TestAggregator_SpillLifecycle(t *testing.T) {
 				return
 			}
 			if tc.keep {
-				w := series(t, want, aggregator.SeriesChunkDelta)
-				m, info, err := metrics.RecomputeRaw(filepath.Join(raw, metrics.RawFileName(aggregator.SeriesChunkDelta)),
-					aggregator.SeriesChunkDelta, nil, 0)
+				w := series(t, want, metrics.SeriesChunkDelta)
+				m, info, err := metrics.RecomputeRaw(filepath.Join(raw, metrics.RawFileName(metrics.SeriesChunkDelta)),
+					metrics.SeriesChunkDelta, nil, 0)
 				if err != nil || info.Values != w.Count || !slices.Equal(m.Percentiles, w.Percentiles) || !slices.Equal(m.Histogram, w.Histogram) {
 					t.Errorf("recomputed from the kept file: %v %+v\n%+v", err, info, m)
 				}
@@ -146,7 +146,7 @@ func TestAggregator_SpillUnwritable(t *testing.T) {
 			}
 		}
 	}
-	if got.CounterInt(aggregator.TrackedCompleted) != 40 {
-		t.Errorf("completed %d", got.CounterInt(aggregator.TrackedCompleted))
+	if got.CounterInt(metrics.TrackedCompleted) != 40 {
+		t.Errorf("completed %d", got.CounterInt(metrics.TrackedCompleted))
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/loadgen"
@@ -75,9 +74,9 @@ func TestRun_ErrorSums(t *testing.T) {
 	if w.Issued != 50 || w.Completed != 50 || w.Failed == 0 || w.Succeeded+w.Failed != w.Completed || sum(w.Errors) != w.Failed {
 		t.Errorf("warmup %+v: want 50 issued and completed, failures that sum by class", *w)
 	}
-	if n := loggedErrors(t, filepath.Join(out.Dir, bench.RequestsFile)); n != rep.Failed+w.Failed || n != out.Final.CounterInt(aggregator.TotalFailed) {
+	if n := loggedErrors(t, filepath.Join(out.Dir, bench.RequestsFile)); n != rep.Failed+w.Failed || n != out.Final.CounterInt(metrics.TotalFailed) {
 		t.Errorf("event log holds %d failed samples; report tracked %d + warmup %d, snapshot total %d",
-			n, rep.Failed, w.Failed, out.Final.CounterInt(aggregator.TotalFailed))
+			n, rep.Failed, w.Failed, out.Final.CounterInt(metrics.TotalFailed))
 	}
 	if len(rep.OtherErrors) != 0 {
 		t.Errorf("other errors %v, want none", rep.OtherErrors)
@@ -151,8 +150,8 @@ func TestRun_FinishReasons(t *testing.T) {
 					}
 				}
 			})
-			counter := map[string]string{"stop": aggregator.FinishReasonStop, "length": aggregator.FinishReasonLength}
-			for _, reason := range report.FinishReasons {
+			counter := map[string]string{"stop": metrics.FinishReasonStop, "length": metrics.FinishReasonLength}
+			for _, reason := range metrics.FinishReasons {
 				name := "tracked_finish_reason_" + reason
 				want := int64(0)
 				if reason == tc.want {
@@ -174,7 +173,7 @@ func TestRun_FinishReasons(t *testing.T) {
 			if m, ok := last.Find(counter[tc.want]); !ok || m.Kind != metrics.KindCounter {
 				t.Errorf("live snapshots lack %s", counter[tc.want])
 			}
-			if got, done := last.CounterInt(counter[tc.want]), last.CounterInt(aggregator.TrackedCompleted); got != done {
+			if got, done := last.CounterInt(counter[tc.want]), last.CounterInt(metrics.TrackedCompleted); got != done {
 				t.Errorf("last live snapshot: %s = %d, tracked completed %d", counter[tc.want], got, done)
 			}
 			text, err := os.ReadFile(filepath.Join(out.Dir, report.TextFile))
@@ -221,7 +220,7 @@ func TestRun_StopAccounting(t *testing.T) {
 			defer cancel()
 			var once sync.Once
 			r.OnSnapshot = func(s metrics.Snapshot) {
-				if s.CounterInt(aggregator.TrackedIssued) >= 10 {
+				if s.CounterInt(metrics.TrackedIssued) >= 10 {
 					once.Do(func() { go tc.stop(r, cancel) })
 				}
 			}
@@ -234,13 +233,13 @@ func TestRun_StopAccounting(t *testing.T) {
 				t.Errorf("run took %v: the stop did not cancel the requests", el)
 			}
 			f := out.Final
-			n := f.CounterInt(aggregator.TotalIssued)
+			n := f.CounterInt(metrics.TotalIssued)
 			logged := loggedErrors(t, filepath.Join(out.Dir, bench.RequestsFile))
 			if f.State != metrics.StateInterrupted || n < 10 {
 				t.Errorf("state %s, %d issued: want interrupted after 10", f.State, n)
 			}
-			for _, name := range []string{aggregator.TotalCompleted, aggregator.TotalFailed, aggregator.TrackedIssued,
-				aggregator.TrackedCompleted, aggregator.TrackedFailed, aggregator.ErrorCounterPrefix + "canceled"} {
+			for _, name := range []string{metrics.TotalCompleted, metrics.TotalFailed, metrics.TrackedIssued,
+				metrics.TrackedCompleted, metrics.TrackedFailed, metrics.ErrorCounterPrefix + "canceled"} {
 				if got := f.CounterInt(name); got != n {
 					t.Errorf("%s = %d, want %d: every issued request cancelled and counted", name, got, n)
 				}

@@ -107,14 +107,14 @@ func BenchmarkStreamed_spillMatchesMemory(b *testing.B) {
 		if !ok || g.Approximate || g.Count != w.Count || !slices.Equal(g.Percentiles, w.Percentiles) || !slices.Equal(g.Histogram, w.Histogram) {
 			b.Fatalf("%s differs: spilled %+v\nin memory %+v", w.Name, g, w)
 		}
-		if w.Name == aggregator.SeriesChunkDelta {
+		if w.Name == metrics.SeriesChunkDelta {
 			gaps = w.Count
 		}
 	}
 	var bytes int64
 	entries, _ := os.ReadDir(raw)
 	for _, e := range entries {
-		if fi, err := e.Info(); err == nil && e.Name() == metrics.RawFileName(aggregator.SeriesChunkDelta) {
+		if fi, err := e.Info(); err == nil && e.Name() == metrics.RawFileName(metrics.SeriesChunkDelta) {
 			bytes = fi.Size()
 		}
 	}

@@ -78,9 +78,9 @@ func ProgressLine(s metrics.Snapshot, target int, duration time.Duration) string
 // saw the run's earlier frames too (watch: a run whose snapshots carry no
 // tracked duration gets its rates from consecutive frames).
 func progressLine(s metrics.Snapshot, target int, duration time.Duration, v tui.RateView) string {
-	done := s.CounterInt("tracked_samples_completed")
-	issued := s.CounterInt("tracked_samples_issued")
-	failed := s.CounterInt("tracked_samples_failed")
+	done := s.CounterInt(metrics.TrackedCompleted)
+	issued := s.CounterInt(metrics.TrackedIssued)
+	failed := s.CounterInt(metrics.TrackedFailed)
 	dur, qps, tps := v.Elapsed.Seconds(), v.QPS, v.TPS
 	goal := ""
 	switch {
@@ -89,9 +89,9 @@ func progressLine(s metrics.Snapshot, target int, duration time.Duration, v tui.
 	case duration > 0:
 		goal = fmt.Sprintf(" (%.0fs of %.0fs)", dur, duration.Seconds())
 	}
-	line := fmt.Sprintf("[%s %6.1fs] completed %d%s, in flight %d, failed %d, %.1f req/s, %.1f tok/s",
-		s.State, dur, done, goal, issued-done, failed, qps, tps)
-	if m, ok := s.Find("ttft_ns"); ok && m.Count > 0 {
+	line := fmt.Sprintf("[%s %6.1fs] completed %d%s, in flight %d, failed %d, %.1f %s, %.1f %s",
+		s.State, dur, done, goal, issued-done, failed, qps, metrics.UnitPerSecond, tps, metrics.UnitTokensPerS)
+	if m, ok := s.Find(metrics.SeriesTTFT); ok && m.Count > 0 {
 		if p50, ok := m.Percentile("50.0"); ok {
 			line += fmt.Sprintf(", TTFT p50 %.1f ms", p50/1e6)
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
 )
@@ -234,16 +233,16 @@ func TestBenchmark_StopAccounting(t *testing.T) {
 				name string
 				want int64
 			}{
-				{aggregator.TotalIssued, log.issued}, {aggregator.TotalCompleted, log.completed}, {aggregator.TotalFailed, log.failed},
-				{aggregator.TrackedIssued, log.issued}, {aggregator.TrackedCompleted, log.completed}, {aggregator.TrackedFailed, log.failed},
+				{metrics.TotalIssued, log.issued}, {metrics.TotalCompleted, log.completed}, {metrics.TotalFailed, log.failed},
+				{metrics.TrackedIssued, log.issued}, {metrics.TrackedCompleted, log.completed}, {metrics.TrackedFailed, log.failed},
 			} {
 				if got := c(n.name); got != n.want {
 					t.Errorf("final snapshot %s = %d, event log says %d", n.name, got, n.want)
 				}
 			}
 			for class, n := range log.classes {
-				if got := c(aggregator.ErrorCounterPrefix + class); got != n {
-					t.Errorf("final snapshot %s%s = %d, event log says %d", aggregator.ErrorCounterPrefix, class, got, n)
+				if got := c(metrics.ErrorCounterPrefix + class); got != n {
+					t.Errorf("final snapshot %s%s = %d, event log says %d", metrics.ErrorCounterPrefix, class, got, n)
 				}
 			}
 			if tc.cancelled {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
@@ -59,9 +58,9 @@ func newPyRun(t *testing.T, counters ...string) *pyRun {
 			t.Fatal(err)
 		}
 	}
-	_, r.total = r.c[aggregator.TotalDuration]
+	_, r.total = r.c[metrics.TotalDuration]
 	var err error
-	if r.osl, err = r.reg.NewSeries(aggregator.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}); err != nil {
+	if r.osl, err = r.reg.NewSeries(metrics.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -72,10 +71,10 @@ func (r *pyRun) next() metrics.Snapshot {
 	for range 7 {
 		r.osl.Record(40)
 	}
-	r.c[aggregator.TrackedIssued].Add(9)
-	r.c[aggregator.TrackedCompleted].Add(7)
+	r.c[metrics.TrackedIssued].Add(9)
+	r.c[metrics.TrackedCompleted].Add(7)
 	if r.total {
-		r.c[aggregator.TotalDuration].Add(50_000_000)
+		r.c[metrics.TotalDuration].Add(50_000_000)
 	}
 	return r.reg.Snapshot(metrics.StateLive, 0, r.ts)
 }
@@ -88,9 +87,9 @@ var progressRx = regexp.MustCompile(`\[live +([0-9.]+)s\] completed (\d+), in fl
 func TestWatch_NoTrackedDuration(t *testing.T) {
 	t.Parallel()
 	for name, counters := range map[string][]string{
-		"python layout": {aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
-			aggregator.TrackedDuration, aggregator.TotalDuration},
-		"no duration counters": {aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed},
+		"python layout": {metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed,
+			metrics.TrackedDuration, metrics.TotalDuration},
+		"no duration counters": {metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
@@ -32,19 +31,19 @@ type fakeRun struct {
 func newFakeRun(t *testing.T) *fakeRun {
 	t.Helper()
 	r := &fakeRun{reg: metrics.NewRegistry(), c: map[string]*metrics.Counter{}}
-	for _, n := range []string{aggregator.TotalIssued, aggregator.TotalCompleted, aggregator.TotalFailed,
-		aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
-		aggregator.TrackedDuration, aggregator.TotalDuration} {
+	for _, n := range []string{metrics.TotalIssued, metrics.TotalCompleted, metrics.TotalFailed,
+		metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed,
+		metrics.TrackedDuration, metrics.TotalDuration} {
 		var err error
 		if r.c[n], err = r.reg.NewCounter(n, false); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var err error
-	if r.ttft, err = r.reg.NewSeries(aggregator.SeriesTTFT, metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}); err != nil {
+	if r.ttft, err = r.reg.NewSeries(metrics.SeriesTTFT, metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}); err != nil {
 		t.Fatal(err)
 	}
-	if r.osl, err = r.reg.NewSeries(aggregator.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}); err != nil {
+	if r.osl, err = r.reg.NewSeries(metrics.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -59,13 +58,13 @@ func (r *fakeRun) next(st metrics.State) metrics.Snapshot {
 		r.ttft.Record(10_000_000 + r.n*10_000)
 		r.osl.Record(30 + r.n%20)
 	}
-	for _, n := range []string{aggregator.TotalIssued, aggregator.TrackedIssued} {
+	for _, n := range []string{metrics.TotalIssued, metrics.TrackedIssued} {
 		r.c[n].Add(9)
 	}
-	for _, n := range []string{aggregator.TotalCompleted, aggregator.TrackedCompleted} {
+	for _, n := range []string{metrics.TotalCompleted, metrics.TrackedCompleted} {
 		r.c[n].Add(7)
 	}
-	for _, n := range []string{aggregator.TrackedDuration, aggregator.TotalDuration} {
+	for _, n := range []string{metrics.TrackedDuration, metrics.TotalDuration} {
 		r.c[n].Add(50_000_000)
 	}
 	return r.reg.Snapshot(st, 0, r.n)
@@ -74,7 +73,7 @@ func (r *fakeRun) next(st metrics.State) metrics.Snapshot {
 func (r *fakeRun) completed() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.c[aggregator.TrackedCompleted].Int()
+	return r.c[metrics.TrackedCompleted].Int()
 }
 
 // publisher binds a real snapshot publisher, as bench.New does.
@@ -202,7 +201,7 @@ func TestWatch_Plain(t *testing.T) {
 			var want int64
 			if tc != "terminal frame missed" {
 				final := run.next(metrics.StateComplete)
-				want = final.CounterInt(aggregator.TrackedCompleted)
+				want = final.CounterInt(metrics.TrackedCompleted)
 				if err := pub.Publish(final); err != nil {
 					t.Fatal(err)
 				}
@@ -334,7 +333,7 @@ func TestWatch_TUI(t *testing.T) {
 	screen := waitScreen(`WATCH-EXIT=\d+`)
 	t.Logf("final screen:\n%s", screen)
 	for _, s := range []string{"COMPLETE", "WATCH-EXIT=0", "run complete: final snapshot",
-		fmt.Sprintf("completed %d ", final.CounterInt(aggregator.TrackedCompleted))} {
+		fmt.Sprintf("completed %d ", final.CounterInt(metrics.TrackedCompleted))} {
 		if !strings.Contains(screen, s) {
 			t.Errorf("final screen lacks %q:\n%s", s, screen)
 		}

@@ -5,7 +5,7 @@
 // emits it on every scrape through a custom collector, so the scrape shows
 // exactly one snapshot and costs the run nothing between scrapes:
 //
-//   - counters become counters: inferbench_<name>_total, with *_ns counters
+//   - counters become counters: inferbench_<name>_total, with nanosecond counters
 //     in seconds (inferbench_tracked_duration_seconds_total), and the
 //     per-class error counters as inferbench_errors_total{class="<class>"}
 //     (tracked samples), inferbench_warmup_errors_total{class} (warmup
@@ -49,23 +49,12 @@ const Namespace = "inferbench"
 // Path is where Handler serves the metrics.
 const Path = "/metrics"
 
-// The aggregator's names the exporter treats specially (internal/aggregator).
-const (
-	totalIssued        = "total_samples_issued"
-	totalCompleted     = "total_samples_completed"
-	trackedCompleted   = "tracked_samples_completed"
-	trackedFailed      = "tracked_samples_failed"
-	trackedDuration    = "tracked_duration_ns"
-	seriesOSL          = "osl"
-	errorCounterPrefix = "errors."
-)
-
-// errorFamilies maps the aggregator's error counter prefixes to the metric
-// that carries them, labelled by class.
-var errorFamilies = []struct{ prefix, name, help string }{
-	{errorCounterPrefix, Namespace + "_errors_total", "Failed tracked requests by error class."},
-	{"warmup_errors.", Namespace + "_warmup_errors_total", "Failed warmup (untracked) requests by error class."},
-	{"other_errors.", Namespace + "_other_errors_total", "Error records that failed no request (no sample, or a repeat), by class."},
+// errorFamilies are the error counter families, each exported as one
+// metric labelled by class; names and help come from the metric dictionary.
+var errorFamilies = []struct{ prefix, name string }{
+	{metrics.ErrorCounterPrefix, Namespace + "_errors_total"},
+	{metrics.WarmupErrorCounterPrefix, Namespace + "_warmup_errors_total"},
+	{metrics.OtherErrorCounterPrefix, Namespace + "_other_errors_total"},
 }
 
 // states lists every state, so the state gauge always has all five series.
@@ -163,21 +152,23 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		emit(stateDesc, prometheus.GaugeValue, v, string(st))
 	}
-	emit(prometheus.NewDesc(Namespace+"_in_flight", "Requests issued and not completed, warmup included.", nil, nil),
-		prometheus.GaugeValue, float64(InFlight(s)))
+	emit(prometheus.NewDesc(Namespace+"_"+metrics.InFlightName, help(metrics.InFlightName), nil, nil),
+		prometheus.GaugeValue, float64(metrics.InFlight(s)))
 	emit(prometheus.NewDesc(Namespace+"_pending_token_counts", "Token counts not yet recorded (n_pending_tasks).", nil, nil),
 		prometheus.GaugeValue, float64(s.NPendingTasks))
 	emit(prometheus.NewDesc(Namespace+"_snapshot_counter", "Emit count of the latest snapshot.", nil, nil),
 		prometheus.GaugeValue, float64(s.Counter))
-	qps, tps := Rates(s)
-	emit(prometheus.NewDesc(Namespace+"_qps", "Tracked successful completions per second of tracked duration.", nil, nil),
+	rates := metrics.RatesOf(s)
+	qps, _ := rates.QPS()
+	tps, _ := rates.TPS()
+	emit(prometheus.NewDesc(Namespace+"_"+metrics.QPSName, help(metrics.QPSName), nil, nil),
 		prometheus.GaugeValue, qps)
-	emit(prometheus.NewDesc(Namespace+"_tps", "Output tokens per second of tracked duration.", nil, nil),
+	emit(prometheus.NewDesc(Namespace+"_"+metrics.TPSName, help(metrics.TPSName), nil, nil),
 		prometheus.GaugeValue, tps)
 
 	errDescs := make([]*prometheus.Desc, len(errorFamilies))
 	for i, f := range errorFamilies {
-		errDescs[i] = prometheus.NewDesc(f.name, f.help, []string{"class"}, nil)
+		errDescs[i] = prometheus.NewDesc(f.name, help(f.prefix), []string{"class"}, nil)
 	}
 metricsLoop:
 	for i := range s.Metrics {
@@ -191,7 +182,7 @@ metricsLoop:
 				}
 			}
 			name, div := BaseName(m.Name)
-			emit(prometheus.NewDesc(name+"_total", "inferbench counter "+m.Name+".", nil, nil),
+			emit(prometheus.NewDesc(name+"_total", help(m.Name), nil, nil),
 				prometheus.CounterValue, m.Value.Float64()/div)
 		case metrics.KindSeries:
 			name, div := BaseName(m.Name)
@@ -204,7 +195,7 @@ metricsLoop:
 				// Rounded so that "99.9" gives quantile 0.999, not 0.9990000000000001.
 				q[math.Round(f*1e4)/1e6] = p.Value / div
 			}
-			desc := prometheus.NewDesc(name, "inferbench series "+m.Name+" (quantiles from the snapshot's percentile grid).", nil, nil)
+			desc := prometheus.NewDesc(name, help(m.Name)+" Quantiles from the snapshot's percentile grid.", nil, nil)
 			sm, err := prometheus.NewConstSummary(desc, uint64(max(m.Count, 0)), m.Total.Float64()/div, q)
 			if err != nil {
 				sm = prometheus.NewInvalidMetric(desc, err)
@@ -212,6 +203,16 @@ metricsLoop:
 			ch <- sm
 		}
 	}
+}
+
+// help is the HELP text of a snapshot metric: its dictionary help, or a
+// generic line for a name the dictionary does not know (a snapshot from
+// another producer).
+func help(name string) string {
+	if d, ok := metrics.Lookup(name); ok {
+		return d.Help
+	}
+	return "inferbench metric " + name + "."
 }
 
 // BaseName maps a snapshot metric name to its Prometheus name and the
@@ -230,23 +231,4 @@ func BaseName(name string) (string, float64) {
 		}
 	}
 	return string(b), div
-}
-
-// InFlight returns the requests issued and not completed in s, warmup included.
-func InFlight(s *metrics.Snapshot) int64 {
-	return max(s.CounterInt(totalIssued)-s.CounterInt(totalCompleted), 0)
-}
-
-// Rates returns QPS and TPS as the report defines them: tracked successful
-// completions, and the osl total, per second of tracked duration.
-func Rates(s *metrics.Snapshot) (qps, tps float64) {
-	d := float64(s.CounterInt(trackedDuration)) / 1e9
-	if d <= 0 {
-		return 0, 0
-	}
-	qps = float64(s.CounterInt(trackedCompleted)-s.CounterInt(trackedFailed)) / d
-	if m, ok := s.Find(seriesOSL); ok {
-		tps = m.Total.Float64() / d
-	}
-	return qps, tps
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/promexport"
 )
@@ -27,10 +26,10 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 	t.Helper()
 	reg := metrics.NewRegistry()
 	c := map[string]*metrics.Counter{}
-	for _, n := range []string{aggregator.TotalIssued, aggregator.TotalCompleted, aggregator.TotalFailed,
-		aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
-		aggregator.TrackedDuration, aggregator.TotalDuration, aggregator.RetriedRequests, "errors.timeout", "errors.http_503",
-		aggregator.WarmupErrorCounterPrefix + "http_503", aggregator.OtherErrorCounterPrefix + "DecodeError"} {
+	for _, n := range []string{metrics.TotalIssued, metrics.TotalCompleted, metrics.TotalFailed,
+		metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed,
+		metrics.TrackedDuration, metrics.TotalDuration, metrics.RetriedRequests, "errors.timeout", "errors.http_503",
+		metrics.WarmupErrorCounterPrefix + "http_503", metrics.OtherErrorCounterPrefix + "DecodeError"} {
 		var err error
 		if c[n], err = reg.NewCounter(n, false); err != nil {
 			t.Fatal(err)
@@ -39,9 +38,9 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
 	tpotOpts := timeOpts
 	tpotOpts.Float = true
-	ttft, _ := reg.NewSeries(aggregator.SeriesTTFT, timeOpts)
-	tpot, _ := reg.NewSeries(aggregator.SeriesTPOT, tpotOpts)
-	osl, err := reg.NewSeries(aggregator.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh})
+	ttft, _ := reg.NewSeries(metrics.SeriesTTFT, timeOpts)
+	tpot, _ := reg.NewSeries(metrics.SeriesTPOT, tpotOpts)
+	osl, err := reg.NewSeries(metrics.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,23 +50,23 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 			tpot.RecordFloat(4.5e6 + float64(i)*1234.5)
 			osl.Record(int64(20 + i%50))
 		}
-		c[aggregator.TotalIssued].Add(int64(n + 3))
-		c[aggregator.TrackedIssued].Add(int64(n + 2))
-		c[aggregator.TotalCompleted].Add(int64(n))
-		c[aggregator.TrackedCompleted].Add(int64(n))
-		c[aggregator.TotalFailed].Add(1)
-		c[aggregator.TrackedFailed].Add(1)
+		c[metrics.TotalIssued].Add(int64(n + 3))
+		c[metrics.TrackedIssued].Add(int64(n + 2))
+		c[metrics.TotalCompleted].Add(int64(n))
+		c[metrics.TrackedCompleted].Add(int64(n))
+		c[metrics.TotalFailed].Add(1)
+		c[metrics.TrackedFailed].Add(1)
 		c["errors.timeout"].Add(1)
-		c[aggregator.RetriedRequests].Add(2)
-		c[aggregator.TrackedDuration].Add(1_234_567_891)
-		c[aggregator.TotalDuration].Add(1_300_000_000)
+		c[metrics.RetriedRequests].Add(2)
+		c[metrics.TrackedDuration].Add(1_234_567_891)
+		c[metrics.TotalDuration].Add(1_300_000_000)
 	}
 	step(200)
 	live := reg.Snapshot(metrics.StateLive, 4, 1e9)
 	step(300)
 	c["errors.http_503"].Add(2)
-	c[aggregator.WarmupErrorCounterPrefix+"http_503"].Add(3)
-	c[aggregator.OtherErrorCounterPrefix+"DecodeError"].Add(1)
+	c[metrics.WarmupErrorCounterPrefix+"http_503"].Add(3)
+	c[metrics.OtherErrorCounterPrefix+"DecodeError"].Add(1)
 	final := reg.Snapshot(metrics.StateComplete, 0, 2e9)
 	return []metrics.Snapshot{live, final}
 }
@@ -158,10 +157,10 @@ func TestExporter(t *testing.T) {
 			}
 			gauges := map[string]float64{
 				"inferbench_pending_token_counts": float64(s.NPendingTasks),
-				"inferbench_in_flight":            float64(s.CounterInt(aggregator.TotalIssued) - s.CounterInt(aggregator.TotalCompleted)),
+				"inferbench_in_flight":            float64(s.CounterInt(metrics.TotalIssued) - s.CounterInt(metrics.TotalCompleted)),
 				"inferbench_snapshot_counter":     float64(s.Counter),
-				"inferbench_qps": float64(s.CounterInt(aggregator.TrackedCompleted)-s.CounterInt(aggregator.TrackedFailed)) /
-					(float64(s.CounterInt(aggregator.TrackedDuration)) / 1e9),
+				"inferbench_qps": float64(s.CounterInt(metrics.TrackedCompleted)-s.CounterInt(metrics.TrackedFailed)) /
+					(float64(s.CounterInt(metrics.TrackedDuration)) / 1e9),
 			}
 			for name, want := range gauges {
 				if got := one(t, fams, name, dto.MetricType_GAUGE).GetGauge().GetValue(); got != want {
@@ -174,11 +173,11 @@ func TestExporter(t *testing.T) {
 				if m.Kind == metrics.KindCounter {
 					nCounters++
 					var got float64
-					if class, ok := strings.CutPrefix(m.Name, aggregator.ErrorCounterPrefix); ok {
+					if class, ok := strings.CutPrefix(m.Name, metrics.ErrorCounterPrefix); ok {
 						got = one(t, fams, "inferbench_errors_total", dto.MetricType_COUNTER, "class", class).GetCounter().GetValue()
-					} else if class, ok := strings.CutPrefix(m.Name, aggregator.WarmupErrorCounterPrefix); ok {
+					} else if class, ok := strings.CutPrefix(m.Name, metrics.WarmupErrorCounterPrefix); ok {
 						got = one(t, fams, "inferbench_warmup_errors_total", dto.MetricType_COUNTER, "class", class).GetCounter().GetValue()
-					} else if class, ok := strings.CutPrefix(m.Name, aggregator.OtherErrorCounterPrefix); ok {
+					} else if class, ok := strings.CutPrefix(m.Name, metrics.OtherErrorCounterPrefix); ok {
 						got = one(t, fams, "inferbench_other_errors_total", dto.MetricType_COUNTER, "class", class).GetCounter().GetValue()
 					} else {
 						name := "inferbench_" + m.Name + "_total"
@@ -225,7 +224,7 @@ func TestExporter(t *testing.T) {
 				}
 			}
 			if got, want := one(t, fams, "inferbench_retried_requests_total", dto.MetricType_COUNTER).GetCounter().GetValue(),
-				float64(s.CounterInt(aggregator.RetriedRequests)); got != want || want == 0 {
+				float64(s.CounterInt(metrics.RetriedRequests)); got != want || want == 0 {
 				t.Errorf("inferbench_retried_requests_total = %v, want %v (> 0)", got, want)
 			}
 			if nCounters < 11 || nSeries != 3 {
@@ -294,5 +293,42 @@ func TestListenAndServe(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("ListenAndServe did not return after cancel")
+	}
+}
+
+// TestExporter_DictionaryHelp checks that every family the exporter serves
+// for the aggregator's metrics takes its HELP from the metric dictionary, and
+// that a metric the dictionary does not know (another producer's) still
+// gets exported, under a generic HELP.
+func TestExporter_DictionaryHelp(t *testing.T) {
+	e := promexport.New()
+	url := serve(t, e)
+	snaps := snapshots(t)
+	s := snaps[len(snaps)-1]
+	e.Update(s)
+	fams := scrape(t, url)
+	helps := map[string]bool{}
+	for _, d := range metrics.Dictionary() {
+		helps[d.Help] = true
+	}
+	for name, f := range fams {
+		h := f.GetHelp()
+		if name == "inferbench_state" || name == "inferbench_pending_token_counts" || name == "inferbench_snapshot_counter" {
+			continue // snapshot fields, not metrics
+		}
+		if !helps[strings.TrimSuffix(h, " Quantiles from the snapshot's percentile grid.")] {
+			t.Errorf("%s: HELP %q is not a metric dictionary entry's", name, h)
+		}
+	}
+
+	s.Metrics = append(s.Metrics, metrics.Metric{Kind: metrics.KindCounter, Name: "python_only_counter", Value: metrics.Int(7)})
+	e.Update(s)
+	fams = scrape(t, url)
+	f, ok := fams["inferbench_python_only_counter_total"]
+	if !ok {
+		t.Fatal("a counter unknown to the dictionary is not exported")
+	}
+	if h := f.GetHelp(); helps[h] || !strings.Contains(h, "python_only_counter") {
+		t.Errorf("unknown counter's HELP %q: want a generic line naming it", h)
 	}
 }

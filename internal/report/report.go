@@ -136,19 +136,6 @@ type Samples struct {
 	Errors    map[string]int64 `json:"errors,omitempty"`
 }
 
-// FinishReasons are the finish_reason values counted apart, in report
-// order; any other value counts as "other".
-var FinishReasons = []string{"stop", "length", "tool_calls", "content_filter", "function_call", "other"}
-
-// Snapshot counter names and prefixes the report reads; the aggregator
-// defines them (report imports only metrics).
-const (
-	finishReasonPrefix = "tracked_finish_reason_"
-	errorPrefix        = "errors."
-	warmupErrorPrefix  = "warmup_errors."
-	otherErrorPrefix   = "other_errors."
-)
-
 // Run describes what was measured, when the caller knows (the benchmark, or
 // the run directory's config.yaml).
 type Run struct {
@@ -170,21 +157,18 @@ type Agreement struct {
 	MeanRelDiff Value `json:"mean_relative_difference"`
 }
 
-// seriesInfo says how to show a series: title, unit and scale from its
-// native unit.
-var seriesInfo = []struct {
-	name, title, unit string
-	scale             float64
-}{
-	{"ttft_ns", "TTFT", "ms", 1e-6},
-	{"tpot_ns", "TPOT", "ms", 1e-6},
-	{"chunk_delta_ns", "Inter-chunk latency", "ms", 1e-6},
-	{"sample_latency_ns", "Latency", "ms", 1e-6},
-	{"failed_sample_latency_ns", "Latency of failed requests", "ms", 1e-6},
-	{"isl", "Input sequence lengths", "tokens", 1},
-	{"osl", "Output sequence lengths", "tokens", 1},
-	{"osl_usage", "Output sequence lengths (server usage)", "tokens", 1},
-	{"issue_lateness_ns", "Scheduler lateness (issue − intended time)", "us", 1e-3},
+// sections are the series the report breaks down, in order; their titles,
+// display units and scales come from the metric dictionary.
+var sections = []string{
+	metrics.SeriesTTFT,
+	metrics.SeriesTPOT,
+	metrics.SeriesChunkDelta,
+	metrics.SeriesLatency,
+	metrics.SeriesFailedLatency,
+	metrics.SeriesISL,
+	metrics.SeriesOSL,
+	metrics.SeriesOSLUsage,
+	metrics.SeriesLateness,
 }
 
 // Build derives a report from a snapshot.
@@ -194,10 +178,10 @@ func Build(s *metrics.Snapshot) *Report {
 		State:         string(s.State),
 		Complete:      s.Complete(),
 		NPendingTasks: s.NPendingTasks,
-		Issued:        s.CounterInt("tracked_samples_issued"),
-		Completed:     s.CounterInt("tracked_samples_completed"),
-		Failed:        s.CounterInt("tracked_samples_failed"),
-		TotalIssued:   s.CounterInt("total_samples_issued"),
+		Issued:        s.CounterInt(metrics.TrackedIssued),
+		Completed:     s.CounterInt(metrics.TrackedCompleted),
+		Failed:        s.CounterInt(metrics.TrackedFailed),
+		TotalIssued:   s.CounterInt(metrics.TotalIssued),
 		DurationNS:    NA,
 		QPS:           NA,
 		TPS:           NA,
@@ -206,13 +190,15 @@ func Build(s *metrics.Snapshot) *Report {
 		r.State = string(metrics.StateInterrupted)
 	}
 	r.Succeeded = r.Completed - r.Failed
-	if d := s.CounterInt("tracked_duration_ns"); d > 0 {
-		r.DurationNS = Value(d)
-		secs := float64(d) / 1e9
-		r.QPS = Value(float64(r.Completed-r.Failed) / secs)
-		if m, ok := s.Find("osl"); ok && m.Kind == metrics.KindSeries && m.Count > 0 {
-			r.TPS = Value(m.Total.Float64() / secs)
-		}
+	rates := metrics.RatesOf(s)
+	if rates.TrackedNS > 0 {
+		r.DurationNS = Value(rates.TrackedNS)
+	}
+	if qps, ok := rates.QPS(); ok {
+		r.QPS = Value(qps)
+	}
+	if tps, ok := rates.TPS(); ok {
+		r.TPS = Value(tps)
 	}
 	var warmupErrors map[string]int64
 	add := func(dst *map[string]int64, key string, m *metrics.Metric) {
@@ -227,34 +213,34 @@ func Build(s *metrics.Snapshot) *Report {
 		if m.Kind != metrics.KindCounter {
 			continue
 		}
-		if class, ok := strings.CutPrefix(m.Name, errorPrefix); ok && class != "" {
+		if class, ok := strings.CutPrefix(m.Name, metrics.ErrorCounterPrefix); ok && class != "" {
 			add(&r.Errors, class, m)
-		} else if class, ok := strings.CutPrefix(m.Name, warmupErrorPrefix); ok && class != "" {
+		} else if class, ok := strings.CutPrefix(m.Name, metrics.WarmupErrorCounterPrefix); ok && class != "" {
 			add(&warmupErrors, class, m)
-		} else if class, ok := strings.CutPrefix(m.Name, otherErrorPrefix); ok && class != "" {
+		} else if class, ok := strings.CutPrefix(m.Name, metrics.OtherErrorCounterPrefix); ok && class != "" {
 			add(&r.OtherErrors, class, m)
-		} else if reason, ok := strings.CutPrefix(m.Name, finishReasonPrefix); ok && slices.Contains(FinishReasons, reason) {
+		} else if reason, ok := strings.CutPrefix(m.Name, metrics.FinishReasonPrefix); ok && slices.Contains(metrics.FinishReasons, reason) {
 			add(&r.FinishReasonCounts, reason, m)
 		}
 	}
 	if r.FinishReasonCounts != nil {
-		for _, reason := range FinishReasons {
+		for _, reason := range metrics.FinishReasons {
 			r.FinishReasonCounts[reason] += 0
 		}
 	}
 	if w := r.TotalIssued - r.Issued; w > 0 || warmupErrors != nil {
 		// Clamped: a snapshot may lack the total counters (a hand-made one).
-		completed := max(s.CounterInt("total_samples_completed")-r.Completed, 0)
-		failed := min(max(s.CounterInt("total_samples_failed")-r.Failed, 0), completed)
+		completed := max(s.CounterInt(metrics.TotalCompleted)-r.Completed, 0)
+		failed := min(max(s.CounterInt(metrics.TotalFailed)-r.Failed, 0), completed)
 		r.Warmup = &Samples{Issued: w, Completed: completed, Succeeded: completed - failed, Failed: failed, Errors: warmupErrors}
 	}
-	if m, ok := s.Find("retried_requests"); ok && m.Kind == metrics.KindCounter {
+	if m, ok := s.Find(metrics.RetriedRequests); ok && m.Kind == metrics.KindCounter {
 		v, _ := m.Value.Int64()
 		r.RetriedRequests = &v
 	}
-	if n := s.CounterInt("osl_usage_compared"); n > 0 {
-		rel, _ := s.Find("osl_usage_abs_rel_diff_sum")
-		ag := &Agreement{Compared: n, Differ: s.CounterInt("osl_usage_mismatched"), MeanRelDiff: NA}
+	if n := s.CounterInt(metrics.OSLCompared); n > 0 {
+		rel, _ := s.Find(metrics.OSLRelDiffSum)
+		ag := &Agreement{Compared: n, Differ: s.CounterInt(metrics.OSLMismatched), MeanRelDiff: NA}
 		ag.DifferShare = Value(float64(ag.Differ) / float64(n))
 		if rel != nil {
 			ag.MeanRelDiff = Value(rel.Value.Float64() / float64(n))
@@ -269,12 +255,13 @@ func Build(s *metrics.Snapshot) *Report {
 	case r.NPendingTasks > 0:
 		r.Warnings = append(r.Warnings, fmt.Sprintf("report is incomplete: the drain timed out with %d token counts pending, so ISL/OSL/TPOT miss some samples", r.NPendingTasks))
 	}
-	for _, info := range seriesInfo {
-		m, ok := s.Find(info.name)
+	for _, name := range sections {
+		m, ok := s.Find(name)
 		if !ok || m.Kind != metrics.KindSeries || m.Count == 0 {
 			continue
 		}
-		r.Sections = append(r.Sections, section(m, info.title, info.unit, info.scale))
+		d, _ := metrics.Lookup(name)
+		r.Sections = append(r.Sections, section(m, d.Title, d.DisplayUnit, d.DisplayScale))
 	}
 	for _, m := range s.Metrics {
 		if m.Kind == metrics.KindSeries && m.Approximate {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/inferbench/inferbench/internal/metrics"
 )
 
 // barWidth is the length of the longest histogram bar.
@@ -74,9 +76,9 @@ func (r *Report) summary(w *bufio.Writer) {
 		fmt.Fprintf(w, "Errors by class: %s\n", classes(r.Errors))
 	}
 	if fr := r.FinishReasonCounts; fr != nil {
-		parts := make([]string, 0, len(FinishReasons)+1)
+		parts := make([]string, 0, len(metrics.FinishReasons)+1)
 		var sum int64
-		for _, reason := range FinishReasons {
+		for _, reason := range metrics.FinishReasons {
 			parts = append(parts, fmt.Sprintf("%s=%d", reason, fr[reason]))
 			sum += fr[reason]
 		}

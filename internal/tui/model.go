@@ -12,28 +12,6 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
-// The aggregator's metric names (internal/aggregator); tui depends on metrics
-// only, and a test checks that these still match.
-const (
-	counterTotalIssued      = "total_samples_issued"
-	counterTotalCompleted   = "total_samples_completed"
-	counterTrackedIssued    = "tracked_samples_issued"
-	counterTrackedCompleted = "tracked_samples_completed"
-	counterTrackedFailed    = "tracked_samples_failed"
-	counterTrackedDuration  = "tracked_duration_ns"
-	counterTotalDuration    = "total_duration_ns"
-	errorCounterPrefix      = "errors."
-
-	seriesTTFT          = "ttft_ns"
-	seriesLatency       = "sample_latency_ns"
-	seriesFailedLatency = "failed_sample_latency_ns"
-	seriesChunkDelta    = "chunk_delta_ns"
-	seriesTPOT          = "tpot_ns"
-	seriesISL           = "isl"
-	seriesOSL           = "osl"
-	seriesLateness      = "issue_lateness_ns"
-)
-
 // Default frame size, used until the terminal reports its own.
 const (
 	DefaultWidth  = 100
@@ -101,12 +79,12 @@ type Model struct {
 
 	qps, tps         history   // per-interval rates over the run
 	qpsView, tpsView sparkView // their sparklines, drawn in Update
-	prevGood         float64   // tracked successful completions at the previous frame
-	prevTok          float64   // osl total at the previous frame
-	prevDur          int64     // tracked duration (or, derived, timestamp) at the previous frame
-	prevDerived      bool      // the previous frame's rates were derived (no tracked duration)
-	rateSrc          Rates     // QPS, TPS and elapsed time of the latest frame
-	rv               RateView
+	// prev holds the rate inputs at the previous frame, its TrackedNS the
+	// sparklines' clock: the tracked duration, or (derived) the timestamp.
+	prev        metrics.Rates
+	prevDerived bool  // the previous frame's rates were derived (no tracked duration)
+	rateSrc     Rates // QPS, TPS and elapsed time of the latest frame
+	rv          RateView
 
 	stopping bool // embedded: OnQuit was called
 	aborting bool // embedded: OnAbort was called
@@ -226,37 +204,34 @@ func call(f func()) tea.Cmd {
 
 // apply folds one snapshot into the model.
 func (m *Model) apply(s metrics.Snapshot, now time.Time) {
-	good := float64(s.CounterInt(counterTrackedCompleted) - s.CounterInt(counterTrackedFailed))
-	tok := 0.0
-	if o, ok := s.Find(seriesOSL); ok {
-		tok = o.Total.Float64()
-	}
+	cur := metrics.RatesOf(&s)
 	m.rv = m.rateSrc.Observe(s)
 	// The sparklines' clock is the tracked duration; without one (the
 	// Python tool's live frames) it is the frames' timestamps.
-	clock := s.CounterInt(counterTrackedDuration)
 	if m.rv.Derived {
-		clock = s.TimestampNS
+		cur.TrackedNS = s.TimestampNS
 	}
 	switch {
-	case m.have && m.rv.Derived == m.prevDerived && (good < m.prevGood || clock < m.prevDur):
+	case m.have && m.rv.Derived == m.prevDerived && (cur.Succeeded < m.prev.Succeeded || cur.TrackedNS < m.prev.TrackedNS):
 		// Counters went backwards: a new session on the same address.
 		m.qps, m.tps = history{}, history{}
-		m.prevGood, m.prevTok, m.prevDur = 0, 0, 0
+		m.prev = metrics.Rates{}
 		if m.rv.Derived {
-			m.prevGood, m.prevTok, m.prevDur = good, tok, clock
+			m.prev = cur
 		}
 	case m.rv.Derived != m.prevDerived:
 		// The clock changed (first derived frame, or the tracked duration
 		// of the end): start over from here, without a point.
-		m.prevGood, m.prevTok, m.prevDur = good, tok, clock
+		m.prev = cur
 	}
 	m.prevDerived = m.rv.Derived
-	if dd := clock - m.prevDur; dd > 0 {
-		sec := float64(dd) / 1e9
-		m.qps.add((good - m.prevGood) / sec)
-		m.tps.add((tok - m.prevTok) / sec)
-		m.prevGood, m.prevTok, m.prevDur = good, tok, clock
+	if d := cur.Sub(m.prev); d.TrackedNS > 0 {
+		// The interval's own QPS and TPS, by the dictionary's formulas.
+		qps, _ := d.QPS()
+		tps, _ := d.TPS()
+		m.qps.add(qps)
+		m.tps.add(tps)
+		m.prev = cur
 	}
 	m.snap, m.have = s, true
 	m.redrawSparks()
@@ -268,7 +243,8 @@ func (m *Model) apply(s metrics.Snapshot, now time.Time) {
 }
 
 // selectable lists the series the histogram can show, in display order.
-var selectable = []string{seriesTTFT, seriesTPOT, seriesLatency, seriesChunkDelta, seriesLateness, seriesISL, seriesOSL, seriesFailedLatency}
+var selectable = []string{metrics.SeriesTTFT, metrics.SeriesTPOT, metrics.SeriesLatency, metrics.SeriesChunkDelta,
+	metrics.SeriesLateness, metrics.SeriesISL, metrics.SeriesOSL, metrics.SeriesFailedLatency}
 
 // present returns the selectable series in the latest snapshot.
 func (m Model) present() []string {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
@@ -40,9 +40,9 @@ type run struct {
 func newRun(t testing.TB, errClasses ...string) *run {
 	t.Helper()
 	r := &run{reg: metrics.NewRegistry(), c: map[string]*metrics.Counter{}, s: map[string]*metrics.Series{}, rng: rand.New(rand.NewPCG(1, 2))}
-	for _, n := range []string{aggregator.TotalIssued, aggregator.TotalCompleted, aggregator.TotalFailed,
-		aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
-		aggregator.TrackedDuration, aggregator.TotalDuration} {
+	for _, n := range []string{metrics.TotalIssued, metrics.TotalCompleted, metrics.TotalFailed,
+		metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed,
+		metrics.TrackedDuration, metrics.TotalDuration} {
 		c, err := r.reg.NewCounter(n, false)
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func newRun(t testing.TB, errClasses ...string) *run {
 		r.c[n] = c
 	}
 	for _, cl := range errClasses {
-		c, err := r.reg.NewCounter(aggregator.ErrorCounterPrefix+cl, false)
+		c, err := r.reg.NewCounter(metrics.ErrorCounterPrefix+cl, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,9 +63,9 @@ func newRun(t testing.TB, errClasses ...string) *run {
 	for _, d := range []struct {
 		n string
 		o metrics.SeriesOpts
-	}{{aggregator.SeriesTTFT, timeOpts}, {aggregator.SeriesLatency, timeOpts}, {aggregator.SeriesFailedLatency, timeOpts},
-		{aggregator.SeriesChunkDelta, timeOpts}, {aggregator.SeriesTPOT, tpot}, {aggregator.SeriesISL, tokOpts},
-		{aggregator.SeriesOSL, tokOpts}, {aggregator.SeriesLateness, timeOpts}} {
+	}{{metrics.SeriesTTFT, timeOpts}, {metrics.SeriesLatency, timeOpts}, {metrics.SeriesFailedLatency, timeOpts},
+		{metrics.SeriesChunkDelta, timeOpts}, {metrics.SeriesTPOT, tpot}, {metrics.SeriesISL, tokOpts},
+		{metrics.SeriesOSL, tokOpts}, {metrics.SeriesLateness, timeOpts}} {
 		s, err := r.reg.NewSeries(d.n, d.o)
 		if err != nil {
 			t.Fatal(err)
@@ -78,36 +78,36 @@ func newRun(t testing.TB, errClasses ...string) *run {
 // step issues n samples, completes done of them (failed of which fail) and
 // advances the clock by 250 ms.
 func (r *run) step(issued, done, failed int) {
-	r.c[aggregator.TotalIssued].Add(int64(issued))
-	r.c[aggregator.TrackedIssued].Add(int64(issued))
+	r.c[metrics.TotalIssued].Add(int64(issued))
+	r.c[metrics.TrackedIssued].Add(int64(issued))
 	for i := range done {
-		r.c[aggregator.TotalCompleted].Add(1)
-		r.c[aggregator.TrackedCompleted].Add(1)
+		r.c[metrics.TotalCompleted].Add(1)
+		r.c[metrics.TrackedCompleted].Add(1)
 		if i < failed {
-			r.c[aggregator.TotalFailed].Add(1)
-			r.c[aggregator.TrackedFailed].Add(1)
-			r.s[aggregator.SeriesFailedLatency].Record(2_000_000 + r.rng.Int64N(1_000_000))
+			r.c[metrics.TotalFailed].Add(1)
+			r.c[metrics.TrackedFailed].Add(1)
+			r.s[metrics.SeriesFailedLatency].Record(2_000_000 + r.rng.Int64N(1_000_000))
 			continue
 		}
 		ttft := 20_000_000 + r.rng.Int64N(30_000_000)
 		osl := 50 + r.rng.Int64N(200)
 		tpot := 5e6 + r.rng.Float64()*10e6
-		r.s[aggregator.SeriesTTFT].Record(ttft)
-		r.s[aggregator.SeriesTPOT].RecordFloat(tpot)
-		r.s[aggregator.SeriesLatency].Record(ttft + int64(tpot*float64(osl-1)))
-		r.s[aggregator.SeriesISL].Record(100 + r.rng.Int64N(900))
-		r.s[aggregator.SeriesOSL].Record(osl)
+		r.s[metrics.SeriesTTFT].Record(ttft)
+		r.s[metrics.SeriesTPOT].RecordFloat(tpot)
+		r.s[metrics.SeriesLatency].Record(ttft + int64(tpot*float64(osl-1)))
+		r.s[metrics.SeriesISL].Record(100 + r.rng.Int64N(900))
+		r.s[metrics.SeriesOSL].Record(osl)
 		for range 4 {
-			r.s[aggregator.SeriesChunkDelta].Record(3_000_000 + r.rng.Int64N(12_000_000))
+			r.s[metrics.SeriesChunkDelta].Record(3_000_000 + r.rng.Int64N(12_000_000))
 		}
 	}
 	for range issued {
-		r.s[aggregator.SeriesLateness].Record(10_000 + r.rng.Int64N(200_000))
+		r.s[metrics.SeriesLateness].Record(10_000 + r.rng.Int64N(200_000))
 	}
 	r.inflight += int64(issued - done)
 	r.ts += 250_000_000
-	r.c[aggregator.TrackedDuration].Set(r.ts)
-	r.c[aggregator.TotalDuration].Set(r.ts)
+	r.c[metrics.TrackedDuration].Set(r.ts)
+	r.c[metrics.TotalDuration].Set(r.ts)
 }
 
 func (r *run) snap(st metrics.State, pending int64) metrics.Snapshot {
@@ -234,7 +234,7 @@ func TestModel_Frames(t *testing.T) {
 	for i, s := range seq {
 		m, _ = feed(t, m, snapshotMsg{s})
 		v := m.View()
-		want := fmt.Sprintf("completed %d ", s.CounterInt(aggregator.TrackedCompleted))
+		want := fmt.Sprintf("completed %d ", s.CounterInt(metrics.TrackedCompleted))
 		if !strings.Contains(v, want) {
 			t.Errorf("frame %d lacks %q:\n%s", i, want, v)
 		}
@@ -257,20 +257,20 @@ func TestModel_Keys(t *testing.T) {
 
 	t.Run("select", func(t *testing.T) {
 		m, _ := feed(t, New(Options{}), snapshotMsg{seq[2]})
-		if got := m.Selected(); got != aggregator.SeriesTTFT {
-			t.Fatalf("default series %q, want %q", got, aggregator.SeriesTTFT)
+		if got := m.Selected(); got != metrics.SeriesTTFT {
+			t.Fatalf("default series %q, want %q", got, metrics.SeriesTTFT)
 		}
 		m, _ = feed(t, m, tab)
-		if got := m.Selected(); got != aggregator.SeriesTPOT {
-			t.Fatalf("after tab %q, want %q", got, aggregator.SeriesTPOT)
+		if got := m.Selected(); got != metrics.SeriesTPOT {
+			t.Fatalf("after tab %q, want %q", got, metrics.SeriesTPOT)
 		}
 		if v := m.View(); !strings.Contains(v, "histogram · TPOT") {
 			t.Fatalf("histogram title not switched:\n%s", v)
 		}
 		m, _ = feed(t, m, tea.KeyMsg{Type: tea.KeyLeft}, tea.KeyMsg{Type: tea.KeyLeft})
 		// Left twice from TPOT wraps past TTFT to the last series present.
-		if got := m.Selected(); got != aggregator.SeriesFailedLatency {
-			t.Fatalf("after ←← %q, want %q", got, aggregator.SeriesFailedLatency)
+		if got := m.Selected(); got != metrics.SeriesFailedLatency {
+			t.Fatalf("after ←← %q, want %q", got, metrics.SeriesFailedLatency)
 		}
 	})
 
@@ -342,20 +342,27 @@ func TestHistory(t *testing.T) {
 	}
 }
 
-func TestNamesMatchAggregator(t *testing.T) {
-	pairs := [][2]string{
-		{counterTotalIssued, aggregator.TotalIssued}, {counterTotalCompleted, aggregator.TotalCompleted},
-		{counterTrackedIssued, aggregator.TrackedIssued}, {counterTrackedCompleted, aggregator.TrackedCompleted},
-		{counterTrackedFailed, aggregator.TrackedFailed}, {counterTrackedDuration, aggregator.TrackedDuration},
-		{counterTotalDuration, aggregator.TotalDuration}, {errorCounterPrefix, aggregator.ErrorCounterPrefix},
-		{seriesTTFT, aggregator.SeriesTTFT}, {seriesLatency, aggregator.SeriesLatency},
-		{seriesFailedLatency, aggregator.SeriesFailedLatency}, {seriesChunkDelta, aggregator.SeriesChunkDelta},
-		{seriesTPOT, aggregator.SeriesTPOT}, {seriesISL, aggregator.SeriesISL}, {seriesOSL, aggregator.SeriesOSL},
-		{seriesLateness, aggregator.SeriesLateness},
+// TestDictionaryNames checks that every metric the dashboard names is in the
+// metric dictionary, and that a frame shows each series under its label.
+func TestDictionaryNames(t *testing.T) {
+	for _, name := range append(slices.Clone(tableRows), selectable...) {
+		if d, ok := metrics.Lookup(name); !ok || d.Kind != metrics.KindSeries {
+			t.Errorf("dashboard series %q: not a series of the metric dictionary", name)
+		}
 	}
-	for _, p := range pairs {
-		if p[0] != p[1] {
-			t.Errorf("tui knows %q, the aggregator says %q", p[0], p[1])
+	for _, name := range []string{metrics.QPSName, metrics.TPSName} {
+		if !metrics.Known(name) {
+			t.Errorf("dashboard rate %q: not in the metric dictionary", name)
+		}
+	}
+	r := newRun(t)
+	r.step(25, 20, 1)
+	m := New(Options{})
+	m.apply(r.snap(metrics.StateLive, 0), time.Now())
+	view := m.View()
+	for _, name := range tableRows {
+		if x, ok := m.snap.Find(name); ok && x.Count > 0 && !strings.Contains(view, metrics.Label(name)) {
+			t.Errorf("frame does not show %s as %q:\n%s", name, metrics.Label(name), view)
 		}
 	}
 }

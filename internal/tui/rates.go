@@ -20,8 +20,8 @@ type Rates struct {
 
 // ratePoint is what a frame says about progress.
 type ratePoint struct {
-	ts        int64   // snapshot timestamp_ns
-	good, tok float64 // tracked successful completions, Σ osl
+	ts int64         // snapshot timestamp_ns
+	in metrics.Rates // tracked successful completions, Σ osl, tracked duration
 }
 
 // RateView is what to show for one snapshot.
@@ -35,28 +35,30 @@ type RateView struct {
 
 // Observe folds one snapshot in and returns what to show for it.
 func (r *Rates) Observe(s metrics.Snapshot) RateView {
-	p := ratePoint{ts: s.TimestampNS, good: float64(s.CounterInt(counterTrackedCompleted) - s.CounterInt(counterTrackedFailed))}
-	if o, ok := s.Find(seriesOSL); ok {
-		p.tok = o.Total.Float64()
-	}
-	if r.have && (p.good < r.prev.good || p.tok < r.prev.tok || p.ts < r.prev.ts) {
+	p := ratePoint{ts: s.TimestampNS, in: metrics.RatesOf(&s)}
+	if r.have && (p.in.Succeeded < r.prev.in.Succeeded || p.in.OutputTokens < r.prev.in.OutputTokens || p.ts < r.prev.ts) {
 		r.have = false // counters or clock went backwards: a new session
 	}
 	if !r.have {
 		r.first, r.have = p, true
 	}
 	r.prev = p
-	if dur := s.CounterInt(counterTrackedDuration); dur > 0 {
-		sec := float64(dur) / 1e9
-		return RateView{Elapsed: time.Duration(dur), QPS: p.good / sec, TPS: p.tok / sec}
+	if p.in.TrackedNS > 0 {
+		v := RateView{Elapsed: time.Duration(p.in.TrackedNS)}
+		v.QPS, _ = p.in.QPS()
+		v.TPS, _ = p.in.TPS()
+		return v
 	}
-	if s.CounterInt(counterTrackedIssued) == 0 {
+	if s.CounterInt(metrics.TrackedIssued) == 0 {
 		return RateView{} // tracking has not started: nothing to derive
 	}
-	v := RateView{Derived: true, Elapsed: time.Duration(s.CounterInt(counterTotalDuration))}
+	v := RateView{Derived: true, Elapsed: time.Duration(s.CounterInt(metrics.TotalDuration))}
 	if span := p.ts - r.first.ts; span > 0 {
-		sec := float64(span) / 1e9
-		v.QPS, v.TPS = (p.good-r.first.good)/sec, (p.tok-r.first.tok)/sec
+		// The dictionary's formulas over the frames' own clock.
+		d := p.in.Sub(r.first.in)
+		d.TrackedNS = span
+		v.QPS, _ = d.QPS()
+		v.TPS, _ = d.TPS()
 		if v.Elapsed <= 0 {
 			v.Elapsed = time.Duration(span)
 		}

@@ -7,7 +7,6 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
@@ -18,14 +17,14 @@ import (
 func TestModel_NoTrackedDuration(t *testing.T) {
 	reg := metrics.NewRegistry()
 	c := map[string]*metrics.Counter{}
-	for _, n := range []string{aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
-		aggregator.TrackedDuration, aggregator.TotalDuration} {
+	for _, n := range []string{metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed,
+		metrics.TrackedDuration, metrics.TotalDuration} {
 		var err error
 		if c[n], err = reg.NewCounter(n, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	osl, err := reg.NewSeries(aggregator.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh})
+	osl, err := reg.NewSeries(metrics.SeriesOSL, metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,9 +32,9 @@ func TestModel_NoTrackedDuration(t *testing.T) {
 	ts := int64(5e12)
 	for range 6 {
 		ts += 250_000_000
-		c[aggregator.TrackedIssued].Add(30)
-		c[aggregator.TrackedCompleted].Add(25) // 100 req/s by the snapshot clock
-		c[aggregator.TotalDuration].Add(250_000_000)
+		c[metrics.TrackedIssued].Add(30)
+		c[metrics.TrackedCompleted].Add(25) // 100 req/s by the snapshot clock
+		c[metrics.TotalDuration].Add(250_000_000)
 		for range 25 {
 			osl.Record(8) // 800 tok/s
 		}
@@ -52,7 +51,7 @@ func TestModel_NoTrackedDuration(t *testing.T) {
 	}
 
 	// The end sets the tracked duration: the run's own figures take over.
-	c[aggregator.TrackedDuration].Add(2_000_000_000)
+	c[metrics.TrackedDuration].Add(2_000_000_000)
 	m, _ = feed(t, m, snapshotMsg{reg.Snapshot(metrics.StateComplete, 0, ts+1)})
 	if v := m.View(); !regexp.MustCompile(`QPS\s+75\.0 req/s`).MatchString(v) {
 		t.Errorf("terminal frame lacks the run's QPS (150 over 2 s):\n%s", v)

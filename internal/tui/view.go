@@ -38,26 +38,9 @@ var (
 	}
 )
 
-// row labels of the percentile table, in order.
-var tableRows = []struct{ name, label string }{
-	{seriesTTFT, "TTFT"},
-	{seriesTPOT, "TPOT"},
-	{seriesLatency, "latency"},
-	{seriesChunkDelta, "inter-chunk"},
-	{seriesLateness, "sched. lateness"},
-	{seriesISL, "ISL (tokens)"},
-	{seriesOSL, "OSL (tokens)"},
-	{seriesFailedLatency, "failed latency"},
-}
-
-func label(name string) string {
-	for _, r := range tableRows {
-		if r.name == name {
-			return r.label
-		}
-	}
-	return name
-}
+// tableRows are the series of the percentile table, in order; their labels
+// come from the metric dictionary.
+var tableRows = selectable
 
 // View renders one frame at the model's width and height.
 func (m Model) View() string {
@@ -102,7 +85,7 @@ func (m Model) header(b *strings.Builder, w int) {
 		if !ok {
 			style = styleTitle
 		}
-		elapsed := time.Duration(m.snap.CounterInt(counterTotalDuration))
+		elapsed := time.Duration(m.snap.CounterInt(metrics.TotalDuration))
 		if elapsed <= 0 {
 			elapsed = m.rv.Elapsed // no total duration: what the frames tell
 		}
@@ -117,7 +100,7 @@ func (m Model) header(b *strings.Builder, w int) {
 }
 
 func (m Model) progressLine(b *strings.Builder, w int) {
-	done := m.snap.CounterInt(counterTrackedCompleted)
+	done := m.snap.CounterInt(metrics.TrackedCompleted)
 	dur := m.rv.Elapsed
 	var frac float64
 	var text string
@@ -150,9 +133,8 @@ func (m Model) progressLine(b *strings.Builder, w int) {
 func (m Model) counts(b *strings.Builder) {
 	s := &m.snap
 	fmt.Fprintf(b, "samples    issued %d   completed %d   failed %d   in flight %d\n",
-		s.CounterInt(counterTrackedIssued), s.CounterInt(counterTrackedCompleted),
-		s.CounterInt(counterTrackedFailed),
-		max(s.CounterInt(counterTotalIssued)-s.CounterInt(counterTotalCompleted), 0))
+		s.CounterInt(metrics.TrackedIssued), s.CounterInt(metrics.TrackedCompleted),
+		s.CounterInt(metrics.TrackedFailed), metrics.InFlight(s))
 }
 
 // rates draws QPS and TPS: the run's value so far, then a sparkline of the
@@ -162,10 +144,10 @@ func (m Model) rates(b *strings.Builder) {
 	for _, r := range []struct {
 		name string
 		v    float64
-		unit string
 		sp   sparkView
-	}{{"QPS", qps, "req/s", m.qpsView}, {"TPS", tps, "tok/s", m.tpsView}} {
-		head := fmt.Sprintf("%-4s %10.1f %s", r.name, r.v, r.unit)
+	}{{metrics.QPSName, qps, m.qpsView}, {metrics.TPSName, tps, m.tpsView}} {
+		d, _ := metrics.Lookup(r.name)
+		head := fmt.Sprintf("%-4s %10.1f %s", d.Label, r.v, d.Unit)
 		sub := fmt.Sprintf("     peak %8.1f", r.sp.peak)
 		fmt.Fprintf(b, "%s %s\n", padRight(head, sparkLabelW), r.sp.lines[0])
 		fmt.Fprintf(b, "%s %s\n", padRight(styleDim.Render(sub), sparkLabelW), r.sp.lines[1])
@@ -230,12 +212,12 @@ func spark(vals []float64, w, h int, peak float64) string {
 
 func (m Model) table(b *strings.Builder) {
 	fmt.Fprintf(b, "%s\n", styleHead.Render(fmt.Sprintf("%-16s %9s %10s %10s %10s %10s", "series", "count", "p50", "p90", "p99", "max")))
-	for _, r := range tableRows {
-		x, ok := m.snap.Find(r.name)
-		if !ok || x.Kind != metrics.KindSeries || (r.name == seriesFailedLatency && x.Count == 0) {
+	for _, name := range tableRows {
+		x, ok := m.snap.Find(name)
+		if !ok || x.Kind != metrics.KindSeries || (name == metrics.SeriesFailedLatency && x.Count == 0) {
 			continue
 		}
-		f := fmtValue(r.name)
+		f := fmtValue(name)
 		p50, _ := x.Percentile("50")
 		p90, _ := x.Percentile("90")
 		p99, _ := x.Percentile("99")
@@ -243,7 +225,7 @@ func (m Model) table(b *strings.Builder) {
 		if x.Count == 0 {
 			p50, p90, p99, mx = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		}
-		fmt.Fprintf(b, "%-16s %9d %10s %10s %10s %10s\n", r.label, x.Count, f(p50), f(p90), f(p99), f(mx))
+		fmt.Fprintf(b, "%-16s %9d %10s %10s %10s %10s\n", metrics.Label(name), x.Count, f(p50), f(p90), f(p99), f(mx))
 	}
 }
 
@@ -253,7 +235,7 @@ func (m Model) table(b *strings.Builder) {
 func (m Model) histogram(b *strings.Builder, w, rows int) {
 	name := m.selectedName()
 	x, ok := m.snap.Find(name)
-	title := fmt.Sprintf("histogram · %s", label(name))
+	title := fmt.Sprintf("histogram · %s", metrics.Label(name))
 	if !ok || x.Kind != metrics.KindSeries {
 		fmt.Fprintf(b, "%s\n  (no series to show)\n", styleHead.Render(title))
 		return
@@ -332,9 +314,9 @@ func (m Model) warnings(b *strings.Builder) {
 	var errs []class
 	for i := range s.Metrics {
 		x := &s.Metrics[i]
-		if x.Kind == metrics.KindCounter && strings.HasPrefix(x.Name, errorCounterPrefix) {
+		if x.Kind == metrics.KindCounter && strings.HasPrefix(x.Name, metrics.ErrorCounterPrefix) {
 			if n, _ := x.Value.Int64(); n > 0 {
-				errs = append(errs, class{strings.TrimPrefix(x.Name, errorCounterPrefix), n})
+				errs = append(errs, class{strings.TrimPrefix(x.Name, metrics.ErrorCounterPrefix), n})
 			}
 		}
 	}
@@ -346,7 +328,7 @@ func (m Model) warnings(b *strings.Builder) {
 		}
 		ws = append(ws, "errors: "+strings.Join(parts, " · "))
 	}
-	if x, ok := s.Find(seriesLateness); ok && x.Count > 0 {
+	if x, ok := s.Find(metrics.SeriesLateness); ok && x.Count > 0 {
 		if p99, ok := x.Percentile("99"); ok && p99 > float64(latenessWarn) {
 			ws = append(ws, fmt.Sprintf("scheduler lateness p99 %s: the load generator may be the bottleneck", fmtNS(p99)))
 		}
@@ -383,10 +365,10 @@ func (m Model) help() string {
 	return keys + " · q quit"
 }
 
-// fmtValue returns the formatter of a series' values: durations for *_ns
-// series, plain numbers (tokens) otherwise.
+// fmtValue returns the formatter of a series' values: durations for
+// nanosecond series, plain numbers (tokens) otherwise.
 func fmtValue(name string) func(float64) string {
-	if strings.HasSuffix(name, "_ns") {
+	if d, _ := metrics.Lookup(name); d.Unit == metrics.UnitNanoseconds {
 		return fmtNS
 	}
 	return fmtCount

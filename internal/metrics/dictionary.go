@@ -1,0 +1,314 @@
+package metrics
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The metric dictionary: every name the aggregator registers, and every name
+// a consumer (report, dashboard, Prometheus exporter, progress line) reads, is
+// one of the constants below and has one entry in the dictionary table. The
+// consumers take titles, units and help from the table instead of spelling
+// them again, and a test fails when a consumer names a metric the table does
+// not know.
+//
+// To add a metric: add its constant here, add its [Desc] to the dictionary
+// table, register it in the aggregator, and use the constant wherever it is
+// read. docs/design.md lists the same names for people.
+
+// Counter names.
+const (
+	TotalIssued      = "total_samples_issued"
+	TotalCompleted   = "total_samples_completed"
+	TotalFailed      = "total_samples_failed"
+	TrackedIssued    = "tracked_samples_issued"
+	TrackedCompleted = "tracked_samples_completed"
+	TrackedFailed    = "tracked_samples_failed"
+	TrackedDuration  = "tracked_duration_ns"
+	TotalDuration    = "total_duration_ns"
+	// RetriedRequests counts the requests the client sent a second time
+	// because the server closed a reused connection before answering (from
+	// the Retries of every completion, warmup included).
+	RetriedRequests = "retried_requests"
+)
+
+// Series names.
+const (
+	SeriesTTFT          = "ttft_ns"
+	SeriesLatency       = "sample_latency_ns"
+	SeriesFailedLatency = "failed_sample_latency_ns"
+	SeriesChunkDelta    = "chunk_delta_ns"
+	SeriesTPOT          = "tpot_ns"
+	SeriesISL           = "isl"
+	SeriesOSL           = "osl"
+	// SeriesLateness is the scheduler's lateness: issue time − intended time.
+	SeriesLateness = "issue_lateness_ns"
+)
+
+// Names of the server-usage OSL and its comparison with the tokenizer, which
+// exist when a tokenizer counts OSL.
+const (
+	SeriesOSLUsage = "osl_usage"
+	OSLCompared    = "osl_usage_compared"
+	OSLMismatched  = "osl_usage_mismatched"
+	OSLRelDiffSum  = "osl_usage_abs_rel_diff_sum"
+)
+
+// Per-class error counters ("errors.timeout"), kept in three families so
+// that each one adds up to a sample counter:
+//   - ErrorCounterPrefix: errors of tracked samples; they sum to
+//     tracked_samples_failed.
+//   - WarmupErrorCounterPrefix: errors of samples issued outside any
+//     performance-tracking window (warmup); with the tracked ones they sum
+//     to total_samples_failed.
+//   - OtherErrorCounterPrefix: error records that do not fail a sample:
+//     without a sample (an undecodable frame, a session or load generator
+//     error) or repeating an error of an already failed tracked sample.
+//     Unlike the Python tool, these do not count in total_samples_failed.
+const (
+	ErrorCounterPrefix       = "errors."
+	WarmupErrorCounterPrefix = "warmup_errors."
+	OtherErrorCounterPrefix  = "other_errors."
+)
+
+// Finish reason counters of tracked completions, as the Python tool counts
+// them: by the finish_reason of the completion, when it has one; values
+// other than the five OpenAI ones count as "other".
+const (
+	FinishReasonStop          = "tracked_finish_reason_stop"
+	FinishReasonLength        = "tracked_finish_reason_length"
+	FinishReasonToolCalls     = "tracked_finish_reason_tool_calls"
+	FinishReasonContentFilter = "tracked_finish_reason_content_filter"
+	FinishReasonFunctionCall  = "tracked_finish_reason_function_call"
+	FinishReasonOther         = "tracked_finish_reason_other"
+	// FinishReasonPrefix is what the six names share; the rest is the reason.
+	FinishReasonPrefix = "tracked_finish_reason_"
+)
+
+// FinishReasons are the finish_reason values counted apart, in report
+// order: the suffixes of the FinishReason* counters.
+var FinishReasons = []string{"stop", "length", "tool_calls", "content_filter", "function_call", "other"}
+
+// Derived figures: computed from a snapshot by [RatesOf] and [InFlight],
+// never carried in one. They are in the dictionary so that every consumer
+// shows them under one name, unit and meaning.
+const (
+	QPSName      = "qps"
+	TPSName      = "tps"
+	InFlightName = "in_flight"
+)
+
+// Unit is the unit of a metric's values as the snapshot carries them.
+type Unit string
+
+// The units.
+const (
+	UnitCount       Unit = "count"  // samples, requests, records
+	UnitNanoseconds Unit = "ns"     // durations; every such name ends in _ns
+	UnitTokens      Unit = "tokens" // token counts
+	UnitRatio       Unit = "ratio"  // dimensionless (a sum of relative differences)
+	UnitPerSecond   Unit = "req/s"  // requests per second of tracked duration
+	UnitTokensPerS  Unit = "tok/s"  // tokens per second of tracked duration
+)
+
+// Desc describes one metric (or one family of counters).
+type Desc struct {
+	// Name is the snapshot name; for a family, the prefix that the class
+	// follows ("errors." + "timeout").
+	Name string
+	// Kind is KindCounter, KindSeries or KindDerived.
+	Kind Kind
+	// Family marks a prefix: the aggregator registers Name+class on demand.
+	Family bool
+	// Float marks float values (a float counter, a float series).
+	Float bool
+	// Unit is the unit of the snapshot values.
+	Unit Unit
+	// Title is the human label of reports ("Input sequence lengths").
+	Title string
+	// Label is the short label of the dashboard ("ISL (tokens)").
+	Label string
+	// Help says what the metric counts, in one sentence (Prometheus HELP).
+	Help string
+	// DisplayUnit and DisplayScale are how a person reads the values: value
+	// × DisplayScale in DisplayUnit (nanoseconds shown as "ms", 1e-6).
+	DisplayUnit  string
+	DisplayScale float64
+}
+
+// KindDerived marks a figure computed from a snapshot (QPS, TPS, in flight);
+// no snapshot carries it.
+const KindDerived Kind = KindSeries + 1
+
+// String names the kind: "counter", "series" or "derived".
+func (k Kind) String() string {
+	switch k {
+	case KindCounter:
+		return "counter"
+	case KindSeries:
+		return "series"
+	case KindDerived:
+		return "derived"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// dictionary is the one table of metrics. Keep counters, then series, then
+// derived figures; a new metric gets one entry here.
+var dictionary = []Desc{
+	// Sample counters.
+	{Name: TotalIssued, Kind: KindCounter, Unit: UnitCount, Title: "Samples issued (warmup included)", Label: "issued (all)",
+		Help: "Samples issued, warmup included."},
+	{Name: TotalCompleted, Kind: KindCounter, Unit: UnitCount, Title: "Samples completed (warmup included)", Label: "completed (all)",
+		Help: "Samples completed (succeeded or failed), warmup included."},
+	{Name: TotalFailed, Kind: KindCounter, Unit: UnitCount, Title: "Samples failed (warmup included)", Label: "failed (all)",
+		Help: "Samples failed, warmup included."},
+	{Name: TrackedIssued, Kind: KindCounter, Unit: UnitCount, Title: "Samples issued", Label: "issued",
+		Help: "Samples issued inside a performance-tracking window."},
+	{Name: TrackedCompleted, Kind: KindCounter, Unit: UnitCount, Title: "Samples completed", Label: "completed",
+		Help: "Tracked samples completed (succeeded + failed)."},
+	{Name: TrackedFailed, Kind: KindCounter, Unit: UnitCount, Title: "Samples failed", Label: "failed",
+		Help: "Tracked samples failed."},
+	{Name: FinishReasonStop, Kind: KindCounter, Unit: UnitCount, Title: "Finish reason stop", Label: "stop",
+		Help: "Tracked completions with finish_reason stop."},
+	{Name: FinishReasonLength, Kind: KindCounter, Unit: UnitCount, Title: "Finish reason length", Label: "length",
+		Help: "Tracked completions with finish_reason length."},
+	{Name: FinishReasonToolCalls, Kind: KindCounter, Unit: UnitCount, Title: "Finish reason tool_calls", Label: "tool_calls",
+		Help: "Tracked completions with finish_reason tool_calls."},
+	{Name: FinishReasonContentFilter, Kind: KindCounter, Unit: UnitCount, Title: "Finish reason content_filter", Label: "content_filter",
+		Help: "Tracked completions with finish_reason content_filter."},
+	{Name: FinishReasonFunctionCall, Kind: KindCounter, Unit: UnitCount, Title: "Finish reason function_call", Label: "function_call",
+		Help: "Tracked completions with finish_reason function_call."},
+	{Name: FinishReasonOther, Kind: KindCounter, Unit: UnitCount, Title: "Finish reason other", Label: "other",
+		Help: "Tracked completions with a finish_reason outside the five OpenAI ones."},
+	{Name: TrackedDuration, Kind: KindCounter, Unit: UnitNanoseconds, Title: "Tracked duration", Label: "tracked",
+		Help:        "Sum over tracking windows of (last tracked completion − window start); the denominator of QPS and TPS.",
+		DisplayUnit: "s", DisplayScale: 1e-9},
+	{Name: TotalDuration, Kind: KindCounter, Unit: UnitNanoseconds, Title: "Elapsed time", Label: "elapsed",
+		Help:        "Time from session start to the newest event.",
+		DisplayUnit: "s", DisplayScale: 1e-9},
+	{Name: RetriedRequests, Kind: KindCounter, Unit: UnitCount, Title: "Retried requests", Label: "retried",
+		Help: "Requests sent a second time because the server closed a reused connection before answering, warmup included."},
+	// Error families.
+	{Name: ErrorCounterPrefix, Kind: KindCounter, Family: true, Unit: UnitCount, Title: "Errors by class", Label: "errors",
+		Help: "Failed tracked requests by error class."},
+	{Name: WarmupErrorCounterPrefix, Kind: KindCounter, Family: true, Unit: UnitCount, Title: "Warmup errors by class", Label: "warmup errors",
+		Help: "Failed warmup (untracked) requests by error class."},
+	{Name: OtherErrorCounterPrefix, Kind: KindCounter, Family: true, Unit: UnitCount, Title: "Errors that failed no sample", Label: "other errors",
+		Help: "Error records that failed no request (no sample, or a repeat), by class."},
+	// Tokenizer against server usage.
+	{Name: OSLCompared, Kind: KindCounter, Unit: UnitCount, Title: "OSL compared with server usage", Label: "osl compared",
+		Help: "Successful samples whose tokenizer OSL was compared with the server's usage."},
+	{Name: OSLMismatched, Kind: KindCounter, Unit: UnitCount, Title: "OSL differing from server usage", Label: "osl differ",
+		Help: "Compared samples whose tokenizer OSL differs from the server's usage."},
+	{Name: OSLRelDiffSum, Kind: KindCounter, Float: true, Unit: UnitRatio, Title: "Sum of OSL relative differences", Label: "osl rel. diff",
+		Help: "Sum over compared samples of |tokenizer − usage| / usage."},
+
+	// Series.
+	{Name: SeriesTTFT, Kind: KindSeries, Unit: UnitNanoseconds, Title: "TTFT", Label: "TTFT",
+		Help:        "Time to first token of tracked samples (first chunk − issue).",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
+	{Name: SeriesTPOT, Kind: KindSeries, Float: true, Unit: UnitNanoseconds, Title: "TPOT", Label: "TPOT",
+		Help:        "Time per output token after the first, of successful streamed samples.",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
+	{Name: SeriesChunkDelta, Kind: KindSeries, Unit: UnitNanoseconds, Title: "Inter-chunk latency", Label: "inter-chunk",
+		Help:        "Gap between consecutive chunks of a tracked sample.",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
+	{Name: SeriesLatency, Kind: KindSeries, Unit: UnitNanoseconds, Title: "Latency", Label: "latency",
+		Help:        "Latency of successful tracked samples (complete − issue).",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
+	{Name: SeriesFailedLatency, Kind: KindSeries, Unit: UnitNanoseconds, Title: "Latency of failed requests", Label: "failed latency",
+		Help:        "Latency of failed tracked samples (complete − issue).",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
+	{Name: SeriesISL, Kind: KindSeries, Unit: UnitTokens, Title: "Input sequence lengths", Label: "ISL (tokens)",
+		Help:        "Input tokens of tracked samples.",
+		DisplayUnit: "tokens", DisplayScale: 1},
+	{Name: SeriesOSL, Kind: KindSeries, Unit: UnitTokens, Title: "Output sequence lengths", Label: "OSL (tokens)",
+		Help:        "Output tokens of successful tracked samples.",
+		DisplayUnit: "tokens", DisplayScale: 1},
+	{Name: SeriesOSLUsage, Kind: KindSeries, Unit: UnitTokens, Title: "Output sequence lengths (server usage)", Label: "OSL (usage)",
+		Help:        "Output tokens of successful tracked samples as the server's usage reports them.",
+		DisplayUnit: "tokens", DisplayScale: 1},
+	{Name: SeriesLateness, Kind: KindSeries, Unit: UnitNanoseconds, Title: "Scheduler lateness (issue − intended time)", Label: "sched. lateness",
+		Help:        "Scheduler lateness of tracked samples (issue − intended time).",
+		DisplayUnit: "us", DisplayScale: 1e-3},
+
+	// Derived figures.
+	{Name: QPSName, Kind: KindDerived, Float: true, Unit: UnitPerSecond, Title: "QPS", Label: "QPS",
+		Help: "Tracked successful completions per second of tracked duration."},
+	{Name: TPSName, Kind: KindDerived, Float: true, Unit: UnitTokensPerS, Title: "TPS", Label: "TPS",
+		Help: "Output tokens (the osl total) per second of tracked duration."},
+	{Name: InFlightName, Kind: KindDerived, Unit: UnitCount, Title: "In flight", Label: "in flight",
+		Help: "Requests issued and not completed, warmup included."},
+}
+
+// byName indexes the entries (a family by its prefix).
+var byName = func() map[string]int {
+	m := make(map[string]int, len(dictionary))
+	for i, d := range dictionary {
+		m[d.Name] = i
+	}
+	return m
+}()
+
+// Dictionary returns every entry of the metric dictionary, in table order
+// (counters, series, derived figures). The slice is a copy.
+func Dictionary() []Desc { return append([]Desc(nil), dictionary...) }
+
+// Lookup returns the entry of name: its own entry (a family's prefix
+// included), or the entry of the family whose prefix it carries
+// ("errors.timeout" → "errors."), or false when the dictionary does not know
+// it.
+func Lookup(name string) (Desc, bool) {
+	if i, ok := byName[name]; ok {
+		return dictionary[i], true
+	}
+	for _, d := range dictionary {
+		if d.Family && len(name) > len(d.Name) && strings.HasPrefix(name, d.Name) {
+			return d, true
+		}
+	}
+	return Desc{}, false
+}
+
+// Known reports whether the dictionary knows name (see [Lookup]).
+func Known(name string) bool {
+	_, ok := Lookup(name)
+	return ok
+}
+
+// Title returns the human label of name, or name itself when unknown.
+func Title(name string) string {
+	if d, ok := Lookup(name); ok {
+		return d.Title
+	}
+	return name
+}
+
+// Label returns the dashboard label of name, or name itself when unknown.
+func Label(name string) string {
+	if d, ok := Lookup(name); ok {
+		return d.Label
+	}
+	return name
+}
+
+// SeriesOpts returns the options a series of this entry is registered with:
+// the HDR range of its unit (nanoseconds or tokens) and its value type.
+func (d Desc) SeriesOpts() SeriesOpts {
+	o := SeriesOpts{Float: d.Float, Low: TimeLow, High: TimeHigh}
+	if d.Unit == UnitTokens {
+		o.Low, o.High = TokenLow, TokenHigh
+	}
+	return o
+}
+
+// Class splits a family member into its family entry and class:
+// "warmup_errors.http_503" → (the warmup_errors. entry, "http_503", true).
+func Class(name string) (Desc, string, bool) {
+	d, ok := Lookup(name)
+	if !ok || !d.Family || len(name) == len(d.Name) {
+		return Desc{}, "", false
+	}
+	return d, name[len(d.Name):], true
+}
