@@ -18,6 +18,7 @@ import (
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // ev builds a record; data may be nil.
@@ -359,7 +360,7 @@ func TestAggregator_Finalize(t *testing.T) {
 	start := []event.Record{ev(event.SessionStarted, event.Now(), "", nil), ev(event.SessionStartTracking, event.Now(), "", nil)}
 	t.Run("ticks then one terminal frame, idempotent", func(t *testing.T) {
 		rec := &recorder{}
-		path := filepath.Join(t.TempDir(), aggregator.FinalFile)
+		path := filepath.Join(t.TempDir(), rundir.FinalFile)
 		a := newAgg(t, aggregator.Config{PublishInterval: 10 * time.Millisecond, FinalPath: path}, rec)
 		a.Process(start)
 		time.Sleep(80 * time.Millisecond)
@@ -397,7 +398,7 @@ func TestAggregator_Finalize(t *testing.T) {
 		if err := os.WriteFile(parent, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		a := newAgg(t, aggregator.Config{FinalPath: filepath.Join(parent, aggregator.FinalFile)}, rec)
+		a := newAgg(t, aggregator.Config{FinalPath: filepath.Join(parent, rundir.FinalFile)}, rec)
 		a.Process(start)
 		if _, err := a.Finalize(metrics.StateComplete); err == nil {
 			t.Error("no error for an unwritable path")
@@ -411,7 +412,7 @@ func TestAggregator_Finalize(t *testing.T) {
 		}
 	})
 	t.Run("failing publish: file still written", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), aggregator.FinalFile)
+		path := filepath.Join(t.TempDir(), rundir.FinalFile)
 		a := newAgg(t, aggregator.Config{FinalPath: path}, &recorder{fail: true})
 		a.Process(start)
 		if _, err := a.Finalize(metrics.StateInterrupted); err == nil {

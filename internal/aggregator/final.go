@@ -7,13 +7,6 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
-// FinalFile is the name of the terminal snapshot in a run's metrics directory.
-const FinalFile = "final_snapshot.json"
-
-// RawDir is the directory of spilled raw values in a run's metrics directory
-// (<run>/metrics/raw/<series>.bin).
-const RawDir = "raw"
-
 // WriteFinal writes the dict form of snap to path atomically (see
 // atomicfile): on failure path is untouched and no temporary file remains.
 func WriteFinal(path string, snap *metrics.Snapshot) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // streamedRun is a session of n streamed samples of chunks chunks each, with
@@ -85,10 +86,10 @@ func TestAggregator_SpillLifecycle(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			raw := filepath.Join(dir, "metrics", aggregator.RawDir)
-			final := filepath.Join(dir, "metrics", aggregator.FinalFile)
+			raw := filepath.Join(dir, "metrics", rundir.RawDir)
+			final := filepath.Join(dir, "metrics", rundir.FinalFile)
 			if tc.badFinal {
-				final = filepath.Join(dir, "missing", aggregator.FinalFile)
+				final = filepath.Join(dir, "missing", rundir.FinalFile)
 			}
 			got, err := runAggErr(t, aggregator.Config{FinalPath: final, RawDir: raw, KeepRaw: tc.keep, SpillBlock: 512}, evs)
 			if (err != nil) != tc.badFinal {
@@ -129,8 +130,8 @@ func TestAggregator_SpillUnwritable(t *testing.T) {
 	if err := os.WriteFile(blocker, []byte("not a directory"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	final := filepath.Join(dir, aggregator.FinalFile)
-	got := runAgg(t, aggregator.Config{FinalPath: final, RawDir: filepath.Join(blocker, aggregator.RawDir), SpillBlock: 512}, evs)
+	final := filepath.Join(dir, rundir.FinalFile)
+	got := runAgg(t, aggregator.Config{FinalPath: final, RawDir: filepath.Join(blocker, rundir.RawDir), SpillBlock: 512}, evs)
 	onDisk := readFinal(t, final)
 	for _, snap := range []metrics.Snapshot{got, *onDisk} {
 		for _, w := range want.Metrics {

@@ -11,6 +11,7 @@ import (
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // zmqPair is a snapshot publisher on a real ipc socket and a subscriber
@@ -83,7 +84,7 @@ func TestAggregator_ZMQFinalPaths(t *testing.T) {
 		if err := os.WriteFile(parent, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		a := newAgg(t, aggregator.Config{PublishInterval: 20 * time.Millisecond, FinalPath: filepath.Join(parent, aggregator.FinalFile)}, pub)
+		a := newAgg(t, aggregator.Config{PublishInterval: 20 * time.Millisecond, FinalPath: filepath.Join(parent, rundir.FinalFile)}, pub)
 		a.Process(start)
 		time.Sleep(100 * time.Millisecond)
 		if _, err := a.Finalize(metrics.StateComplete); err == nil {
@@ -98,7 +99,7 @@ func TestAggregator_ZMQFinalPaths(t *testing.T) {
 	})
 	t.Run("failing publish", func(t *testing.T) {
 		pub, _ := zmqPair(t)
-		path := filepath.Join(t.TempDir(), aggregator.FinalFile)
+		path := filepath.Join(t.TempDir(), rundir.FinalFile)
 		a := newAgg(t, aggregator.Config{FinalPath: path}, pub)
 		a.Process(start)
 		pub.Close() // every publish now fails

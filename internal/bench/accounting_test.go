@@ -16,6 +16,7 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 func sum(m map[string]int64) int64 {
@@ -74,7 +75,7 @@ func TestRun_ErrorSums(t *testing.T) {
 	if w.Issued != 50 || w.Completed != 50 || w.Failed == 0 || w.Succeeded+w.Failed != w.Completed || sum(w.Errors) != w.Failed {
 		t.Errorf("warmup %+v: want 50 issued and completed, failures that sum by class", *w)
 	}
-	if n := loggedErrors(t, filepath.Join(out.Dir, bench.RequestsFile)); n != rep.Failed+w.Failed || n != out.Final.CounterInt(metrics.TotalFailed) {
+	if n := loggedErrors(t, filepath.Join(out.Dir, rundir.RequestsFile)); n != rep.Failed+w.Failed || n != out.Final.CounterInt(metrics.TotalFailed) {
 		t.Errorf("event log holds %d failed samples; report tracked %d + warmup %d, snapshot total %d",
 			n, rep.Failed, w.Failed, out.Final.CounterInt(metrics.TotalFailed))
 	}
@@ -87,7 +88,7 @@ func TestRun_ErrorSums(t *testing.T) {
 	}
 
 	// What a person reads says the same.
-	text, err := os.ReadFile(filepath.Join(out.Dir, report.TextFile))
+	text, err := os.ReadFile(filepath.Join(out.Dir, rundir.TextFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestRun_ErrorSums(t *testing.T) {
 		Warmup  *report.Samples  `json:"warmup"`
 		Success int64            `json:"n_samples_succeeded"`
 	}
-	data, err := os.ReadFile(filepath.Join(out.Dir, report.SummaryFile))
+	data, err := os.ReadFile(filepath.Join(out.Dir, rundir.SummaryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestRun_FinishReasons(t *testing.T) {
 			if got, done := last.CounterInt(counter[tc.want]), last.CounterInt(metrics.TrackedCompleted); got != done {
 				t.Errorf("last live snapshot: %s = %d, tracked completed %d", counter[tc.want], got, done)
 			}
-			text, err := os.ReadFile(filepath.Join(out.Dir, report.TextFile))
+			text, err := os.ReadFile(filepath.Join(out.Dir, rundir.TextFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,7 +235,7 @@ func TestRun_StopAccounting(t *testing.T) {
 			}
 			f := out.Final
 			n := f.CounterInt(metrics.TotalIssued)
-			logged := loggedErrors(t, filepath.Join(out.Dir, bench.RequestsFile))
+			logged := loggedErrors(t, filepath.Join(out.Dir, rundir.RequestsFile))
 			if f.State != metrics.StateInterrupted || n < 10 {
 				t.Errorf("state %s, %d issued: want interrupted after 10", f.State, n)
 			}

@@ -3,13 +3,9 @@
 // event log from it, publishes snapshots over ZeroMQ, and writes the run
 // directory:
 //
-//	<report_dir>/config.yaml                  the resolved configuration (with the dataset's sha256)
-//	<report_dir>/requests.jsonl               one record per request (event log compact or full)
-//	<report_dir>/events.jsonl.zst             every event record, zstd (event log full)
-//	<report_dir>/metrics/final_snapshot.json  the exact terminal snapshot
-//	<report_dir>/result_summary.json          the report as JSON
-//	<report_dir>/report.txt                   the report as text
-//	<report_dir>/metrics.sock                 the snapshot socket, while running
+//	<report_dir>/...  its layout is package rundir's: the resolved configuration,
+//	                  the event log, the exact terminal snapshot, the report as
+//	                  JSON and as text, and the snapshot socket while running
 //
 // The run directory is claimed by [Runner.Open], after every check that can
 // fail at the start ([New], [Runner.Preflight]), and held under an
@@ -57,14 +53,7 @@ import (
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
-)
-
-// File names in a run directory.
-const (
-	ConfigFile   = "config.yaml"
-	RequestsFile = eventlog.RequestsFile
-	EventsFile   = eventlog.FullFile
-	SocketFile   = "metrics.sock"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // ErrUnreachable is returned when the endpoint does not accept connections
@@ -209,7 +198,7 @@ func (r *Runner) Open() (err error) {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(r.dir, ConfigFile)
+	path := rundir.Config(r.dir)
 	claim.wrote(path)
 	if err := atomicfile.WriteFile(path, resolved, 0o644); err != nil {
 		return fmt.Errorf("report_dir %s: %w", r.dir, err)
@@ -219,7 +208,7 @@ func (r *Runner) Open() (err error) {
 		var aerr error
 		if addr == "" {
 			abs, _ := filepath.Abs(r.dir)
-			addr, aerr = bus.IPCAddr(abs, SocketFile)
+			addr, aerr = bus.IPCAddr(abs, rundir.SocketFile)
 		}
 		if aerr != nil {
 			// The run directory's path is too long for a unix socket: the
@@ -227,7 +216,7 @@ func (r *Runner) Open() (err error) {
 			if r.tmpDir, err = os.MkdirTemp("", "inferbench"); err != nil {
 				return err
 			}
-			addr, _ = bus.IPCAddr(r.tmpDir, SocketFile)
+			addr, _ = bus.IPCAddr(r.tmpDir, rundir.SocketFile)
 		}
 		if err := r.bind(addr); err != nil {
 			return err
@@ -448,8 +437,8 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		PublishInterval: r.cfg.Metrics.PublishInterval,
 		DrainTimeout:    r.cfg.Metrics.DrainTimeout,
 		Streaming:       r.cfg.Endpoint.Streaming,
-		FinalPath:       filepath.Join(r.dir, report.MetricsDir, aggregator.FinalFile),
-		RawDir:          filepath.Join(r.dir, report.MetricsDir, aggregator.RawDir),
+		FinalPath:       rundir.Final(r.dir),
+		RawDir:          rundir.Raw(r.dir),
 		KeepRaw:         r.cfg.Metrics.KeepRaw,
 		Tokenizer:       r.tok,
 		TokenSource:     r.cfg.Metrics.TokenSource,
@@ -527,7 +516,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	}
 
 	rep := report.Build(&final)
-	rep.Source = filepath.Join(r.dir, report.MetricsDir, aggregator.FinalFile)
+	rep.Source = rundir.Final(r.dir)
 	rep.Run = ReportRun(&r.cfg)
 	var we *eventlog.WriteError
 	if errors.As(logErr, &we) {

@@ -24,6 +24,7 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // startMock serves cfg on a loopback port until the test ends.
@@ -151,12 +152,12 @@ func TestRun_MatchesServerTruth(t *testing.T) {
 
 	// The run directory holds everything DESIGN §7 lists, and the events log
 	// is valid line by line.
-	for _, f := range []string{bench.ConfigFile, bench.RequestsFile, report.SummaryFile, report.TextFile, filepath.Join(report.MetricsDir, report.FinalFile)} {
+	for _, f := range []string{rundir.ConfigFile, rundir.RequestsFile, rundir.SummaryFile, rundir.TextFile, filepath.Join(rundir.MetricsDir, rundir.FinalFile)} {
 		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
 			t.Errorf("run directory lacks %s", f)
 		}
 	}
-	if n := countRequests(t, filepath.Join(out.Dir, bench.RequestsFile)); n != out.Requests || n != nsamps {
+	if n := countRequests(t, filepath.Join(out.Dir, rundir.RequestsFile)); n != out.Requests || n != nsamps {
 		t.Errorf("requests.jsonl has %d request lines, writer counted %d, want %d", n, out.Requests, nsamps)
 	}
 }
@@ -313,5 +314,5 @@ func TestRun_Stop(t *testing.T) {
 	if out.Report.Completed < 10 || out.Report.Completed >= 1000 || out.Report.Completed != out.Report.Issued {
 		t.Errorf("issued %d completed %d: in-flight requests should finish in the grace period", out.Report.Issued, out.Report.Completed)
 	}
-	countRequests(t, filepath.Join(out.Dir, bench.RequestsFile))
+	countRequests(t, filepath.Join(out.Dir, rundir.RequestsFile))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // The default event log stays under 200 bytes per request however long the
@@ -44,7 +45,7 @@ func TestRun_compactLogBounded(t *testing.T) {
 	if s := section(t, out.Report, "osl"); s.Min != 250 {
 		t.Fatalf("osl min %v, want 250 tokens per response", s.Min)
 	}
-	st, err := os.Stat(filepath.Join(out.Dir, bench.RequestsFile))
+	st, err := os.Stat(filepath.Join(out.Dir, rundir.RequestsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +55,8 @@ func TestRun_compactLogBounded(t *testing.T) {
 	if per := st.Size() / n; per > 200 {
 		t.Errorf("requests.jsonl: %d bytes for %d requests = %d B/request, want <= 200", st.Size(), n, per)
 	}
-	if _, err := os.Stat(filepath.Join(out.Dir, bench.EventsFile)); !os.IsNotExist(err) {
-		t.Errorf("the default event log wrote %s", bench.EventsFile)
+	if _, err := os.Stat(filepath.Join(out.Dir, rundir.EventsFile)); !os.IsNotExist(err) {
+		t.Errorf("the default event log wrote %s", rundir.EventsFile)
 	}
 }
 
@@ -91,7 +92,7 @@ func TestRun_rebuildMatchesFinal(t *testing.T) {
 			if out.Report.Failed == 0 || out.Report.Completed != 200 {
 				t.Fatalf("completed %d failed %d: want 200 with some failures", out.Report.Completed, out.Report.Failed)
 			}
-			finalPath := filepath.Join(out.Dir, report.MetricsDir, report.FinalFile)
+			finalPath := filepath.Join(out.Dir, rundir.MetricsDir, rundir.FinalFile)
 			data, err := os.ReadFile(finalPath)
 			if err != nil {
 				t.Fatal(err)
@@ -218,7 +219,7 @@ func TestRun_eventLogWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.WrapLogWriter = func(name string, w io.Writer) io.Writer {
-		if name == bench.RequestsFile {
+		if name == rundir.RequestsFile {
 			return &failAfter{w: w, n: 3000}
 		}
 		return w
@@ -227,7 +228,7 @@ func TestRun_eventLogWriteFailure(t *testing.T) {
 	if err == nil {
 		t.Fatal("run succeeded despite the full disk")
 	}
-	path := filepath.Join(cfg.ReportDir, bench.RequestsFile)
+	path := filepath.Join(cfg.ReportDir, rundir.RequestsFile)
 	if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
 		t.Errorf("error %q: want one line naming %s and the cause", msg, path)
 	}
@@ -250,11 +251,11 @@ func TestRun_eventLogWriteFailure(t *testing.T) {
 	if _, err := eventlog.ReadRequests(path); err != nil {
 		t.Errorf("requests.jsonl does not parse: %v", err)
 	}
-	for _, dir := range []string{cfg.ReportDir, filepath.Join(cfg.ReportDir, report.MetricsDir)} {
+	for _, dir := range []string{cfg.ReportDir, filepath.Join(cfg.ReportDir, rundir.MetricsDir)} {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			info, _ := e.Info()
-			if strings.Contains(e.Name(), ".tmp") || (!e.IsDir() && info.Size() == 0 && e.Name() != bench.SocketFile) {
+			if strings.Contains(e.Name(), ".tmp") || (!e.IsDir() && info.Size() == 0 && e.Name() != rundir.SocketFile) {
 				t.Errorf("left behind %s (%d bytes)", filepath.Join(dir, e.Name()), info.Size())
 			}
 		}
@@ -277,7 +278,7 @@ func TestRun_severalWritesFail(t *testing.T) {
 	if err := r.Open(); err != nil {
 		t.Fatal(err)
 	}
-	metricsDir := filepath.Join(cfg.ReportDir, report.MetricsDir)
+	metricsDir := filepath.Join(cfg.ReportDir, rundir.MetricsDir)
 	if err := os.Remove(metricsDir); err != nil {
 		t.Fatal(err)
 	}
@@ -290,8 +291,8 @@ func TestRun_severalWritesFail(t *testing.T) {
 	}
 	msg := err.Error()
 	t.Logf("error: %s", msg)
-	if strings.Contains(msg, "\n") || !strings.Contains(msg, bench.RequestsFile) || !strings.Contains(msg, report.FinalFile) {
-		t.Errorf("error %q: want one line naming %s and %s", msg, bench.RequestsFile, report.FinalFile)
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, rundir.RequestsFile) || !strings.Contains(msg, rundir.FinalFile) {
+		t.Errorf("error %q: want one line naming %s and %s", msg, rundir.RequestsFile, rundir.FinalFile)
 	}
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("error %q does not wrap the cause", msg)

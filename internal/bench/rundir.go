@@ -8,8 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
-	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // ErrDirInUse is returned when another run holds the run directory's lock.
@@ -19,22 +18,9 @@ var ErrDirInUse = errors.New("run directory in use")
 // overwriting was not asked for.
 var ErrDirHoldsRun = errors.New("run directory already holds a run")
 
-// runArtifacts are the files a run leaves in its directory, relative to it:
-// any of them means the directory holds a run. The socket is not one: it is
-// removed at the end, and a stale one proves nothing.
-var runArtifacts = []string{
-	ConfigFile,
-	filepath.Join(report.MetricsDir, aggregator.FinalFile),
-	RequestsFile,
-	EventsFile,
-	"events.jsonl", // the event log of earlier versions
-	report.SummaryFile,
-	report.TextFile,
-}
-
 // heldRun returns the first run artifact in dir, or "".
 func heldRun(dir string) string {
-	for _, f := range runArtifacts {
+	for _, f := range rundir.Artifacts() {
 		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
 			return f
 		}
@@ -133,17 +119,17 @@ func claimDir(dir string, overwrite bool) (_ *dirClaim, err error) {
 		if !overwrite {
 			return nil, fmt.Errorf("%w: %s (it has %s); pass --overwrite to replace it or choose another --report-dir", ErrDirHoldsRun, dir, held)
 		}
-		for _, a := range runArtifacts {
+		for _, a := range rundir.Artifacts() {
 			if err := os.Remove(filepath.Join(dir, a)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("report_dir %s: --overwrite: %w", dir, err)
 			}
 		}
 	}
 	// No run holds the lock, so a socket file here is a dead run's.
-	if err := os.Remove(filepath.Join(dir, SocketFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("report_dir %s: stale %s: %w", dir, SocketFile, err)
+	if err := os.Remove(filepath.Join(dir, rundir.SocketFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("report_dir %s: stale %s: %w", dir, rundir.SocketFile, err)
 	}
-	if err := c.mkdirAll(filepath.Join(dir, report.MetricsDir)); err != nil {
+	if err := c.mkdirAll(rundir.Metrics(dir)); err != nil {
 		return nil, fmt.Errorf("report_dir %s: %w", dir, err)
 	}
 	return c, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // TestRunDir_Exclusive runs two real Runners on one directory: while the
@@ -86,7 +87,7 @@ func TestRunDir_Exclusive(t *testing.T) {
 	if err != nil || string(before) == string(after) || snap.CounterInt("tracked_samples_completed") != 3 {
 		t.Errorf("--overwrite did not replace the run: completed %d (%v)", snap.CounterInt("tracked_samples_completed"), err)
 	}
-	resolved, err := config.Load(filepath.Join(out3.Dir, bench.ConfigFile))
+	resolved, err := config.Load(filepath.Join(out3.Dir, rundir.ConfigFile))
 	if err != nil || resolved.Overwrite {
 		t.Errorf("config.yaml: overwrite %v (%v): a replayed config must not overwrite on its own", resolved.Overwrite, err)
 	}
@@ -173,7 +174,7 @@ func TestRunDir_SocketRemoved(t *testing.T) {
 			if err := r.Open(); err != nil {
 				t.Fatal(err)
 			}
-			sock := filepath.Join(cfg.ReportDir, bench.SocketFile)
+			sock := filepath.Join(cfg.ReportDir, rundir.SocketFile)
 			if _, err := os.Stat(sock); err != nil {
 				t.Fatalf("no socket while open: %v", err)
 			}
@@ -185,7 +186,7 @@ func TestRunDir_SocketRemoved(t *testing.T) {
 				_, err = r.Run(context.Background())
 			case "run failed":
 				// The event log cannot be created: a directory is in its way.
-				if err := os.Mkdir(filepath.Join(cfg.ReportDir, bench.RequestsFile), 0o755); err != nil {
+				if err := os.Mkdir(filepath.Join(cfg.ReportDir, rundir.RequestsFile), 0o755); err != nil {
 					t.Fatal(err)
 				}
 				if _, err = r.Run(context.Background()); err == nil {
@@ -194,7 +195,7 @@ func TestRunDir_SocketRemoved(t *testing.T) {
 				err = nil
 			case "closed before the run":
 				err = r.Close()
-				if _, serr := os.Stat(filepath.Join(cfg.ReportDir, bench.ConfigFile)); serr == nil {
+				if _, serr := os.Stat(filepath.Join(cfg.ReportDir, rundir.ConfigFile)); serr == nil {
 					t.Error("config.yaml left by a start that never ran")
 				}
 			}
@@ -291,7 +292,7 @@ func TestPreflight_Model(t *testing.T) {
 	if out.Report.Failed != 0 || out.Report.Completed != 2 {
 		t.Errorf("completed %d failed %d with the probed model", out.Report.Completed, out.Report.Failed)
 	}
-	resolved, err := config.Load(filepath.Join(out.Dir, bench.ConfigFile))
+	resolved, err := config.Load(filepath.Join(out.Dir, rundir.ConfigFile))
 	if err != nil || resolved.Endpoint.Model != mockserver.DefaultModel {
 		t.Errorf("config.yaml model %q (%v), want the probed one", resolved.Endpoint.Model, err)
 	}

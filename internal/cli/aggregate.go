@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 type aggregateOpts struct {
@@ -77,7 +77,7 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	if o.bind && len(o.events) > 1 {
 		return usagef("aggregate: --bind takes one --events address, got %d", len(o.events))
 	}
-	metricsDir := filepath.Join(o.out, report.MetricsDir)
+	metricsDir := rundir.Metrics(o.out)
 	if err := os.MkdirAll(metricsDir, 0o755); err != nil {
 		return usagef("aggregate: --out %s: %v", o.out, err)
 	}
@@ -116,8 +116,8 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 		PublishInterval: o.publishInterval,
 		DrainTimeout:    o.drainTimeout,
 		Streaming:       o.streaming,
-		FinalPath:       filepath.Join(metricsDir, aggregator.FinalFile),
-		RawDir:          filepath.Join(metricsDir, aggregator.RawDir),
+		FinalPath:       rundir.Final(o.out),
+		RawDir:          rundir.Raw(o.out),
 		KeepRaw:         o.keepRaw,
 		Tokenizer:       tok,
 		Logger:          a.logger(),
@@ -131,7 +131,7 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	snap, ferr := agg.Run(ctx, merge(subs))
 	reportBadFrames(a.stderr, zsubs)
 	rep := report.Build(&snap)
-	rep.Source = filepath.Join(metricsDir, aggregator.FinalFile)
+	rep.Source = rundir.Final(o.out)
 	if err := rep.WriteFiles(o.out); err != nil {
 		a.logger().Error("report files not written", "err", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/inferbench/inferbench/internal/cli"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // envMain makes the test binary act as the inferbench binary, so tests can
@@ -183,7 +184,7 @@ func TestAggregate(t *testing.T) {
 			dir := shortDir(t)
 			evAddr := "ipc://" + filepath.Join(dir, "ev.sock")
 			runDir := filepath.Join(dir, "run")
-			metricsAddr := "ipc://" + filepath.Join(runDir, "metrics.sock")
+			metricsAddr := "ipc://" + filepath.Join(runDir, rundir.SocketFile)
 			pub, err := bus.NewZMQPublisher[event.Record](evAddr, event.Codec{}, bus.EventPublisherOptions())
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // TestBenchmark_UnreachableReleasesSocket checks that a run that fails its
@@ -22,7 +24,7 @@ func TestBenchmark_UnreachableReleasesSocket(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "unreachable") {
 		t.Errorf("exit %d, stderr:\n%s\nwant 1 and the endpoint unreachable", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "metrics.sock")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, rundir.SocketFile)); !os.IsNotExist(err) {
 		t.Errorf("metrics.sock left behind (%v)", err)
 	}
 }

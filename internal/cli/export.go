@@ -8,6 +8,7 @@ import (
 
 	"github.com/inferbench/inferbench/internal/atomicfile"
 	"github.com/inferbench/inferbench/internal/eventlog"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 func init() { extraCommands = append(extraCommands, (*app).exportCmd) }
@@ -28,7 +29,7 @@ written atomically.`,
 			if format != eventlog.FormatCSV && format != eventlog.FormatParquet {
 				return usagef("--format %q: want csv or parquet", format)
 			}
-			rs, err := eventlog.ReadRequests(filepath.Join(args[0], eventlog.RequestsFile))
+			rs, err := eventlog.ReadRequests(filepath.Join(args[0], rundir.RequestsFile))
 			if err != nil {
 				return asUsage(err)
 			}

@@ -7,9 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
-	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // recomputeRaw replaces every series of snap that has a raw file in
@@ -18,7 +17,7 @@ import (
 // nil snap (a killed run: no snapshot at all) starts from an empty
 // interrupted one. It returns the snapshot and what the reader should know.
 func recomputeRaw(runDir string, snap *metrics.Snapshot, grid []float64) (*metrics.Snapshot, []string, error) {
-	dir := filepath.Join(runDir, report.MetricsDir, aggregator.RawDir)
+	dir := rundir.Raw(runDir)
 	files, err := filepath.Glob(filepath.Join(dir, "*"+metrics.RawExt))
 	if err != nil || len(files) == 0 {
 		return nil, nil, asUsage(fmt.Errorf("report --recompute: %s holds no raw values (*%s): the run must keep them (--keep-raw), or have been killed before removing them", dir, metrics.RawExt))

@@ -12,6 +12,7 @@ import (
 	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 func (a *app) reportCmd() *cobra.Command {
@@ -75,7 +76,7 @@ found there is recomputed from them, exactly, over --percentiles when given.`,
 			}
 			rep.Warnings = append(rep.Warnings, notes...)
 			// The run directory's config.yaml says what was measured.
-			if cfg, err := config.Load(filepath.Join(dirOfRun(args[0], file), bench.ConfigFile)); err == nil {
+			if cfg, err := config.Load(rundir.Config(dirOfRun(args[0], file))); err == nil {
 				rep.Run = bench.ReportRun(&cfg)
 			}
 			if write {
@@ -106,7 +107,7 @@ found there is recomputed from them, exactly, over --percentiles when given.`,
 func dirOfRun(arg, file string) string {
 	if file == arg {
 		d := filepath.Dir(file)
-		if filepath.Base(d) == report.MetricsDir {
+		if filepath.Base(d) == rundir.MetricsDir {
 			return filepath.Dir(d)
 		}
 		return d
@@ -118,7 +119,7 @@ func dirOfRun(arg, file string) string {
 // event log. Without one it returns noSnap, the error of the missing
 // snapshot; a corrupt log is an input error naming the file.
 func rebuildRun(dir string, noSnap error) (*eventlog.Rebuilt, error) {
-	if st, err := os.Stat(filepath.Join(dir, eventlog.RequestsFile)); err != nil || st.IsDir() {
+	if st, err := os.Stat(filepath.Join(dir, rundir.RequestsFile)); err != nil || st.IsDir() {
 		return nil, noSnap
 	}
 	rb, err := eventlog.Rebuild(dir)

@@ -22,6 +22,7 @@ import (
 	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 	"github.com/inferbench/inferbench/internal/tui"
 )
 
@@ -92,7 +93,7 @@ func watchAddr(arg string) (addr, runDir string, err error) {
 	if err != nil {
 		return "", "", usagef("watch: %s: %w", arg, err)
 	}
-	addr, err = bus.IPCAddr(abs, bench.SocketFile)
+	addr, err = bus.IPCAddr(abs, rundir.SocketFile)
 	if err != nil {
 		return "", "", asUsage(fmt.Errorf("watch: %w", err))
 	}
@@ -106,7 +107,7 @@ func (a *app) watch(ctx context.Context, arg string, o watchOpts) error {
 	}
 	if runDir != "" && o.target == 0 && o.duration == 0 {
 		// The run's own config tells what "done" means, when it is there.
-		if cfg, err := config.Load(filepath.Join(runDir, bench.ConfigFile)); err == nil {
+		if cfg, err := config.Load(rundir.Config(runDir)); err == nil {
 			o.target, o.duration = cfg.Load.NumSamples, cfg.Load.Duration
 		}
 	}
@@ -257,7 +258,7 @@ func (f *watchFeed) run(ctx context.Context) {
 		// A benchmark holds its directory's lock from before it writes
 		// config.yaml until its results are written: config.yaml with no
 		// holder and no final snapshot is a run that died.
-		if !fileExists(filepath.Join(f.runDir, bench.ConfigFile)) || bench.DirInUse(f.runDir) {
+		if !fileExists(rundir.Config(f.runDir)) || bench.DirInUse(f.runDir) {
 			continue // a run to come, or one still running: keep waiting
 		}
 		if f.final() { // it may have ended between the two looks

@@ -15,6 +15,7 @@ import (
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // fakeRun produces the snapshots of a session laid out as the aggregator lays
@@ -139,7 +140,7 @@ func TestWatch_Plain(t *testing.T) {
 		t.Run(tc, func(t *testing.T) {
 			t.Parallel()
 			dir := shortDir(t)
-			addr := "ipc://" + filepath.Join(dir, "metrics.sock")
+			addr := "ipc://" + filepath.Join(dir, rundir.SocketFile)
 			run := newFakeRun(t)
 			watchArgs := []string{"watch", "--no-tui", "--every", "0", "--publish-interval", "50ms", "--gone-after", "6"}
 			var c *child
@@ -190,10 +191,10 @@ func TestWatch_Plain(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := os.MkdirAll(filepath.Join(dir, "metrics"), 0o755); err != nil {
+				if err := os.MkdirAll(rundir.Metrics(dir), 0o755); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(filepath.Join(dir, "metrics", "final_snapshot.json"), data, 0o644); err != nil {
+				if err := os.WriteFile(rundir.Final(dir), data, 0o644); err != nil {
 					t.Fatal(err)
 				}
 				pub.Close() // the terminal frame is never published
@@ -306,7 +307,7 @@ func TestWatch_TUI(t *testing.T) {
 		t.Skip("SKIPPING the terminal test: tmux is not installed (apt install tmux)")
 	}
 	dir := shortDir(t)
-	addr := "ipc://" + filepath.Join(dir, "metrics.sock")
+	addr := "ipc://" + filepath.Join(dir, rundir.SocketFile)
 	sock := filepath.Join(dir, "tmux.sock")
 	pane := startWatchPane(t, sock, "ibt", "--publish-interval 50ms "+addr)
 	waitScreen := func(re string) string { t.Helper(); return pane.wait(re, 15*time.Second) }

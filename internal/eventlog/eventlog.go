@@ -35,12 +35,7 @@ import (
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/jsonw"
-)
-
-// File names in a run directory.
-const (
-	RequestsFile = "requests.jsonl"
-	FullFile     = "events.jsonl.zst"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // Mode says what the event log writes.
@@ -128,7 +123,7 @@ func Open(o Options) (*Log, error) {
 	if mode == ModeOff {
 		return l, nil
 	}
-	if l.req, err = openSink(filepath.Join(o.Dir, RequestsFile), o.WrapWriter); err != nil {
+	if l.req, err = openSink(rundir.Requests(o.Dir), o.WrapWriter); err != nil {
 		return nil, err
 	}
 	// The header goes out at once, so the file is never empty.
@@ -137,7 +132,7 @@ func Open(o Options) (*Log, error) {
 		return nil, err
 	}
 	if mode == ModeFull {
-		if l.full, err = openSink(filepath.Join(o.Dir, FullFile), o.WrapWriter); err != nil {
+		if l.full, err = openSink(rundir.Events(o.Dir), o.WrapWriter); err != nil {
 			_ = l.req.close()
 			return nil, err
 		}

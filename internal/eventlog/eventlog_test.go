@@ -22,6 +22,7 @@ import (
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/eventlog"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // script is a small run: two tracked requests (one streamed, one failed), a
@@ -80,10 +81,10 @@ func TestLog_compact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, eventlog.FullFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("compact mode wrote %s (err %v)", eventlog.FullFile, err)
+	if _, err := os.Stat(filepath.Join(dir, rundir.EventsFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("compact mode wrote %s (err %v)", rundir.EventsFile, err)
 	}
-	f, err := os.Open(filepath.Join(dir, eventlog.RequestsFile))
+	f, err := os.Open(filepath.Join(dir, rundir.RequestsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestLog_compact(t *testing.T) {
 	if l.Requests() != 3 {
 		t.Errorf("Requests() = %d, want 3", l.Requests())
 	}
-	rs, err := eventlog.ReadRequests(filepath.Join(dir, eventlog.RequestsFile))
+	rs, err := eventlog.ReadRequests(filepath.Join(dir, rundir.RequestsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestLog_full(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, eventlog.FullFile)
+	path := filepath.Join(dir, rundir.EventsFile)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func TestLog_full(t *testing.T) {
 	if got := readLines(t, bytes.NewReader(cat)); !cmp.Equal(got, lines) {
 		t.Errorf("zstdcat output differs from the zstd package's")
 	}
-	if _, err := os.Stat(filepath.Join(dir, eventlog.RequestsFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, rundir.RequestsFile)); err != nil {
 		t.Errorf("full mode must keep requests.jsonl: %v", err)
 	}
 }
@@ -202,9 +203,9 @@ func TestLog_writeFailure(t *testing.T) {
 		limit    int
 		openFail bool
 	}{
-		{"requests header", eventlog.RequestsFile, 10, true},
-		{"requests mid-run", eventlog.RequestsFile, 120, false},
-		{"full log first frame", eventlog.FullFile, 5, false},
+		{"requests header", rundir.RequestsFile, 10, true},
+		{"requests mid-run", rundir.RequestsFile, 120, false},
+		{"full log first frame", rundir.EventsFile, 5, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -224,7 +225,7 @@ func TestLog_writeFailure(t *testing.T) {
 			}
 			data, statErr := os.ReadFile(filepath.Join(dir, tc.file))
 			switch {
-			case tc.openFail || tc.file == eventlog.FullFile:
+			case tc.openFail || tc.file == rundir.EventsFile:
 				if !errors.Is(statErr, os.ErrNotExist) {
 					t.Errorf("%s holds %d bytes, want no file", tc.file, len(data))
 				}
@@ -243,7 +244,7 @@ func TestExport(t *testing.T) {
 	if _, err := runLog(t, eventlog.Options{Dir: dir, Streaming: true}); err != nil {
 		t.Fatal(err)
 	}
-	rs, err := eventlog.ReadRequests(filepath.Join(dir, eventlog.RequestsFile))
+	rs, err := eventlog.ReadRequests(filepath.Join(dir, rundir.RequestsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

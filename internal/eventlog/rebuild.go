@@ -15,6 +15,7 @@ import (
 
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // The metric names of the aggregator's snapshot (DESIGN §4), which a rebuild
@@ -72,7 +73,7 @@ type Rebuilt struct {
 // Requests in flight when a process was killed are missing: a request is
 // logged when it completes.
 func Rebuild(dir string) (*Rebuilt, error) {
-	path := filepath.Join(dir, RequestsFile)
+	path := rundir.Requests(dir)
 	rs, err := ReadRequests(path)
 	if err != nil {
 		return nil, err
@@ -84,7 +85,7 @@ func Rebuild(dir string) (*Rebuilt, error) {
 	b := newBuilder(rs.Streaming, rs.Tokenizer)
 	var deltas []int64
 	if rs.Streaming {
-		full := filepath.Join(dir, FullFile)
+		full := rundir.Events(dir)
 		tracked := make(map[string]bool, len(rs.Requests))
 		for i := range rs.Requests {
 			if r := &rs.Requests[i]; r.Tracked() {

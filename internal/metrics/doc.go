@@ -41,6 +41,13 @@
 //
 // with NaN and ±Inf written as null and integers written exactly.
 //
+// The metric dictionary ([Dictionary], [Lookup], dictionary.go) is the one
+// table of the names the aggregator registers and the consumers read, with
+// each one's kind, unit, title, dashboard label and help; [RatesOf] holds the
+// QPS and TPS formulas and [InFlight] the in-flight count. A new metric gets
+// its constant and its table entry there; a test fails when a consumer
+// package names a metric the dictionary does not know.
+//
 // A Registry and its samplers belong to one goroutine (the aggregator's); they
 // are not safe for concurrent use. Snapshots are values and may be shared.
 package metrics

@@ -24,6 +24,7 @@ import (
 
 	"github.com/inferbench/inferbench/internal/atomicfile"
 	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // Version is the tool version written into reports; the CLI sets it.
@@ -325,14 +326,6 @@ func (r *Report) JSON() ([]byte, error) {
 	return json.MarshalIndent(r, "", "  ")
 }
 
-// File names inside a run directory.
-const (
-	MetricsDir  = "metrics"
-	FinalFile   = "final_snapshot.json"
-	SummaryFile = "result_summary.json"
-	TextFile    = "report.txt"
-)
-
 // ErrNoSnapshot is returned when a path holds no snapshot to report on.
 var ErrNoSnapshot = errors.New("report: no metrics snapshot")
 
@@ -348,12 +341,12 @@ func Load(path string) (*metrics.Snapshot, string, error) {
 	}
 	file := path
 	if st.IsDir() {
-		file = filepath.Join(path, MetricsDir, FinalFile)
+		file = rundir.Final(path)
 		if _, err := os.Stat(file); err != nil {
-			if alt := filepath.Join(path, FinalFile); fileExists(alt) {
+			if alt := filepath.Join(path, rundir.FinalFile); fileExists(alt) {
 				file = alt
 			} else {
-				return nil, file, fmt.Errorf("%w: %s holds no %s/%s", ErrNoSnapshot, path, MetricsDir, FinalFile)
+				return nil, file, fmt.Errorf("%w: %s holds no %s/%s", ErrNoSnapshot, path, rundir.MetricsDir, rundir.FinalFile)
 			}
 		}
 	}
@@ -398,10 +391,10 @@ func (r *Report) WriteFiles(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, SummaryFile), append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(rundir.Summary(dir), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(dir, TextFile), 0o644, r.WriteText); err != nil {
+	if err := atomicfile.Write(rundir.Text(dir), 0o644, r.WriteText); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

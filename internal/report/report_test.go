@@ -13,6 +13,7 @@ import (
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -141,18 +142,18 @@ func TestBuild_PartialInput(t *testing.T) {
 // and renders the report from the run directory.
 func TestFinalSnapshotRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, report.MetricsDir), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, rundir.MetricsDir), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s := snapshot(t, metrics.StateComplete, 0)
-	if err := aggregator.WriteFinal(filepath.Join(dir, report.MetricsDir, report.FinalFile), &s); err != nil {
+	if err := aggregator.WriteFinal(filepath.Join(dir, rundir.MetricsDir, rundir.FinalFile), &s); err != nil {
 		t.Fatal(err)
 	}
 	loaded, file, err := report.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(file) != report.FinalFile {
+	if filepath.Base(file) != rundir.FinalFile {
 		t.Errorf("read %s", file)
 	}
 	want, _ := report.Build(&s).JSON()
@@ -164,7 +165,7 @@ func TestFinalSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var summary map[string]any
-	data, _ := os.ReadFile(filepath.Join(dir, report.SummaryFile))
+	data, _ := os.ReadFile(filepath.Join(dir, rundir.SummaryFile))
 	if err := json.Unmarshal(data, &summary); err != nil || summary["complete"] != true || summary["qps"] != 5.0 {
 		t.Errorf("result_summary.json: %v %v", err, summary)
 	}

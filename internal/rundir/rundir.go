@@ -1,0 +1,64 @@
+// Package rundir is the layout of a run directory: the names of the files a
+// benchmark writes and the paths to them, in one place for every package
+// that writes or reads one (bench, aggregator, report, cli, eventlog).
+//
+//	<dir>/config.yaml                  the resolved configuration
+//	<dir>/requests.jsonl               one compact record per request (the default event log)
+//	<dir>/events.jsonl.zst             every event record, zstd-compressed (--event-log full)
+//	<dir>/metrics/final_snapshot.json  the exact terminal snapshot
+//	<dir>/metrics/raw/<series>.bin     spilled raw values, while running (and when kept)
+//	<dir>/result_summary.json          the report as JSON
+//	<dir>/report.txt                   the report as text
+//	<dir>/metrics.sock                 the snapshot socket, while running
+//
+// A new file of the run directory gets its name here, a path helper, and a
+// line above. The package is a leaf: it imports nothing of the project.
+package rundir
+
+import "path/filepath"
+
+// File and directory names inside a run directory.
+const (
+	ConfigFile   = "config.yaml"
+	RequestsFile = "requests.jsonl"
+	EventsFile   = "events.jsonl.zst"
+	// LegacyEventsFile is the uncompressed event log of earlier versions.
+	LegacyEventsFile = "events.jsonl"
+	MetricsDir       = "metrics"
+	FinalFile        = "final_snapshot.json"
+	RawDir           = "raw"
+	SummaryFile      = "result_summary.json"
+	TextFile         = "report.txt"
+	SocketFile       = "metrics.sock"
+)
+
+// Artifacts returns the files a run leaves in its directory, relative to
+// it: any of them means the directory holds a run. The socket is not one: it
+// is removed at the end, and a stale one proves nothing.
+func Artifacts() []string {
+	return []string{ConfigFile, filepath.Join(MetricsDir, FinalFile), RequestsFile, EventsFile, LegacyEventsFile, SummaryFile, TextFile}
+}
+
+// Config returns the path of the resolved configuration in dir.
+func Config(dir string) string { return filepath.Join(dir, ConfigFile) }
+
+// Requests returns the path of the per-request log in dir.
+func Requests(dir string) string { return filepath.Join(dir, RequestsFile) }
+
+// Events returns the path of the full (compressed) event log in dir.
+func Events(dir string) string { return filepath.Join(dir, EventsFile) }
+
+// Metrics returns the path of the metrics directory in dir.
+func Metrics(dir string) string { return filepath.Join(dir, MetricsDir) }
+
+// Final returns the path of the terminal snapshot in dir.
+func Final(dir string) string { return filepath.Join(dir, MetricsDir, FinalFile) }
+
+// Raw returns the path of the spilled raw values' directory in dir.
+func Raw(dir string) string { return filepath.Join(dir, MetricsDir, RawDir) }
+
+// Summary returns the path of result_summary.json in dir.
+func Summary(dir string) string { return filepath.Join(dir, SummaryFile) }
+
+// Text returns the path of report.txt in dir.
+func Text(dir string) string { return filepath.Join(dir, TextFile) }

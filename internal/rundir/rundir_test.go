@@ -1,0 +1,50 @@
+package rundir_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/inferbench/inferbench/internal/rundir"
+)
+
+func TestPaths(t *testing.T) {
+	dir := filepath.Join("reports", "run1")
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"config", rundir.Config(dir), "reports/run1/config.yaml"},
+		{"requests", rundir.Requests(dir), "reports/run1/requests.jsonl"},
+		{"events", rundir.Events(dir), "reports/run1/events.jsonl.zst"},
+		{"metrics", rundir.Metrics(dir), "reports/run1/metrics"},
+		{"final", rundir.Final(dir), "reports/run1/metrics/final_snapshot.json"},
+		{"raw", rundir.Raw(dir), "reports/run1/metrics/raw"},
+		{"summary", rundir.Summary(dir), "reports/run1/result_summary.json"},
+		{"text", rundir.Text(dir), "reports/run1/report.txt"},
+	}
+	for _, tc := range tests {
+		if tc.got != filepath.FromSlash(tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestArtifacts(t *testing.T) {
+	got := rundir.Artifacts()
+	want := []string{"config.yaml", filepath.FromSlash("metrics/final_snapshot.json"), "requests.jsonl", "events.jsonl.zst",
+		"events.jsonl", "result_summary.json", "report.txt"}
+	if len(got) != len(want) {
+		t.Fatalf("Artifacts() = %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Artifacts()[%d] = %q, want %q", i, got[i], want[i])
+		}
+	}
+	for _, a := range got {
+		if a == rundir.SocketFile {
+			t.Error("the socket is not a run artifact: a stale one proves nothing")
+		}
+	}
+}
