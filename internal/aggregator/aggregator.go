@@ -191,6 +191,7 @@ func New(cfg Config, pub bus.Publisher[metrics.Snapshot]) (*Aggregator, error) {
 		hurry:         make(chan struct{}),
 	}
 	a.reg.Logger = log
+	a.reg.Vet = metrics.VetName
 	if err := a.register(); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -269,6 +270,19 @@ func Lookup(name string) (Desc, bool) {
 		}
 	}
 	return Desc{}, false
+}
+
+// ErrUnknownMetric is returned by [VetName] for a name the metric dictionary
+// does not know.
+var ErrUnknownMetric = errors.New("metrics: not in the metric dictionary (internal/metrics/dictionary.go)")
+
+// VetName accepts the names the dictionary knows (a family member included)
+// and rejects any other with [ErrUnknownMetric]; see [Registry.Vet].
+func VetName(name string) error {
+	if d, ok := Lookup(name); !ok || d.Kind == KindDerived || d.Family && name == d.Name {
+		return fmt.Errorf("%w: %q", ErrUnknownMetric, name)
+	}
+	return nil
 }
 
 // Known reports whether the dictionary knows name (see [Lookup]).

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -65,6 +66,32 @@ func TestDictionary_Table(t *testing.T) {
 
 func isFinishReasonPrefix(v string) bool { return v == metrics.FinishReasonPrefix }
 
+// TestVetName checks the registry guard the aggregator installs: dictionary
+// names and family members pass, anything else is refused at registration.
+func TestVetName(t *testing.T) {
+	reg := metrics.NewRegistry()
+	reg.Vet = metrics.VetName
+	for _, name := range []string{metrics.TotalIssued, metrics.ErrorCounterPrefix + "timeout", metrics.OtherErrorCounterPrefix + "DecodeError"} {
+		if _, err := reg.NewCounter(name, false); err != nil {
+			t.Errorf("NewCounter(%q): %v", name, err)
+		}
+	}
+	if _, err := reg.NewSeries(metrics.SeriesTTFT, metrics.SeriesOpts{}); err != nil {
+		t.Errorf("NewSeries(ttft_ns): %v", err)
+	}
+	for _, name := range []string{"bad_frames_typo", metrics.ErrorCounterPrefix, metrics.QPSName, "errors"} {
+		if _, err := reg.NewCounter(name, false); !errors.Is(err, metrics.ErrUnknownMetric) {
+			t.Errorf("NewCounter(%q) = %v, want ErrUnknownMetric", name, err)
+		}
+	}
+	if _, err := reg.NewSeries("decode_ns", metrics.SeriesOpts{}); !errors.Is(err, metrics.ErrUnknownMetric) {
+		t.Errorf("NewSeries(decode_ns) = %v, want ErrUnknownMetric", err)
+	}
+	if n := len(reg.Counters()) + len(reg.SeriesList()); n != 4 {
+		t.Errorf("%d metrics registered, want the 4 known ones", n)
+	}
+}
+
 func TestLookup(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -123,6 +150,7 @@ func TestDictionary_Consumers(t *testing.T) {
 		if err != nil || len(files) == 0 {
 			t.Fatalf("consumer package %s: no source (%v)", pkg, err)
 		}
+		srcs := map[string][]byte{}
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {
 				continue
@@ -131,7 +159,11 @@ func TestDictionary_Consumers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range scanSource(t, f, src, consts) {
+			srcs[f] = src
+		}
+		local := localConsts(t, srcs)
+		for f, src := range srcs {
+			for _, p := range scanSource(t, f, src, consts, local) {
 				t.Error(p)
 			}
 			n++
@@ -162,6 +194,9 @@ func TestScanSource(t *testing.T) {
 		{"looks like a duration metric", `var names = []string{"decode_time_ns"}`, 1},
 		{"looks like a sample counter", `var x = "tracked_samples_retried"`, 1},
 		{"metrics constant outside the table", `var _ = s.CounterInt(metrics.Undescribed)`, 1},
+		{"a consumer's own name constant", "const badFrames = \"bad_frames\"\n\nvar _, _ = reg.NewCounter(badFrames, false)", 1},
+		{"a consumer's own prefix constant", "const mine = \"mine.\"\n\nvar _ = s.CounterInt(mine + class)", 1},
+		{"a variable name", `var _ = s.CounterInt(name)`, 0},
 		{"struct tag", "type R struct { Q float64 `json:\"qps\"` }", 0},
 		{"plain words", `var _ = fmt.Sprintf("%d samples, %s", n, "osl tokens")`, 0},
 		{"log keys", `func f() { log.Error("duplicate", "first_ns", a, "duplicate_ns", b) }`, 0},
@@ -171,7 +206,8 @@ func TestScanSource(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "package x\n\nimport \"github.com/inferbench/inferbench/internal/metrics\"\n\n" + tc.body + "\n"
-			got := scanSource(t, "x.go", []byte(src), consts)
+			srcs := map[string][]byte{"x.go": []byte(src)}
+			got := scanSource(t, "x.go", []byte(src), consts, localConsts(t, srcs))
 			if len(got) != tc.problems {
 				t.Errorf("%d problems, want %d: %q", len(got), tc.problems, got)
 			}
@@ -230,8 +266,38 @@ var (
 // names even when they end in _ns.
 var logMethods = []string{"Debug", "Info", "Warn", "Error", "Log", "With"}
 
-// scanSource returns the problems of one consumer source file.
-func scanSource(t *testing.T, path string, src []byte, consts map[string]string) []string {
+// localConsts returns the package-level string constants of a consumer
+// package's files.
+func localConsts(t *testing.T, srcs map[string][]byte) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	fset := token.NewFileSet()
+	for path, src := range srcs {
+		f, err := parser.ParseFile(fset, path, src, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, decl := range f.Decls {
+			if g, ok := decl.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				for _, spec := range g.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, id := range vs.Names {
+						if i < len(vs.Values) {
+							if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+								out[id.Name] = true
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// scanSource returns the problems of one consumer source file; local holds
+// the string constants its package declares.
+func scanSource(t *testing.T, path string, src []byte, consts map[string]string, local map[string]bool) []string {
 	t.Helper()
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, path, src, 0)
@@ -296,6 +362,9 @@ func scanSource(t *testing.T, path string, src []byte, consts map[string]string)
 			if !isMetricsFunc && !slices.Contains(nameMethods, name) || len(n.Args) == 0 {
 				return true
 			}
+			if id := leftmostIdent(n.Args[0]); id != nil && local[id.Name] {
+				report(id, "%s names a metric by %s, a constant declared outside the metric dictionary", name, id.Name)
+			}
 			if lit := leftmostLiteral(n.Args[0]); lit != nil {
 				v, _ := strconv.Unquote(lit.Value)
 				if !known[v] && !metricLike.MatchString(v) { // else reported as a literal
@@ -312,6 +381,23 @@ func scanSource(t *testing.T, path string, src []byte, consts map[string]string)
 		return true
 	})
 	return problems
+}
+
+// leftmostIdent returns the identifier that starts expr (prefix + class),
+// or nil.
+func leftmostIdent(expr ast.Expr) *ast.Ident {
+	for {
+		switch e := expr.(type) {
+		case *ast.Ident:
+			return e
+		case *ast.BinaryExpr:
+			expr = e.X
+		case *ast.ParenExpr:
+			expr = e.X
+		default:
+			return nil
+		}
+	}
 }
 
 // leftmostLiteral returns the string literal that starts expr ("x." + y),

@@ -38,6 +38,10 @@ type Registry struct {
 	// Logger receives the one warning per series whose values were clamped
 	// into the HDR range; nil means slog.Default().
 	Logger *slog.Logger
+	// Vet, when set, checks every name before it is registered: the
+	// aggregator sets [VetName], so that only dictionary names reach its
+	// snapshots. nil accepts any name.
+	Vet func(name string) error
 }
 
 // NewRegistry returns an empty registry.
@@ -46,6 +50,11 @@ func NewRegistry() *Registry { return &Registry{names: map[string]struct{}{}} }
 func (r *Registry) claim(name string) error {
 	if name == "" {
 		return errors.New("metrics: empty metric name")
+	}
+	if r.Vet != nil {
+		if err := r.Vet(name); err != nil {
+			return err
+		}
 	}
 	if _, ok := r.names[name]; ok {
 		return fmt.Errorf("%w: %q", ErrDuplicate, name)
