@@ -14,12 +14,16 @@
 //   - gauges: inferbench_state{state="live"} 1 (0 for the other states),
 //     inferbench_in_flight (issued − completed, warmup included),
 //     inferbench_pending_token_counts (n_pending_tasks), inferbench_qps and
-//     inferbench_tps (as the report computes them) and
-//     inferbench_snapshot_counter;
+//     inferbench_tps (by the metric dictionary's formulas, as the report
+//     computes them) and inferbench_snapshot_counter;
 //   - series become summaries in base units: quantiles from the snapshot's
 //     percentile grid ("99.9" → quantile="0.999"), _sum and _count; *_ns
 //     series are in seconds (ttft_ns → inferbench_ttft_seconds), token series
 //     keep their unit (isl → inferbench_isl).
+//
+// Every HELP text comes from the metric dictionary (metrics.Lookup); a name
+// it does not know (another producer's) is still exported, with a generic
+// HELP.
 //
 // Before the first Update the endpoint serves no inferbench metrics. An
 // Exporter is safe for concurrent use; Update never blocks on a scrape.
