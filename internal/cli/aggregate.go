@@ -82,7 +82,7 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 		return usagef("aggregate: --out %s: %v", o.out, err)
 	}
 	if o.metricsAddr == "" {
-		addr, err := bus.IPCAddr(o.out, "metrics.sock")
+		addr, err := bus.IPCAddr(o.out, rundir.SocketFile)
 		if err != nil {
 			return asUsage(fmt.Errorf("aggregate: %w (pass --metrics)", err))
 		}

@@ -19,7 +19,8 @@ import (
 // directory, is also a common word and is not checked.)
 func TestLayoutHasOneHome(t *testing.T) {
 	names := map[string]bool{}
-	for _, n := range []string{rundir.ConfigFile, rundir.EventsFile, rundir.FinalFile, rundir.SummaryFile, rundir.TextFile, rundir.SocketFile} {
+	for _, n := range []string{rundir.ConfigFile, rundir.RequestsFile, rundir.EventsFile, rundir.LegacyEventsFile, rundir.FinalFile,
+		rundir.SummaryFile, rundir.TextFile, rundir.SocketFile} {
 		names[n] = true
 	}
 	dirs, err := filepath.Glob(filepath.Join("..", "*"))
