@@ -15,8 +15,8 @@ import (
 
 	zmq "github.com/pebbe/zmq4"
 
-	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/metrics"
 )
 
 // pythonFrames reads testdata/python-wire/frames.jsonl: the ZeroMQ frames one
@@ -167,7 +167,7 @@ func TestAggregate_PythonToolFrames(t *testing.T) {
 	for i, m := range got.Metrics {
 		ours[m.Name] = i
 	}
-	if n, ok := ours[aggregator.BadFrames]; !ok || got.Metrics[n].Value != "3" {
+	if n, ok := ours[metrics.BadFrames]; !ok || got.Metrics[n].Value != "3" {
 		t.Errorf("bad_frames counter missing or not 3 in the final snapshot")
 	}
 	for _, w := range want.Metrics {

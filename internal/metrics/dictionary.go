@@ -90,6 +90,11 @@ const (
 // order: the suffixes of the FinishReason* counters.
 var FinishReasons = []string{"stop", "length", "tool_calls", "content_filter", "function_call", "other"}
 
+// BadFrames counts the frames of the event stream that were skipped because
+// they could not be decoded. The aggregator registers it at the first bad
+// frame, so the snapshot of a clean stream does not carry it.
+const BadFrames = "bad_frames"
+
 // Derived figures: computed from a snapshot by [RatesOf] and [InFlight],
 // never carried in one. They are in the dictionary so that every consumer
 // shows them under one name, unit and meaning.
@@ -197,6 +202,8 @@ var dictionary = []Desc{
 		Help: "Failed warmup (untracked) requests by error class."},
 	{Name: OtherErrorCounterPrefix, Kind: KindCounter, Family: true, Unit: UnitCount, Title: "Errors that failed no sample", Label: "other errors",
 		Help: "Error records that failed no request (no sample, or a repeat), by class."},
+	{Name: BadFrames, Kind: KindCounter, Unit: UnitCount, Title: "Bad frames", Label: "bad frames",
+		Help: "Event stream frames skipped because they could not be decoded (never a failed sample)."},
 	// Tokenizer against server usage.
 	{Name: OSLCompared, Kind: KindCounter, Unit: UnitCount, Title: "OSL compared with server usage", Label: "osl compared",
 		Help: "Successful samples whose tokenizer OSL was compared with the server's usage."},

@@ -194,7 +194,7 @@ func TestScanSource(t *testing.T) {
 		{"looks like a duration metric", `var names = []string{"decode_time_ns"}`, 1},
 		{"looks like a sample counter", `var x = "tracked_samples_retried"`, 1},
 		{"metrics constant outside the table", `var _ = s.CounterInt(metrics.Undescribed)`, 1},
-		{"a consumer's own name constant", "const badFrames = \"bad_frames\"\n\nvar _, _ = reg.NewCounter(badFrames, false)", 1},
+		{"a consumer's own name constant", "const queueDepth = \"queue_depth\"\n\nvar _, _ = reg.NewCounter(queueDepth, false)", 1},
 		{"a consumer's own prefix constant", "const mine = \"mine.\"\n\nvar _ = s.CounterInt(mine + class)", 1},
 		{"a variable name", `var _ = s.CounterInt(name)`, 0},
 		{"struct tag", "type R struct { Q float64 `json:\"qps\"` }", 0},
