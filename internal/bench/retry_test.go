@@ -18,7 +18,7 @@ import (
 	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
-	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 // closingServer answers the first request on every connection (after
@@ -125,19 +125,19 @@ func TestRun_RetriedRequests(t *testing.T) {
 			if got := seen.Load(); got != tc.wantSeen {
 				t.Errorf("server read %d requests, want %d", got, tc.wantSeen)
 			}
-			summary, err := os.ReadFile(filepath.Join(out.Dir, report.SummaryFile))
+			summary, err := os.ReadFile(filepath.Join(out.Dir, rundir.SummaryFile))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if want := fmt.Sprintf(`"retried_requests": %d`, tc.wantRetried); !strings.Contains(string(summary), want) {
-				t.Errorf("%s lacks %s", report.SummaryFile, want)
+				t.Errorf("%s lacks %s", rundir.SummaryFile, want)
 			}
-			requests, err := os.ReadFile(filepath.Join(out.Dir, bench.RequestsFile))
+			requests, err := os.ReadFile(filepath.Join(out.Dir, rundir.RequestsFile))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := int64(strings.Count(string(requests), `"rt":1`)); got != tc.wantRetried {
-				t.Errorf("%s: %d requests with \"rt\":1, want %d", bench.RequestsFile, got, tc.wantRetried)
+				t.Errorf("%s: %d requests with \"rt\":1, want %d", rundir.RequestsFile, got, tc.wantRetried)
 			}
 			// A report rebuilt from the request log counts them too.
 			rb, err := eventlog.Rebuild(out.Dir)
@@ -147,12 +147,12 @@ func TestRun_RetriedRequests(t *testing.T) {
 			if got := rb.Snapshot.CounterInt("retried_requests"); got != tc.wantRetried {
 				t.Errorf("rebuilt snapshot: retried_requests = %d, want %d", got, tc.wantRetried)
 			}
-			text, err := os.ReadFile(filepath.Join(out.Dir, report.TextFile))
+			text, err := os.ReadFile(filepath.Join(out.Dir, rundir.TextFile))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if want := fmt.Sprintf("Retried requests: %d ", tc.wantRetried); !strings.Contains(string(text), want) {
-				t.Errorf("%s lacks %q", report.TextFile, want)
+				t.Errorf("%s lacks %q", rundir.TextFile, want)
 			}
 		})
 	}

@@ -18,42 +18,6 @@ import (
 	"github.com/inferbench/inferbench/internal/rundir"
 )
 
-// The metric names of the aggregator's snapshot (DESIGN §4), which a rebuild
-// reproduces. eventlog may not import the aggregator; the bench tests check
-// that a rebuilt snapshot names and values everything as the aggregator does.
-const (
-	nTotalIssued      = "total_samples_issued"
-	nTotalCompleted   = "total_samples_completed"
-	nTotalFailed      = "total_samples_failed"
-	nTrackedIssued    = "tracked_samples_issued"
-	nTrackedCompleted = "tracked_samples_completed"
-	nTrackedFailed    = "tracked_samples_failed"
-	nTrackedDuration  = "tracked_duration_ns"
-	nTotalDuration    = "total_duration_ns"
-	nRetried          = "retried_requests"
-	nOSLCompared      = "osl_usage_compared"
-	nOSLMismatched    = "osl_usage_mismatched"
-	nOSLRelDiffSum    = "osl_usage_abs_rel_diff_sum"
-	nErrorPrefix      = "errors."
-	nWarmupErrPrefix  = "warmup_errors."
-	nOtherErrPrefix   = "other_errors."
-	nFinishPrefix     = "tracked_finish_reason_"
-
-	nTTFT          = "ttft_ns"
-	nLatency       = "sample_latency_ns"
-	nFailedLatency = "failed_sample_latency_ns"
-	nChunkDelta    = "chunk_delta_ns"
-	nTPOT          = "tpot_ns"
-	nISL           = "isl"
-	nOSL           = "osl"
-	nLateness      = "issue_lateness_ns"
-	nOSLUsage      = "osl_usage"
-)
-
-// finishReasons are the finish reasons counted apart (OpenAI's five); any
-// other value counts as "other".
-var finishReasons = []string{"stop", "length", "tool_calls", "content_filter", "function_call", "other"}
-
 // Rebuilt is a final snapshot rebuilt from a run's event log.
 type Rebuilt struct {
 	Snapshot metrics.Snapshot
@@ -95,7 +59,7 @@ func Rebuild(dir string) (*Rebuilt, error) {
 		d, note, err := chunkDeltas(full, tracked)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			out.Missing = append(out.Missing, nChunkDelta)
+			out.Missing = append(out.Missing, metrics.SeriesChunkDelta)
 		case err != nil:
 			return nil, err
 		default:
@@ -122,45 +86,47 @@ type builder struct {
 }
 
 func newBuilder(streaming, tokenizer bool) *builder {
-	return &builder{streaming: streaming, tokenizer: tokenizer, reg: metrics.NewRegistry(),
+	reg := metrics.NewRegistry()
+	reg.Vet = metrics.VetName // the aggregator's names, from the dictionary only
+	return &builder{streaming: streaming, tokenizer: tokenizer, reg: reg,
 		counters: map[string]*metrics.Counter{}, series: map[string]*metrics.Series{}}
 }
 
 // register registers what the aggregator registers, in its order.
 func (b *builder) register(chunkDelta bool) error {
-	for _, n := range []string{nTotalIssued, nTotalCompleted, nTotalFailed, nTrackedIssued, nTrackedCompleted,
-		nTrackedFailed} {
+	for _, n := range []string{metrics.TotalIssued, metrics.TotalCompleted, metrics.TotalFailed, metrics.TrackedIssued, metrics.TrackedCompleted,
+		metrics.TrackedFailed} {
 		b.counter(n, false)
 	}
-	for _, fr := range finishReasons {
-		b.counter(nFinishPrefix+fr, false)
+	for _, fr := range metrics.FinishReasons {
+		b.counter(metrics.FinishReasonPrefix+fr, false)
 	}
-	b.counter(nTrackedDuration, false)
-	b.counter(nTotalDuration, false)
-	b.counter(nRetried, false)
+	b.counter(metrics.TrackedDuration, false)
+	b.counter(metrics.TotalDuration, false)
+	b.counter(metrics.RetriedRequests, false)
 	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
 	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
 	if b.streaming {
-		b.newSeries(nTTFT, timeOpts)
+		b.newSeries(metrics.SeriesTTFT, timeOpts)
 	}
-	b.newSeries(nLatency, timeOpts)
-	b.newSeries(nFailedLatency, timeOpts)
+	b.newSeries(metrics.SeriesLatency, timeOpts)
+	b.newSeries(metrics.SeriesFailedLatency, timeOpts)
 	if b.streaming {
 		if chunkDelta {
-			b.newSeries(nChunkDelta, timeOpts)
+			b.newSeries(metrics.SeriesChunkDelta, timeOpts)
 		}
 		o := timeOpts
 		o.Float = true
-		b.newSeries(nTPOT, o)
+		b.newSeries(metrics.SeriesTPOT, o)
 	}
-	b.newSeries(nISL, tokenOpts)
-	b.newSeries(nOSL, tokenOpts)
-	b.newSeries(nLateness, timeOpts)
+	b.newSeries(metrics.SeriesISL, tokenOpts)
+	b.newSeries(metrics.SeriesOSL, tokenOpts)
+	b.newSeries(metrics.SeriesLateness, timeOpts)
 	if b.tokenizer {
-		b.newSeries(nOSLUsage, tokenOpts)
-		b.counter(nOSLCompared, false)
-		b.counter(nOSLMismatched, false)
-		b.counter(nOSLRelDiffSum, true)
+		b.newSeries(metrics.SeriesOSLUsage, tokenOpts)
+		b.counter(metrics.OSLCompared, false)
+		b.counter(metrics.OSLMismatched, false)
+		b.counter(metrics.OSLRelDiffSum, true)
 	}
 	return errors.Join(b.errs...)
 }
@@ -228,101 +194,101 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		}
 		if m.Err != "" {
 			if m.Fails != 0 {
-				b.add(nTotalFailed, 1)
-				b.add(nWarmupErrPrefix+m.Err, 1)
+				b.add(metrics.TotalFailed, 1)
+				b.add(metrics.WarmupErrorCounterPrefix+m.Err, 1)
 			} else {
-				b.add(nOtherErrPrefix+m.Err, 1)
+				b.add(metrics.OtherErrorCounterPrefix+m.Err, 1)
 			}
 		}
 	}
 	for i := range rs.Requests {
 		r := &rs.Requests[i]
-		b.add(nTotalIssued, 1)
+		b.add(metrics.TotalIssued, 1)
 		lastTS = max(lastTS, r.Iss)
 		if r.Lat != nil {
-			b.add(nTotalCompleted, 1)
-			b.add(nRetried, r.Rt)
+			b.add(metrics.TotalCompleted, 1)
+			b.add(metrics.RetriedRequests, r.Rt)
 			lastTS = max(lastTS, r.Iss+*r.Lat)
 		}
 		if r.Last != nil {
 			lastTS = max(lastTS, r.Iss+*r.Last)
 		}
 		if r.Err != "" {
-			b.add(nTotalFailed, 1)
+			b.add(metrics.TotalFailed, 1)
 			if r.Tracked() {
-				b.add(nErrorPrefix+r.Err, 1)
+				b.add(metrics.ErrorCounterPrefix+r.Err, 1)
 			} else {
-				b.add(nWarmupErrPrefix+r.Err, 1)
+				b.add(metrics.WarmupErrorCounterPrefix+r.Err, 1)
 			}
 		}
 		if !r.Tracked() {
 			continue
 		}
-		b.add(nTrackedIssued, 1)
+		b.add(metrics.TrackedIssued, 1)
 		if r.Late != nil {
-			b.record(nLateness, max(*r.Late, 0))
+			b.record(metrics.SeriesLateness, max(*r.Late, 0))
 		}
 		if r.ISL != nil {
-			b.record(nISL, *r.ISL)
+			b.record(metrics.SeriesISL, *r.ISL)
 		}
 		if r.TTFT != nil {
-			b.record(nTTFT, *r.TTFT)
+			b.record(metrics.SeriesTTFT, *r.TTFT)
 		}
 		if r.Err != "" {
-			b.add(nTrackedFailed, 1)
+			b.add(metrics.TrackedFailed, 1)
 		}
 		if r.Lat == nil {
 			continue
 		}
-		b.add(nTrackedCompleted, 1)
+		b.add(metrics.TrackedCompleted, 1)
 		if r.Fin != "" {
 			fr := "other"
-			for _, known := range finishReasons {
+			for _, known := range metrics.FinishReasons {
 				if r.Fin == known {
 					fr = known
 				}
 			}
-			b.add(nFinishPrefix+fr, 1)
+			b.add(metrics.FinishReasonPrefix+fr, 1)
 		}
 		if r.Blk >= 0 && r.Blk < len(windows) {
 			w := &windows[r.Blk]
 			w.lastComplete = max(w.lastComplete, base+r.Iss+*r.Lat)
 		}
 		if r.Err != "" {
-			b.record(nFailedLatency, *r.Lat)
+			b.record(metrics.SeriesFailedLatency, *r.Lat)
 			continue
 		}
-		b.record(nLatency, *r.Lat)
+		b.record(metrics.SeriesLatency, *r.Lat)
 		if r.UOSL != nil {
-			b.record(nOSLUsage, *r.UOSL)
+			b.record(metrics.SeriesOSLUsage, *r.UOSL)
 		}
 		if r.OSL != nil {
-			b.record(nOSL, *r.OSL)
+			b.record(metrics.SeriesOSL, *r.OSL)
 			if r.UOSL != nil && b.tokenizer {
-				b.add(nOSLCompared, 1)
+				b.add(metrics.OSLCompared, 1)
 				if *r.OSL != *r.UOSL {
-					b.add(nOSLMismatched, 1)
+					b.add(metrics.OSLMismatched, 1)
 				}
-				if c := b.counters[nOSLRelDiffSum]; c != nil {
+				if c := b.counters[metrics.OSLRelDiffSum]; c != nil {
 					c.AddFloat(math.Abs(float64(*r.OSL-*r.UOSL)) / float64(*r.UOSL))
 				}
 			}
 		}
 		if dec := r.DecodeTokens(); dec > 0 && b.streaming {
-			if s := b.series[nTPOT]; s != nil {
+			if s := b.series[metrics.SeriesTPOT]; s != nil {
 				s.RecordFloat(float64(*r.Lat-*r.TTFT) / float64(dec))
 			}
 		}
 	}
 	for _, d := range deltas {
-		b.record(nChunkDelta, d)
+		b.record(metrics.SeriesChunkDelta, d)
 	}
 	var tracked int64
 	for _, w := range windows {
 		tracked += max(w.lastComplete-w.start, 0)
 	}
-	b.counters[nTrackedDuration].Set(tracked)
-	b.counters[nTotalDuration].Set(lastTS)
+	b.counters[metrics.TrackedDuration].Set(tracked)
+	b.counters[metrics.TotalDuration].Set(lastTS)
 	state := metrics.StateInterrupted
 	if ended && !stopped {
 		state = metrics.StateComplete
