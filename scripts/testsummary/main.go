@@ -27,8 +27,10 @@ type event struct {
 }
 
 type counts struct {
-	passed, failed, skipped, pkgFailed int
-	skips                              []string
+	// failed counts failed tests, plus packages that failed without a failed
+	// test (a build error, a panic outside a test, a timeout).
+	passed, failed, skipped int
+	skips                   []string
 }
 
 func main() {
@@ -46,7 +48,7 @@ func main() {
 		}
 	}
 	fmt.Printf("tests: %d passed, %d failed, %d skipped\n", c.passed, c.failed, c.skipped)
-	if c.failed > 0 || c.pkgFailed > 0 || (c.skipped > 0 && !*allowSkip) {
+	if c.failed > 0 || (c.skipped > 0 && !*allowSkip) {
 		os.Exit(1)
 	}
 }
@@ -55,6 +57,7 @@ func main() {
 func summarize(r io.Reader, w io.Writer) (counts, error) {
 	var c counts
 	buffered := map[string][]string{} // package + test -> output lines so far
+	testFailed := map[string]bool{}   // packages with a failed test
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
@@ -74,7 +77,9 @@ func summarize(r io.Reader, w io.Writer) (counts, error) {
 				fmt.Fprint(w, e.Output)
 			}
 		case e.Test == "" && e.Action == "fail":
-			c.pkgFailed++
+			if !testFailed[e.Package] {
+				c.failed++
+			}
 		case e.Test == "":
 		case e.Action == "output":
 			if !strings.HasPrefix(e.Output, "=== ") {
@@ -85,6 +90,7 @@ func summarize(r io.Reader, w io.Writer) (counts, error) {
 			delete(buffered, key)
 		case e.Action == "fail":
 			c.failed++
+			testFailed[e.Package] = true
 			fmt.Fprint(w, strings.Join(buffered[key], ""))
 			delete(buffered, key)
 		case e.Action == "skip":
