@@ -4,11 +4,11 @@
 // beside it.
 //
 // The fixtures (testdata/, see its README.md) are the Qwen3 and Mistral-7B
-// tokenizer.json files (Apache-2.0; gzip-compressed, they are the largest
-// files of the repository), a corpus of edge cases and prose, and the ids
-// Hugging Face `tokenizers` (the Rust library) gives every corpus line. They
-// are embedded, so a test finds them from any package and any working
-// directory. Only tests import this package.
+// (Apache-2.0) and GPT-2 (MIT) tokenizer.json files, gzip-compressed (they
+// are the largest files of the repository), a corpus of edge cases and
+// prose, and the ids Hugging Face `tokenizers` (the Rust library) gives every
+// corpus line. They are embedded, so a test finds them from any package and
+// any working directory. Only tests import this package.
 package tokenizertest
 
 import (
@@ -27,10 +27,11 @@ import (
 //go:embed testdata/corpus.jsonl testdata/reference/*.jsonl testdata/*/tokenizer.json.gz
 var files embed.FS
 
-// Names are the tokenizers in testdata/: Qwen3 (byte-level BPE with an NFC
-// normalizer) and Mistral-7B v0.1 (SentencePiece-style BPE with byte
-// fallback), one of each family the package implements.
-var Names = []string{"qwen3", "mistral"}
+// Names are the tokenizers in testdata/: Qwen3 (byte-level BPE with a split
+// regex and an NFC normalizer), Mistral-7B v0.1 (SentencePiece-style BPE with
+// byte fallback) and GPT-2 (byte-level BPE with the ByteLevel pre-tokenizer's
+// built-in regex).
+var Names = []string{"qwen3", "mistral", "gpt2"}
 
 // Line is one corpus text.
 type Line struct {
