@@ -2,7 +2,7 @@
 // and publishes snapshots of it.
 //
 // An [Aggregator] keeps an in-flight table of tracked samples (issued inside a
-// performance-tracking window), fires the metric rules of DESIGN §4 as events
+// performance-tracking window), fires the metric rules of docs/design.md §4 as events
 // arrive, runs the session state machine (initialize → live → draining →
 // complete | interrupted), publishes a live snapshot every publish interval,
 // and at the end builds the terminal snapshot once, writes it atomically to

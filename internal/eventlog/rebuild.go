@@ -17,7 +17,7 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
-// The metric names of the aggregator's snapshot (DESIGN §4), which a rebuild
+// The metric names of the aggregator's snapshot (docs/design.md §4), which a rebuild
 // reproduces. eventlog may not import the aggregator; the bench tests check
 // that a rebuilt snapshot names and values everything as the aggregator does.
 const (

@@ -23,7 +23,7 @@
 // quit, or, in an embedded dashboard, ask to stop the run (Options.OnQuit) and
 // keep drawing until the terminal snapshot arrives.
 //
-// The package depends on metrics only (DESIGN §2); it knows the aggregator's
+// The package depends on metrics only (docs/design.md §2); it knows the aggregator's
 // metric names as constants of its own. A Model changes only in Update, on
 // the program's goroutine; it is not safe for concurrent use.
 package tui
