@@ -20,6 +20,9 @@ type SeriesOpts struct {
 	SigFigs     int       // HDR significant figures, 1..5; 0 means DefaultSigFigs
 	Buckets     int       // histogram buckets; 0 means DefaultBuckets
 	Percentiles []float64 // must contain 50; nil means DefaultPercentiles
+	// EarlyStopping computes MLPerf's early-stopping estimates of the
+	// percentiles ≥ 50 in the terminal snapshot (tail-latency series).
+	EarlyStopping bool
 }
 
 // Series records values into exact rollups, an HDR histogram and a raw list.
@@ -54,6 +57,7 @@ type Series struct {
 	percentiles []float64
 	keys        []string
 	buckets     int
+	es          bool
 }
 
 func newSeries(name string, o SeriesOpts, reg *Registry) (*Series, error) {
@@ -101,6 +105,7 @@ func newSeries(name string, o SeriesOpts, reg *Registry) (*Series, error) {
 		percentiles: slices.Clone(o.Percentiles),
 		keys:        keys,
 		buckets:     o.Buckets,
+		es:          o.EarlyStopping,
 		sorted:      true,
 	}, nil
 }
@@ -288,6 +293,20 @@ func (s *Series) exactStat(m *Metric, edges []float64) {
 	for i, p := range s.percentiles {
 		m.Percentiles[i].Value = at(lowerIndex(n, p))
 	}
+	m.Bounds = true
+	for i, r := range s.boundRanks() {
+		pc := &m.Percentiles[i]
+		pc.Lo, pc.Hi, pc.ES = math.NaN(), math.NaN(), math.NaN()
+		if r.lo >= 0 {
+			pc.Lo = at(int(r.lo))
+		}
+		if r.hi >= 0 {
+			pc.Hi = at(int(r.hi))
+		}
+		if r.es >= 0 {
+			pc.ES = at(int(r.es))
+		}
+	}
 	// One sweep over the sorted values: bucket i holds [edge_i, edge_i+1), the
 	// last one is closed, and values outside the edges are clipped in (as
 	// numpy.histogram after clip).
@@ -385,4 +404,22 @@ func (c *chunked[T]) flat() []T {
 	all = append(all, c.cur...)
 	c.full, c.cur = nil, all
 	return all
+}
+
+// ranks are the 0-based ranks of one percentile's confidence interval and
+// early-stopping estimate; -1 where the values are too few.
+type ranks struct{ lo, hi, es int64 }
+
+// boundRanks returns the ranks to select, beside the percentiles', for the
+// terminal snapshot: more order statistics of the same sorted values.
+func (s *Series) boundRanks() []ranks {
+	out := make([]ranks, len(s.percentiles))
+	for i, p := range s.percentiles {
+		out[i].lo, out[i].hi = CIRanks(s.count, p, CIConfidence)
+		out[i].es = -1
+		if s.es && p >= 50 {
+			out[i].es = ESRank(s.count, p, ESConfidence)
+		}
+	}
+	return out
 }
