@@ -47,15 +47,15 @@ type Check struct {
 	// in Unit; MarginRatio is Margin ÷ |Value|.
 	Margin      Value `json:"margin"`
 	MarginRatio Value `json:"margin_ratio"`
-	Pass        bool    `json:"pass"`
+	Pass        bool  `json:"pass"`
 	// For a percentile: the 95 % confidence interval of the order
 	// statistics (NaN: too few samples) and whether the SLO holds at the
 	// conservative end of it (the upper bound for <, <=; the lower for >, >=).
-	CILow          Value `json:"ci95_low,omitempty"`
-	CIHigh         Value `json:"ci95_high,omitempty"`
-	PassAtBound    *bool   `json:"pass_at_bound,omitempty"`
-	Count          int64   `json:"count,omitempty"` // samples of the series
-	Note           string  `json:"note,omitempty"`
+	CILow          Value  `json:"ci95_low,omitempty"`
+	CIHigh         Value  `json:"ci95_high,omitempty"`
+	PassAtBound    *bool  `json:"pass_at_bound,omitempty"`
+	Count          int64  `json:"count,omitempty"` // samples of the series
+	Note           string `json:"note,omitempty"`
 	hasPercentileB bool
 }
 
@@ -74,12 +74,12 @@ type Load struct {
 
 // GoodputStats are the goodput numbers of a run with a goodput rule.
 type GoodputStats struct {
-	Rule      string  `json:"rule"`
-	Good      int64   `json:"n_samples_good"`
-	Ratio     Value   `json:"ratio"`     // good ÷ completed (tracked)
-	PerSecond Value   `json:"goodput"`   // good requests per second
-	GoodTPS   Value   `json:"good_tps"`  // output tokens of good requests per second
-	Completed int64   `json:"completed"` // tracked completions, failed included
+	Rule      string `json:"rule"`
+	Good      int64  `json:"n_samples_good"`
+	Ratio     Value  `json:"ratio"`     // good ÷ completed (tracked)
+	PerSecond Value  `json:"goodput"`   // good requests per second
+	GoodTPS   Value  `json:"good_tps"`  // output tokens of good requests per second
+	Completed int64  `json:"completed"` // tracked completions, failed included
 }
 
 // Result is the verdict of a run.
