@@ -57,6 +57,7 @@ import (
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/verdict"
 )
 
 // File names in a run directory.
@@ -440,6 +441,11 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	spec, err := VerdictSpec(&r.cfg)
+	if err != nil {
+		elog.Close()
+		return nil, err
+	}
 	var pub bus.Publisher[metrics.Snapshot] = r.snaps
 	if r.OnSnapshot != nil {
 		pub = tee{r.snaps, r.OnSnapshot}
@@ -454,6 +460,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		Tokenizer:       r.tok,
 		TokenSource:     r.cfg.Metrics.TokenSource,
 		Logger:          r.log,
+		Goodput:         goodputBounds(spec.Goodput),
 	}, pub)
 	if err != nil {
 		elog.Close()
@@ -533,6 +540,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	if errors.As(logErr, &we) {
 		rep.Warnings = append([]string{fmt.Sprintf("the run was stopped: its event log %s could not be written (%v)", we.Path, we.Err)}, rep.Warnings...)
 	}
+	rep.SetVerdict(verdict.Evaluate(&final, spec))
 	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Requests: elog.Requests(), Events: elog.Events()}
 	if r.events != nil {
 		// Close flushes and waits until subscribers have every frame.
