@@ -361,7 +361,15 @@ func stdDev(m *metrics.Metric) float64 {
 
 // JSON returns the report as indented JSON (result_summary.json).
 func (r *Report) JSON() ([]byte, error) {
-	return json.MarshalIndent(r, "", "  ")
+	// Not HTML-escaped: SLO expressions keep their < and >.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // File names inside a run directory.

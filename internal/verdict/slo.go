@@ -100,10 +100,14 @@ func seriesUnit(series string) Unit {
 }
 
 // SLO is one threshold: `METRIC:STAT OP VALUE` on a series (ttft:p99<=200ms)
-// or `RATE OP VALUE` on a run-level rate (qps>=20, error_rate<=1%). Value is
-// in the native unit (nanoseconds, tokens, a ratio, per second). The zero
-// value is not valid; build one with [ParseSLO] or UnmarshalText.
-type SLO struct {
+// or `RATE OP VALUE` on a run-level rate (qps>=20, error_rate<=1%). Build one
+// with [ParseSLO] or UnmarshalText; its text form is the expression.
+type SLO struct{ Threshold }
+
+// Threshold is the parsed content of an SLO (plain data, so that a [Check]
+// embeds it without taking on the SLO's text form). Value is in the native
+// unit: nanoseconds, tokens, a ratio, per second.
+type Threshold struct {
 	Expr   string  `json:"expr"`             // as written
 	Metric string  `json:"metric"`           // the series name (ttft_ns) or the rate (qps)
 	Stat   string  `json:"stat,omitempty"`   // min, max, avg, median or pN; "" for a rate
@@ -120,7 +124,8 @@ var ErrSLO = errors.New("bad SLO")
 
 // ParseSLO parses an SLO expression; errors name it and say what was expected.
 func ParseSLO(expr string) (SLO, error) {
-	s := SLO{Expr: strings.TrimSpace(expr)}
+	var s SLO
+	s.Expr = strings.TrimSpace(expr)
 	fail := func(format string, args ...any) (SLO, error) {
 		return SLO{}, fmt.Errorf("%w %q: %s", ErrSLO, expr, fmt.Sprintf(format, args...))
 	}

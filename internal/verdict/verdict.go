@@ -40,7 +40,7 @@ const (
 
 // Check is one SLO evaluated on a snapshot.
 type Check struct {
-	SLO
+	Threshold
 	// Measured is the value the snapshot holds (NaN: no data), in Unit.
 	Measured Value `json:"measured"`
 	// Margin is how far Measured is inside the bound (negative: outside),
@@ -191,7 +191,7 @@ func RateValue(s *metrics.Snapshot, name string) float64 {
 
 func check(s *metrics.Snapshot, slo SLO) Check {
 	nan := Value(math.NaN())
-	c := Check{SLO: slo, Measured: nan, Margin: nan, MarginRatio: nan, CILow: nan, CIHigh: nan}
+	c := Check{Threshold: slo.Threshold, Measured: nan, Margin: nan, MarginRatio: nan, CILow: nan, CIHigh: nan}
 	if slo.Rate {
 		c.Measured = Value(RateValue(s, slo.Metric))
 		if !c.Measured.Valid() && (slo.Metric == "goodput" || slo.Metric == "good_tps" || slo.Metric == "goodput_ratio") {
