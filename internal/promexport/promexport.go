@@ -14,8 +14,10 @@
 //   - gauges: inferbench_state{state="live"} 1 (0 for the other states),
 //     inferbench_in_flight (issued − completed, warmup included),
 //     inferbench_pending_token_counts (n_pending_tasks), inferbench_qps and
-//     inferbench_tps (as the report computes them) and
-//     inferbench_snapshot_counter;
+//     inferbench_tps (as the report computes them),
+//     inferbench_snapshot_counter, and with a goodput rule inferbench_goodput
+//     and inferbench_good_tps (good requests and their output tokens per
+//     second);
 //   - series become summaries in base units: quantiles from the snapshot's
 //     percentile grid ("99.9" → quantile="0.999"), _sum and _count; *_ns
 //     series are in seconds (ttft_ns → inferbench_ttft_seconds), token series
@@ -57,6 +59,8 @@ const (
 	trackedFailed      = "tracked_samples_failed"
 	trackedDuration    = "tracked_duration_ns"
 	seriesOSL          = "osl"
+	trackedGood        = "tracked_samples_good"       // with a goodput rule
+	trackedGoodTokens  = "tracked_good_output_tokens" // with a goodput rule
 	errorCounterPrefix = "errors."
 )
 
@@ -174,6 +178,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		prometheus.GaugeValue, qps)
 	emit(prometheus.NewDesc(Namespace+"_tps", "Output tokens per second of tracked duration.", nil, nil),
 		prometheus.GaugeValue, tps)
+	if good, ok := s.Find(trackedGood); ok {
+		secs := float64(s.CounterInt(trackedDuration)) / 1e9
+		goodput, goodTPS := math.NaN(), math.NaN()
+		if secs > 0 {
+			goodput = good.Value.Float64() / secs
+			goodTPS = float64(s.CounterInt(trackedGoodTokens)) / secs
+		}
+		emit(prometheus.NewDesc(Namespace+"_goodput", "Good requests (within every --goodput bound) per second of tracked duration.", nil, nil),
+			prometheus.GaugeValue, goodput)
+		emit(prometheus.NewDesc(Namespace+"_good_tps", "Output tokens of good requests per second of tracked duration.", nil, nil),
+			prometheus.GaugeValue, goodTPS)
+	}
 
 	errDescs := make([]*prometheus.Desc, len(errorFamilies))
 	for i, f := range errorFamilies {

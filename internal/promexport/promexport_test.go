@@ -30,7 +30,8 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 	for _, n := range []string{aggregator.TotalIssued, aggregator.TotalCompleted, aggregator.TotalFailed,
 		aggregator.TrackedIssued, aggregator.TrackedCompleted, aggregator.TrackedFailed,
 		aggregator.TrackedDuration, aggregator.TotalDuration, aggregator.RetriedRequests, "errors.timeout", "errors.http_503",
-		aggregator.WarmupErrorCounterPrefix + "http_503", aggregator.OtherErrorCounterPrefix + "DecodeError"} {
+		aggregator.WarmupErrorCounterPrefix + "http_503", aggregator.OtherErrorCounterPrefix + "DecodeError",
+		aggregator.TrackedGood, aggregator.TrackedGoodTokens} {
 		var err error
 		if c[n], err = reg.NewCounter(n, false); err != nil {
 			t.Fatal(err)
@@ -59,6 +60,8 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 		c[aggregator.TrackedFailed].Add(1)
 		c["errors.timeout"].Add(1)
 		c[aggregator.RetriedRequests].Add(2)
+		c[aggregator.TrackedGood].Add(int64(n / 2))
+		c[aggregator.TrackedGoodTokens].Add(int64(n * 10))
 		c[aggregator.TrackedDuration].Add(1_234_567_891)
 		c[aggregator.TotalDuration].Add(1_300_000_000)
 	}
@@ -162,6 +165,8 @@ func TestExporter(t *testing.T) {
 				"inferbench_snapshot_counter":     float64(s.Counter),
 				"inferbench_qps": float64(s.CounterInt(aggregator.TrackedCompleted)-s.CounterInt(aggregator.TrackedFailed)) /
 					(float64(s.CounterInt(aggregator.TrackedDuration)) / 1e9),
+				"inferbench_goodput":  float64(s.CounterInt(aggregator.TrackedGood)) / (float64(s.CounterInt(aggregator.TrackedDuration)) / 1e9),
+				"inferbench_good_tps": float64(s.CounterInt(aggregator.TrackedGoodTokens)) / (float64(s.CounterInt(aggregator.TrackedDuration)) / 1e9),
 			}
 			for name, want := range gauges {
 				if got := one(t, fams, name, dto.MetricType_GAUGE).GetGauge().GetValue(); got != want {
