@@ -15,14 +15,16 @@ import (
 // The aggregator's metric names (internal/aggregator); tui depends on metrics
 // only, and a test checks that these still match.
 const (
-	counterTotalIssued      = "total_samples_issued"
-	counterTotalCompleted   = "total_samples_completed"
-	counterTrackedIssued    = "tracked_samples_issued"
-	counterTrackedCompleted = "tracked_samples_completed"
-	counterTrackedFailed    = "tracked_samples_failed"
-	counterTrackedDuration  = "tracked_duration_ns"
-	counterTotalDuration    = "total_duration_ns"
-	errorCounterPrefix      = "errors."
+	counterTotalIssued       = "total_samples_issued"
+	counterTotalCompleted    = "total_samples_completed"
+	counterTrackedIssued     = "tracked_samples_issued"
+	counterTrackedCompleted  = "tracked_samples_completed"
+	counterTrackedFailed     = "tracked_samples_failed"
+	counterTrackedDuration   = "tracked_duration_ns"
+	counterTrackedGood       = "tracked_samples_good"       // with a goodput rule
+	counterTrackedGoodTokens = "tracked_good_output_tokens" // with a goodput rule
+	counterTotalDuration     = "total_duration_ns"
+	errorCounterPrefix       = "errors."
 
 	seriesTTFT          = "ttft_ns"
 	seriesLatency       = "sample_latency_ns"
