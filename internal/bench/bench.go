@@ -7,6 +7,7 @@
 //	<report_dir>/requests.jsonl               one record per request (event log compact or full)
 //	<report_dir>/events.jsonl.zst             every event record, zstd (event log full)
 //	<report_dir>/metrics/final_snapshot.json  the exact terminal snapshot
+//	<report_dir>/metrics/timeseries.jsonl     one line per live snapshot
 //	<report_dir>/result_summary.json          the report as JSON
 //	<report_dir>/report.txt                   the report as text
 //	<report_dir>/metrics.sock                 the snapshot socket, while running
@@ -57,6 +58,7 @@ import (
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/timeseries"
 	"github.com/inferbench/inferbench/internal/verdict"
 )
 
@@ -446,10 +448,25 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		elog.Close()
 		return nil, err
 	}
-	var pub bus.Publisher[metrics.Snapshot] = r.snaps
-	if r.OnSnapshot != nil {
-		pub = tee{r.snaps, r.OnSnapshot}
+	// The time series is a snapshot subscriber beside the event log.
+	series, err := timeseries.Create(filepath.Join(r.dir, report.MetricsDir, timeseries.FileName))
+	if err != nil {
+		elog.Close()
+		return nil, err
 	}
+	defer func() {
+		if err := series.Close(); err != nil {
+			r.log.Warn("time series", "err", err)
+		}
+	}()
+	onSnap := series.Offer
+	if r.OnSnapshot != nil {
+		onSnap = func(s metrics.Snapshot) {
+			series.Offer(s)
+			r.OnSnapshot(s)
+		}
+	}
+	var pub bus.Publisher[metrics.Snapshot] = tee{r.snaps, onSnap}
 	agg, err := aggregator.New(aggregator.Config{
 		PublishInterval: r.cfg.Metrics.PublishInterval,
 		DrainTimeout:    r.cfg.Metrics.DrainTimeout,

@@ -112,6 +112,10 @@ func TestBenchmark_SLOExitCode(t *testing.T) {
 			if !ttft {
 				t.Error("no ttft_ns section")
 			}
+			// The live snapshots are kept as a time series, the terminal one last.
+			if n := validLines(t, filepath.Join(dir, "metrics", "timeseries.jsonl")); n < 1 {
+				t.Error("metrics/timeseries.jsonl is empty")
+			}
 		})
 	}
 }
