@@ -111,3 +111,25 @@ func TestCreate_badPath(t *testing.T) {
 		t.Error("no error for a missing directory")
 	}
 }
+
+// BenchmarkAppendLine is the cost of one line (once per publish interval,
+// 4 per second by default): a run pays it per interval, not per request.
+func BenchmarkAppendLine(b *testing.B) {
+	reg := metrics.NewRegistry()
+	for _, n := range []string{"tracked_samples_issued", "tracked_samples_completed", "tracked_duration_ns"} {
+		c, _ := reg.NewCounter(n, false)
+		c.Set(1e9)
+	}
+	for _, sr := range timeseries.Series {
+		s, _ := reg.NewSeries(sr.Name, metrics.SeriesOpts{})
+		for i := range 10000 {
+			s.Record(int64(i) * 1000)
+		}
+	}
+	s := reg.Snapshot(metrics.StateLive, 0, 1)
+	buf := make([]byte, 0, timeseries.MaxLine)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = timeseries.AppendLine(buf[:0], &s, &s)
+	}
+}
