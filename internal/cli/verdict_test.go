@@ -177,3 +177,28 @@ func TestBenchmark_BadVerdictInput(t *testing.T) {
 		}
 	}
 }
+
+// A lateness bound no scheduler meets: the run is flagged "load not
+// delivered", and fails with exit 3 only under --strict-load.
+func TestBenchmark_StrictLoad(t *testing.T) {
+	url := startMock(t, mockserver.Config{OutputTokens: 2})
+	for _, strict := range []bool{false, true} {
+		dir := filepath.Join(shortDir(t), "run")
+		args := []string{"benchmark", "online", "--endpoint", url, "--synthetic", "100", "--output-len", "2",
+			"--target-qps", "500", "--no-tui", "--report-dir", dir, "--max-lateness", "1ns"}
+		want := 0
+		if strict {
+			args, want = append(args, "--strict-load"), 3
+		}
+		code, stdout, stderr := runInferbench(t, args...)
+		if code != want {
+			t.Fatalf("strict %v: exit code %d, want %d\nstderr:\n%s", strict, code, want, stderr)
+		}
+		if !strings.Contains(stdout, "WARNING: load not delivered") {
+			t.Errorf("strict %v: no load warning in the report:\n%s", strict, stdout)
+		}
+		if s := readSummary(t, dir); s.Verdict == nil || s.Verdict.Load == nil || s.Verdict.Load.Delivered {
+			t.Errorf("strict %v: result_summary.json verdict %+v, want load not delivered", strict, s.Verdict)
+		}
+	}
+}
