@@ -163,3 +163,12 @@ func TestSnapshot_bounds(t *testing.T) {
 }
 
 func strconvParse(k string) (float64, error) { return strconv.ParseFloat(k, 64) }
+
+// BenchmarkBoundRanks is the finalization cost of the bounds of one series
+// of a million values: the CI and early-stopping ranks of the whole grid.
+func BenchmarkBoundRanks(b *testing.B) {
+	s := &Series{count: 1_000_000, percentiles: DefaultPercentiles, es: true}
+	for b.Loop() {
+		s.boundRanks()
+	}
+}
