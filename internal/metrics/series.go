@@ -290,23 +290,12 @@ func (s *Series) exactStat(m *Metric, edges []float64) {
 		}
 		return float64(iRaw[i])
 	}
-	for i, p := range s.percentiles {
-		m.Percentiles[i].Value = at(lowerIndex(n, p))
+	ranks, bounds := s.finalRanks()
+	vals := make([]float64, len(ranks))
+	for i, r := range ranks {
+		vals[i] = at(int(r))
 	}
-	m.Bounds = true
-	for i, r := range s.boundRanks() {
-		pc := &m.Percentiles[i]
-		pc.Lo, pc.Hi, pc.ES = math.NaN(), math.NaN(), math.NaN()
-		if r.lo >= 0 {
-			pc.Lo = at(int(r.lo))
-		}
-		if r.hi >= 0 {
-			pc.Hi = at(int(r.hi))
-		}
-		if r.es >= 0 {
-			pc.ES = at(int(r.es))
-		}
-	}
+	s.applyRanks(m, bounds, vals)
 	// One sweep over the sorted values: bucket i holds [edge_i, edge_i+1), the
 	// last one is closed, and values outside the edges are clipped in (as
 	// numpy.histogram after clip).
@@ -404,6 +393,52 @@ func (c *chunked[T]) flat() []T {
 	all = append(all, c.cur...)
 	c.full, c.cur = nil, all
 	return all
+}
+
+// finalRanks lists the 0-based ranks a terminal snapshot selects: each grid
+// percentile's, then the confidence bounds' and early-stopping estimates'
+// that exist (see boundRanks). applyRanks takes the values at these ranks,
+// in this order: whichever way the values are selected (sorted in memory,
+// or from spilled raw values), bounds are just more ranks to select.
+func (s *Series) finalRanks() ([]int64, []ranks) {
+	n := int(s.count)
+	ranks := make([]int64, 0, 4*len(s.percentiles))
+	for _, p := range s.percentiles {
+		ranks = append(ranks, int64(lowerIndex(n, p)))
+	}
+	bounds := s.boundRanks()
+	for _, r := range bounds {
+		for _, k := range [3]int64{r.lo, r.hi, r.es} {
+			if k >= 0 {
+				ranks = append(ranks, k)
+			}
+		}
+	}
+	return ranks, bounds
+}
+
+// applyRanks sets m's percentiles and bounds from vals, the values at the
+// ranks finalRanks returned with bounds.
+func (s *Series) applyRanks(m *Metric, bounds []ranks, vals []float64) {
+	for i := range s.percentiles {
+		m.Percentiles[i].Value = vals[i]
+	}
+	next := len(s.percentiles)
+	take := func(rank int64) float64 {
+		if rank < 0 {
+			return math.NaN()
+		}
+		v := vals[next]
+		next++
+		return v
+	}
+	for i, r := range bounds {
+		pc := &m.Percentiles[i]
+		pc.Lo = take(r.lo)
+		pc.Hi = take(r.hi)
+		pc.ES = take(r.es)
+	}
+	m.Bounds = true
 }
 
 // ranks are the 0-based ranks of one percentile's confidence interval and
