@@ -102,7 +102,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "inferbench",
 		Short:         "Benchmark OpenAI-compatible LLM inference endpoints",
-		Long:          "inferbench issues requests on a schedule, times every streamed token, and publishes live metrics snapshots over ZeroMQ.",
+		Long:          "inferbench issues requests on a schedule, times every streamed token, and publishes live metrics snapshots over ZeroMQ.\n\n" + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
