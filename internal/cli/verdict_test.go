@@ -112,6 +112,11 @@ func TestBenchmark_SLOExitCode(t *testing.T) {
 			if !ttft {
 				t.Error("no ttft_ns section")
 			}
+			// inferbench report judges the run again from its config.yaml.
+			if code, out, errOut := runInferbench(t, "report", dir); code != 0 || !strings.Contains(out, "SLOs:") ||
+				!strings.Contains(out, tc.slo) {
+				t.Errorf("report %s: exit %d, no SLO table:\n%s%s", dir, code, out, errOut)
+			}
 			// The live snapshots are kept as a time series, the terminal one last.
 			if n := validLines(t, filepath.Join(dir, "metrics", "timeseries.jsonl")); n < 1 {
 				t.Error("metrics/timeseries.jsonl is empty")
