@@ -7,10 +7,10 @@ usage: pysnap.py ADDR
 Frames are a 40-byte NUL-padded topic ("MET") then a msgpack array
 [counter, timestamp_ns, state, n_pending_tasks, metrics]; a metric is
 ["counter", name, value] or ["series", name, count, total, min, max, sum_sq,
-{percentile: value}, [[[lo, hi], count], ...]], and for a terminal series two
+{percentile: value}, [[[lo, hi], count], ...]], and for a terminal series
 appended fields: {percentile: early-stopping estimate or None} (as the
-Python tool appends it) and [[lo, hi], ...], the 95 % intervals in grid
-order. NaN and infinities become null.
+Python tool appends it), the approximate mark, and [[lo, hi], ...], the 95 %
+intervals in grid order. NaN and infinities become null.
 """
 import json
 import math
@@ -41,8 +41,8 @@ def to_dict(s):
                 "percentiles": {k: scrub(v) for k, v in m[7].items()},
                 "histogram": [[[scrub(lo), scrub(hi)], c] for (lo, hi), c in m[8]],
             }
-            if len(m) > 10:
-                d["percentile_ci95"] = {k: [scrub(lo), scrub(hi)] for k, (lo, hi) in zip(m[7].keys(), m[10])}
+            if len(m) > 11:
+                d["percentile_ci95"] = {k: [scrub(lo), scrub(hi)] for k, (lo, hi) in zip(m[7].keys(), m[11])}
                 d["early_stopping_percentiles"] = {k: scrub(v) for k, v in m[9].items()}
             out.append(d)
     return {"counter": counter, "timestamp_ns": ts, "state": state,
