@@ -458,6 +458,9 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		if err := series.Close(); err != nil {
 			r.log.Warn("time series", "err", err)
 		}
+		if n := series.Dropped(); n > 0 {
+			r.log.Warn("time series: snapshots dropped (the disk could not keep up)", "dropped", n)
+		}
 	}()
 	onSnap := series.Offer
 	if r.OnSnapshot != nil {
