@@ -66,7 +66,14 @@ func (r *Report) writeVerdict(w *bufio.Writer) {
 		fmt.Fprintf(w, "  %-4s %-24s measured %s, margin %s", verdictWord, c.Expr, sloText(c.Measured.F(), c.Unit), marginText(c))
 		if c.PassAtBound != nil {
 			at := "holds"
-			if !*c.PassAtBound {
+			end := c.CIHigh
+			if c.Op == verdict.OpGT || c.Op == verdict.OpGE {
+				end = c.CILow
+			}
+			switch {
+			case !end.Valid():
+				at = "cannot be judged (too few samples)"
+			case !*c.PassAtBound:
 				at = "does not hold"
 			}
 			fmt.Fprintf(w, "; 95%% CI [%s, %s]: %s at the bound", sloText(c.CILow.F(), c.Unit), sloText(c.CIHigh.F(), c.Unit), at)
