@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/verdict"
 )
@@ -165,5 +166,23 @@ func TestEvaluate(t *testing.T) {
 	r = verdict.Evaluate(s, verdict.Spec{Load: &verdict.LoadCheck{TargetQPS: 200, Strict: true}})
 	if r.Pass {
 		t.Error("strict load check passed an undelivered load")
+	}
+}
+
+// The names the verdict reads are the aggregator's (a test-only import: the
+// package itself reads snapshots only).
+func TestNamesMatchAggregator(t *testing.T) {
+	for _, p := range [][2]string{
+		{verdict.CounterGood, aggregator.TrackedGood}, {verdict.CounterGoodTokens, aggregator.TrackedGoodTokens},
+		{verdict.CounterIssueSpan, aggregator.TrackedIssueDuration},
+		{verdict.SeriesName("ttft"), aggregator.SeriesTTFT}, {verdict.SeriesName("tpot"), aggregator.SeriesTPOT},
+		{verdict.SeriesName("latency"), aggregator.SeriesLatency}, {verdict.SeriesName("chunk_gap"), aggregator.SeriesChunkDelta},
+		{verdict.SeriesName("lateness"), aggregator.SeriesLateness}, {verdict.SeriesName("isl"), aggregator.SeriesISL},
+		{verdict.SeriesName("osl"), aggregator.SeriesOSL}, {verdict.SeriesName("failed_latency"), aggregator.SeriesFailedLatency},
+		{verdict.SeriesName("osl_usage"), aggregator.SeriesOSLUsage},
+	} {
+		if p[0] != p[1] {
+			t.Errorf("verdict reads %q, the aggregator writes %q", p[0], p[1])
+		}
 	}
 }
