@@ -172,3 +172,30 @@ func BenchmarkBoundRanks(b *testing.B) {
 		s.boundRanks()
 	}
 }
+
+// A terminal frame with bounds cut at every length fails to decode without a
+// panic, and the whole frame re-encodes to itself.
+func TestSnapshot_boundsWireHostile(t *testing.T) {
+	reg := NewRegistry()
+	s, _ := reg.NewSeries("lat_ns", SeriesOpts{EarlyStopping: true})
+	for i := int64(1); i <= 700; i++ {
+		s.Record(i)
+	}
+	snap := reg.Snapshot(StateComplete, 0, 1)
+	wire := AppendSnapshot(nil, &snap)
+	for n := range len(wire) {
+		if _, err := DecodeSnapshot(wire[:n]); err == nil {
+			t.Fatalf("a frame cut to %d of %d bytes decoded", n, len(wire))
+		}
+	}
+	got, err := DecodeSnapshot(wire)
+	if err != nil || !got.Metrics[0].Bounds {
+		t.Fatalf("decode: %v, bounds %v", err, got.Metrics[0].Bounds)
+	}
+	if again := AppendSnapshot(nil, &got); string(again) != string(wire) {
+		t.Error("re-encoding changed the frame")
+	}
+	if es := got.Metrics[0].Percentiles[1]; es.Key != "99.0" || es.ES != 700 || !(es.Lo <= es.Value) {
+		t.Errorf("p99 row %+v: want the early-stopping estimate 700 (700 values, 662 needed)", es)
+	}
+}
