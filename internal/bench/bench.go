@@ -449,10 +449,11 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	// The time series is a snapshot subscriber beside the event log.
+	// It is auxiliary: a run goes on without it when it cannot be written.
 	series, err := timeseries.Create(filepath.Join(r.dir, report.MetricsDir, timeseries.FileName))
 	if err != nil {
-		elog.Close()
-		return nil, err
+		r.log.Warn("no time series", "err", err)
+		series = nil
 	}
 	defer func() {
 		if err := series.Close(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/timeseries"
 )
 
 // ErrDirInUse is returned when another run holds the run directory's lock.
@@ -25,6 +26,7 @@ var ErrDirHoldsRun = errors.New("run directory already holds a run")
 var runArtifacts = []string{
 	ConfigFile,
 	filepath.Join(report.MetricsDir, aggregator.FinalFile),
+	filepath.Join(report.MetricsDir, timeseries.FileName),
 	RequestsFile,
 	EventsFile,
 	"events.jsonl", // the event log of earlier versions

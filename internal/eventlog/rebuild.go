@@ -30,6 +30,7 @@ const (
 	nTrackedDuration  = "tracked_duration_ns"
 	nTotalDuration    = "total_duration_ns"
 	nRetried          = "retried_requests"
+	nIssueDuration    = "tracked_issue_duration_ns"
 	nOSLCompared      = "osl_usage_compared"
 	nOSLMismatched    = "osl_usage_mismatched"
 	nOSLRelDiffSum    = "osl_usage_abs_rel_diff_sum"
@@ -137,18 +138,23 @@ func (b *builder) register(chunkDelta bool) error {
 	b.counter(nTrackedDuration, false)
 	b.counter(nTotalDuration, false)
 	b.counter(nRetried, false)
+	b.counter(nIssueDuration, false)
 	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
 	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
+	// The tail-latency series carry early-stopping estimates, as the
+	// aggregator's do.
+	tailOpts := timeOpts
+	tailOpts.EarlyStopping = true
 	if b.streaming {
-		b.newSeries(nTTFT, timeOpts)
+		b.newSeries(nTTFT, tailOpts)
 	}
-	b.newSeries(nLatency, timeOpts)
+	b.newSeries(nLatency, tailOpts)
 	b.newSeries(nFailedLatency, timeOpts)
 	if b.streaming {
 		if chunkDelta {
 			b.newSeries(nChunkDelta, timeOpts)
 		}
-		o := timeOpts
+		o := tailOpts
 		o.Float = true
 		b.newSeries(nTPOT, o)
 	}
@@ -198,7 +204,7 @@ func (b *builder) record(name string, v int64) {
 	}
 }
 
-type window struct{ start, lastComplete int64 }
+type window struct{ start, lastComplete, lastIssue int64 }
 
 func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 	var (
@@ -223,7 +229,7 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		case event.SessionStopLoadgen.Topic():
 			stopped = true
 		case event.SessionStartTracking.Topic():
-			windows = append(windows, window{start: m.TS, lastComplete: m.TS})
+			windows = append(windows, window{start: m.TS, lastComplete: m.TS, lastIssue: m.TS})
 		}
 		if m.Err != "" {
 			if m.Fails != 0 {
@@ -258,6 +264,10 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 			continue
 		}
 		b.add(nTrackedIssued, 1)
+		if r.Blk >= 0 && r.Blk < len(windows) {
+			w := &windows[r.Blk]
+			w.lastIssue = max(w.lastIssue, base+r.Iss)
+		}
 		if r.Late != nil {
 			b.record(nLateness, max(*r.Late, 0))
 		}
@@ -316,11 +326,13 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 	for _, d := range deltas {
 		b.record(nChunkDelta, d)
 	}
-	var tracked int64
+	var tracked, issuing int64
 	for _, w := range windows {
 		tracked += max(w.lastComplete-w.start, 0)
+		issuing += max(w.lastIssue-w.start, 0)
 	}
 	b.counters[nTrackedDuration].Set(tracked)
+	b.counters[nIssueDuration].Set(issuing)
 	b.counters[nTotalDuration].Set(lastTS)
 	state := metrics.StateInterrupted
 	if ended && !stopped {

@@ -46,7 +46,9 @@ var Series = []struct{ Short, Name string }{
 // keys are the percentiles each line carries.
 var keys = []string{"50.0", "90.0", "99.0"}
 
-// Writer appends snapshots to a time series file; see the package doc.
+// Writer appends snapshots to a time series file; see the package doc. A nil
+// *Writer discards what it is offered, so a run without a time series needs
+// no special case.
 type Writer struct {
 	f       *os.File
 	queue   chan metrics.Snapshot
@@ -73,6 +75,9 @@ func Create(path string) (*Writer, error) {
 // Offer queues a snapshot for writing; it never blocks (a full queue drops
 // it). It is safe from any goroutine, and a no-op after Close.
 func (w *Writer) Offer(s metrics.Snapshot) {
+	if w == nil {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -103,14 +108,27 @@ func (w *Writer) run() {
 }
 
 // Lines returns the number of lines written so far.
-func (w *Writer) Lines() int64 { return w.lines.Load() }
+func (w *Writer) Lines() int64 {
+	if w == nil {
+		return 0
+	}
+	return w.lines.Load()
+}
 
 // Dropped returns the number of snapshots dropped because the queue was full.
-func (w *Writer) Dropped() int64 { return w.dropped.Load() }
+func (w *Writer) Dropped() int64 {
+	if w == nil {
+		return 0
+	}
+	return w.dropped.Load()
+}
 
 // Close writes what is queued, syncs and closes the file. It is idempotent
 // and returns the first write, sync or close error.
 func (w *Writer) Close() error {
+	if w == nil {
+		return nil
+	}
 	w.once.Do(func() {
 		w.mu.Lock()
 		w.closed = true

@@ -133,3 +133,11 @@ func BenchmarkAppendLine(b *testing.B) {
 		buf = timeseries.AppendLine(buf[:0], &s, &s)
 	}
 }
+
+func TestWriter_nil(t *testing.T) {
+	var w *timeseries.Writer
+	w.Offer(metrics.Snapshot{})
+	if err := w.Close(); err != nil || w.Lines() != 0 || w.Dropped() != 0 {
+		t.Errorf("nil writer: %v %d %d", err, w.Lines(), w.Dropped())
+	}
+}
