@@ -2,7 +2,7 @@
 // and publishes snapshots of it.
 //
 // An [Aggregator] keeps an in-flight table of tracked samples (issued inside a
-// performance-tracking window), fires the metric rules of DESIGN §4 as events
+// performance-tracking window), fires the metric rules of docs/design.md §4 as events
 // arrive, runs the session state machine (initialize → live → draining →
 // complete | interrupted), publishes a live snapshot every publish interval,
 // and at the end builds the terminal snapshot once, writes it atomically to
@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -79,6 +80,22 @@ type Config struct {
 	SigFigs      int // HDR significant figures; 0 means metrics.DefaultSigFigs
 	Buckets      int // histogram buckets; 0 means metrics.DefaultBuckets
 	Logger       *slog.Logger
+	// Goodput, when set, counts good samples (TrackedGood) by its bounds.
+	Goodput *GoodputBounds
+}
+
+// GoodputBounds is a per-request goodput rule (vLLM's and DistServe's): a
+// tracked sample is good when it succeeded and its TTFT, TPOT and latency
+// are each at most their bound. A zero bound does not bound. A sample
+// without a first chunk (not streamed) takes its latency as its TTFT; one
+// without a TPOT (a single chunk) meets the TPOT bound.
+type GoodputBounds struct {
+	TTFT, Latency int64   // nanoseconds
+	TPOT          float64 // nanoseconds per output token
+}
+
+func (g *GoodputBounds) meets(ttft, latency int64, tpot float64) bool {
+	return (g.TTFT == 0 || ttft <= g.TTFT) && (g.Latency == 0 || latency <= g.Latency) && (g.TPOT == 0 || !(tpot > g.TPOT))
 }
 
 // Aggregator turns events into metrics; see the package doc. Its methods are
@@ -94,6 +111,8 @@ type Aggregator struct {
 	totalIssued, totalCompleted, totalFailed       *metrics.Counter
 	trackedIssued, trackedCompleted, trackedFailed *metrics.Counter
 	trackedDuration, totalDuration                 *metrics.Counter
+	trackedIssueDuration                           *metrics.Counter
+	good, goodTokens                               *metrics.Counter            // nil without a goodput rule
 	errorsByClass                                  map[string]*metrics.Counter // by full counter name
 	badFrames                                      *metrics.Counter            // nil until the first bad frame
 
@@ -146,6 +165,7 @@ type row struct {
 
 type block struct {
 	start, lastComplete int64
+	lastIssue           int64
 	completed           int64
 }
 
@@ -237,32 +257,40 @@ func (a *Aggregator) register() error {
 	a.trackedDuration = counter(metrics.TrackedDuration)
 	a.totalDuration = counter(metrics.TotalDuration)
 	a.retried = counter(metrics.RetriedRequests)
-	series := func(name string) *metrics.Series {
+	a.trackedIssueDuration = counter(metrics.TrackedIssueDuration)
+	if a.cfg.Goodput != nil {
+		a.good = counter(metrics.TrackedGood)
+		a.goodTokens = counter(metrics.TrackedGoodTokens)
+	}
+	// The tail-latency series get MLPerf's early-stopping estimates, as in
+	// the Python tool.
+	series := func(name string, earlyStopping bool) *metrics.Series {
 		d, err := describe(name, metrics.KindSeries)
 		if err != nil {
 			errs = append(errs, err)
 			return nil
 		}
 		o := d.SeriesOpts()
+		o.EarlyStopping = earlyStopping
 		o.SigFigs, o.Buckets = a.cfg.SigFigs, a.cfg.Buckets
 		s, err := a.reg.NewSeries(name, o)
 		errs = append(errs, err)
 		return s
 	}
 	if a.cfg.Streaming {
-		a.ttft = series(metrics.SeriesTTFT)
+		a.ttft = series(metrics.SeriesTTFT, true)
 	}
-	a.latency = series(metrics.SeriesLatency)
-	a.failedLatency = series(metrics.SeriesFailedLatency)
+	a.latency = series(metrics.SeriesLatency, true)
+	a.failedLatency = series(metrics.SeriesFailedLatency, false)
 	if a.cfg.Streaming {
-		a.chunkDelta = series(metrics.SeriesChunkDelta)
-		a.tpot = series(metrics.SeriesTPOT)
+		a.chunkDelta = series(metrics.SeriesChunkDelta, false)
+		a.tpot = series(metrics.SeriesTPOT, true)
 	}
-	a.isl = series(metrics.SeriesISL)
-	a.osl = series(metrics.SeriesOSL)
-	a.lateness = series(metrics.SeriesLateness)
+	a.isl = series(metrics.SeriesISL, false)
+	a.osl = series(metrics.SeriesOSL, false)
+	a.lateness = series(metrics.SeriesLateness, false)
 	if a.cfg.Tokenizer != nil {
-		a.oslUsage = series(metrics.SeriesOSLUsage)
+		a.oslUsage = series(metrics.SeriesOSLUsage, false)
 		a.oslCompared = counter(metrics.OSLCompared)
 		a.oslMismatched = counter(metrics.OSLMismatched)
 		a.oslRelDiffSum = counter(metrics.OSLRelDiffSum)
@@ -467,6 +495,7 @@ func (a *Aggregator) sample(r *event.Record) {
 		}
 		rw := a.newRow()
 		rw.issued, rw.block = ts, len(a.blocks)-1
+		a.blocks[rw.block].lastIssue = ts
 		a.rows[r.SampleUUID] = rw
 		a.trackedIssued.Add(1)
 		if p, ok := r.Data.(*event.PromptData); ok && p != nil {
@@ -522,10 +551,25 @@ func (a *Aggregator) sample(r *event.Record) {
 }
 
 // outputTokens records OSL and TPOT of a successful sample, and ISL from the
-// server's usage when nothing else gave it.
+// server's usage when nothing else gave it; with a goodput rule it decides
+// whether the sample is good, or hands that decision to the token counts it
+// waits for.
 func (a *Aggregator) outputTokens(rw *row, r *event.Record, ts int64) {
+	// candidate: succeeded and within the TTFT and latency bounds; only its
+	// TPOT may still make it not good.
+	candidate := false
+	if a.good != nil {
+		ttft := ts - rw.issued
+		if rw.hasFirst {
+			ttft = rw.recvFirst - rw.issued
+		}
+		candidate = a.cfg.Goodput.meets(ttft, ts-rw.issued, math.NaN())
+	}
 	out, _ := r.Data.(*event.Output)
 	if out == nil {
+		if candidate {
+			a.countGood(math.NaN(), 0)
+		}
 		return
 	}
 	if !rw.islKnown && out.Usage != nil && out.Usage.PromptTokens > 0 {
@@ -541,21 +585,34 @@ func (a *Aggregator) outputTokens(rw *row, r *event.Record, ts int64) {
 			usage = out.Usage.CompletionTokens
 			a.oslUsage.Record(usage)
 		}
+		var gp *goodPending
+		if candidate {
+			gp = &goodPending{tpot: math.NaN()}
+		}
 		if text := out.All(); text != "" {
-			a.tokens.submit(tokenJob{kind: jobOSL, text: text, usage: usage})
+			gp.wait()
+			a.tokens.submit(tokenJob{kind: jobOSL, text: text, usage: usage, good: gp})
 		}
 		if decode >= 0 {
 			if rest := out.AfterFirstChunk(); rest != "" {
-				a.tokens.submit(tokenJob{kind: jobTPOT, text: rest, decodeNS: decode})
+				gp.wait()
+				a.tokens.submit(tokenJob{kind: jobTPOT, text: rest, decodeNS: decode, good: gp})
 			}
+		}
+		if gp != nil && gp.left == 0 {
+			a.countGood(gp.tpot, 0)
 		}
 		return
 	}
 	if out.Usage == nil || out.Usage.CompletionTokens <= 0 {
+		if candidate {
+			a.countGood(math.NaN(), 0)
+		}
 		return
 	}
 	osl := out.Usage.CompletionTokens
 	a.osl.Record(osl)
+	tpot := math.NaN()
 	if decode >= 0 {
 		// Without a tokenizer the first chunk's share of the tokens is
 		// estimated from its share of the bytes.
@@ -566,8 +623,46 @@ func (a *Aggregator) outputTokens(rw *row, r *event.Record, ts int64) {
 		}
 		first = max(first, 1)
 		if after := osl - first; after > 0 {
-			a.tpot.RecordFloat(float64(decode) / float64(after))
+			tpot = float64(decode) / float64(after)
+			a.tpot.RecordFloat(tpot)
 		}
+	}
+	if candidate {
+		a.countGood(tpot, osl)
+	}
+}
+
+// countGood counts a goodput candidate as good when its TPOT (NaN: none)
+// meets the rule's bound.
+func (a *Aggregator) countGood(tpot float64, osl int64) {
+	if g := a.cfg.Goodput; g.TPOT == 0 || !(tpot > g.TPOT) {
+		a.good.Add(1)
+		a.goodTokens.Add(osl)
+	}
+}
+
+// goodPending is a goodput candidate whose TPOT and OSL come from the
+// tokenizer: the token jobs that carry it fill them in, and the last one to
+// be recorded decides (under the aggregator's lock, as every record).
+type goodPending struct {
+	left int // jobs not yet recorded
+	tpot float64
+	osl  int64
+}
+
+// wait notes one more job carrying gp (nil: none).
+func (gp *goodPending) wait() {
+	if gp != nil {
+		gp.left++
+	}
+}
+
+// recorded notes that one of gp's jobs was recorded, and decides after the
+// last one.
+func (a *Aggregator) recorded(gp *goodPending) {
+	gp.left--
+	if gp.left == 0 {
+		a.countGood(gp.tpot, gp.osl)
 	}
 }
 
@@ -586,8 +681,9 @@ func (a *Aggregator) newRow() *row {
 // runs to the newest event (or to now, when events share this host's clock),
 // so live QPS and TPS exist.
 func (a *Aggregator) updateTrackedDuration(live bool) {
-	var total int64
+	var total, issuing int64
 	for i, b := range a.blocks {
+		issuing += max(b.lastIssue-b.start, 0)
 		end := b.lastComplete
 		if live && a.tracking && i == len(a.blocks)-1 {
 			end = max(end, a.lastEventTS)
@@ -598,6 +694,7 @@ func (a *Aggregator) updateTrackedDuration(live bool) {
 		total += max(end-b.start, 0)
 	}
 	a.trackedDuration.Set(total)
+	a.trackedIssueDuration.Set(issuing)
 }
 
 // Snapshot returns a live snapshot of the current state.

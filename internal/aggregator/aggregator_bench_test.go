@@ -14,6 +14,17 @@ import (
 // (with a usage payload, so OSL and TPOT fire) in batches of 1024 records, on
 // one goroutine. events/s is the figure of merit.
 func BenchmarkAggregator_Ingest(b *testing.B) {
+	benchIngest(b, aggregator.Config{Streaming: true})
+}
+
+// BenchmarkAggregator_IngestGoodput is Ingest with a goodput rule: the cost
+// of deciding, per completion, whether the sample is good.
+func BenchmarkAggregator_IngestGoodput(b *testing.B) {
+	benchIngest(b, aggregator.Config{Streaming: true,
+		Goodput: &aggregator.GoodputBounds{TTFT: 2000, Latency: 10_000, TPOT: 2000}})
+}
+
+func benchIngest(b *testing.B, cfg aggregator.Config) {
 	const samples = 1 << 16
 	uuids := make([]string, samples)
 	for i := range uuids {
@@ -30,7 +41,8 @@ func BenchmarkAggregator_Ingest(b *testing.B) {
 			event.Record{Type: event.SampleComplete, TimestampNS: ts + 5000, SampleUUID: uuids[i], Data: out})
 		ts += 10
 	}
-	a, err := aggregator.New(aggregator.Config{Streaming: true, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))}, nil)
+	cfg.Logger = slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
+	a, err := aggregator.New(cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

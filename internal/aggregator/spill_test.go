@@ -3,6 +3,7 @@ package aggregator_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -61,10 +62,17 @@ func sameSeries(t *testing.T, got, want metrics.Snapshot) {
 		}
 		g := series(t, got, w.Name)
 		if g.Approximate || g.Count != w.Count || g.Min != w.Min || g.Max != w.Max ||
-			!slices.Equal(g.Percentiles, w.Percentiles) || !slices.Equal(g.Histogram, w.Histogram) {
+			!slices.EqualFunc(g.Percentiles, w.Percentiles, samePercentile) || !slices.Equal(g.Histogram, w.Histogram) {
 			t.Errorf("%s: spilled %+v\nin memory %+v", w.Name, g, w)
 		}
 	}
+}
+
+// samePercentile compares two percentile rows, bounds included, a NaN (no
+// bound) equal to a NaN.
+func samePercentile(a, b metrics.Percentile) bool {
+	same := func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
+	return a.Key == b.Key && same(a.Value, b.Value) && same(a.Lo, b.Lo) && same(a.Hi, b.Hi) && same(a.ES, b.ES)
 }
 
 // TestAggregator_SpillLifecycle: a spilling aggregator's final snapshot equals
@@ -110,7 +118,7 @@ func TestAggregator_SpillLifecycle(t *testing.T) {
 				w := series(t, want, metrics.SeriesChunkDelta)
 				m, info, err := metrics.RecomputeRaw(filepath.Join(raw, metrics.RawFileName(metrics.SeriesChunkDelta)),
 					metrics.SeriesChunkDelta, nil, 0)
-				if err != nil || info.Values != w.Count || !slices.Equal(m.Percentiles, w.Percentiles) || !slices.Equal(m.Histogram, w.Histogram) {
+				if err != nil || info.Values != w.Count || !slices.EqualFunc(m.Percentiles, w.Percentiles, samePercentile) || !slices.Equal(m.Histogram, w.Histogram) {
 					t.Errorf("recomputed from the kept file: %v %+v\n%+v", err, info, m)
 				}
 			}

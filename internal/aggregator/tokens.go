@@ -21,6 +21,7 @@ type tokenJob struct {
 	text     string
 	decodeNS int64 // TPOT: complete − recv_first
 	usage    int64 // OSL: the server's completion_tokens, 0 when none
+	good     *goodPending
 }
 
 // tokenBatch is how many counts a worker records under one acquisition of the
@@ -98,9 +99,19 @@ func (p *tokenPool) work() {
 						}
 						a.oslRelDiffSum.AddFloat(math.Abs(float64(c-j.usage)) / float64(j.usage))
 					}
+					if j.good != nil {
+						j.good.osl = c
+						a.recorded(j.good)
+					}
 				case jobTPOT:
 					if c > 0 {
 						a.tpot.RecordFloat(float64(j.decodeNS) / float64(c))
+					}
+					if j.good != nil {
+						if c > 0 {
+							j.good.tpot = float64(j.decodeNS) / float64(c)
+						}
+						a.recorded(j.good)
 					}
 				}
 			}

@@ -54,6 +54,8 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
 	"github.com/inferbench/inferbench/internal/rundir"
+	"github.com/inferbench/inferbench/internal/timeseries"
+	"github.com/inferbench/inferbench/internal/verdict"
 )
 
 // ErrUnreachable is returned when the endpoint does not accept connections
@@ -429,10 +431,34 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pub bus.Publisher[metrics.Snapshot] = r.snaps
-	if r.OnSnapshot != nil {
-		pub = tee{r.snaps, r.OnSnapshot}
+	spec, err := VerdictSpec(&r.cfg)
+	if err != nil {
+		elog.Close()
+		return nil, err
 	}
+	// The time series is a snapshot subscriber beside the event log.
+	// It is auxiliary: a run goes on without it when it cannot be written.
+	series, err := timeseries.Create(rundir.Timeseries(r.dir))
+	if err != nil {
+		r.log.Warn("no time series", "err", err)
+		series = nil
+	}
+	defer func() {
+		if err := series.Close(); err != nil {
+			r.log.Warn("time series", "err", err)
+		}
+		if n := series.Dropped(); n > 0 {
+			r.log.Warn("time series: snapshots dropped (the disk could not keep up)", "dropped", n)
+		}
+	}()
+	onSnap := series.Offer
+	if r.OnSnapshot != nil {
+		onSnap = func(s metrics.Snapshot) {
+			series.Offer(s)
+			r.OnSnapshot(s)
+		}
+	}
+	var pub bus.Publisher[metrics.Snapshot] = tee{r.snaps, onSnap}
 	agg, err := aggregator.New(aggregator.Config{
 		PublishInterval: r.cfg.Metrics.PublishInterval,
 		DrainTimeout:    r.cfg.Metrics.DrainTimeout,
@@ -443,6 +469,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		Tokenizer:       r.tok,
 		TokenSource:     r.cfg.Metrics.TokenSource,
 		Logger:          r.log,
+		Goodput:         goodputBounds(spec.Goodput),
 	}, pub)
 	if err != nil {
 		elog.Close()
@@ -522,6 +549,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	if errors.As(logErr, &we) {
 		rep.Warnings = append([]string{fmt.Sprintf("the run was stopped: its event log %s could not be written (%v)", we.Path, we.Err)}, rep.Warnings...)
 	}
+	rep.SetVerdict(verdict.Evaluate(&final, spec))
 	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Requests: elog.Requests(), Events: elog.Events()}
 	if r.events != nil {
 		// Close flushes and waits until subscribers have every frame.

@@ -150,7 +150,7 @@ func TestRun_MatchesServerTruth(t *testing.T) {
 	within(t, "QPS", float64(rep.QPS), conc/latency.Seconds(), 0.3)
 	within(t, "TPS", float64(rep.TPS), float64(rep.QPS)*osl, 0.01)
 
-	// The run directory holds everything DESIGN §7 lists, and the events log
+	// The run directory holds everything docs/design.md §7 lists, and the events log
 	// is valid line by line.
 	for _, f := range []string{rundir.ConfigFile, rundir.RequestsFile, rundir.SummaryFile, rundir.TextFile, filepath.Join(rundir.MetricsDir, rundir.FinalFile)} {
 		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {

@@ -122,6 +122,9 @@ func validateRun(cfg *config.Run) error {
 	if err := lc.Validate(); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
+	if _, err := VerdictSpec(cfg); err != nil {
+		return err
+	}
 	return cfg.ValidateRun()
 }
 

@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -104,7 +105,10 @@ func BenchmarkStreamed_spillMatchesMemory(b *testing.B) {
 			continue
 		}
 		g, ok := got.Find(w.Name)
-		if !ok || g.Approximate || g.Count != w.Count || !slices.Equal(g.Percentiles, w.Percentiles) || !slices.Equal(g.Histogram, w.Histogram) {
+		if !ok || g.Approximate || g.Count != w.Count || !slices.EqualFunc(g.Percentiles, w.Percentiles, func(a, b metrics.Percentile) bool {
+			same := func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
+			return a.Key == b.Key && same(a.Value, b.Value) && same(a.Lo, b.Lo) && same(a.Hi, b.Hi) && same(a.ES, b.ES)
+		}) || !slices.Equal(g.Histogram, w.Histogram) {
 			b.Fatalf("%s differs: spilled %+v\nin memory %+v", w.Name, g, w)
 		}
 		if w.Name == metrics.SeriesChunkDelta {

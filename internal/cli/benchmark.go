@@ -42,6 +42,8 @@ func (a *app) benchmarkCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "benchmark",
 		Short: "Benchmark an endpoint: offline (max throughput), online (Poisson or constant rate) or concurrency (closed loop)",
+		Long: "Benchmark an endpoint: offline (max throughput), online (Poisson or constant rate) or concurrency (closed loop).\n\n" +
+			exitCodesHelp,
 	}
 	for _, mode := range []struct {
 		use, short string
@@ -55,6 +57,7 @@ func (a *app) benchmarkCmd() *cobra.Command {
 		sub := &cobra.Command{
 			Use:   mode.use,
 			Short: mode.short,
+			Long:  mode.short + ".\n\n" + exitCodesHelp,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				cfg, err := resolveBenchConfig(cmd.Flags(), o.configFile, mode.mode)
@@ -167,6 +170,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 		get: func() string { return strconv.FormatBool(c.UI == "plain") },
 	}}, "no-tui", "print progress lines instead of the dashboard")
 	fs.Lookup("no-tui").NoOptDefVal = "true"
+	verdictFlags(fs, c)
 }
 
 // defaultSyntheticLen is the prompt and output length of synthetic prompts
@@ -389,7 +393,7 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 	case out.Report.Completed > 0 && out.Report.Completed == out.Report.Failed:
 		return fmt.Errorf("every request failed (%d); see the errors by class above", out.Report.Failed)
 	}
-	return nil
+	return verdictOutcome(out.Report)
 }
 
 // stopper is what a signal stops: the first signal stops gracefully, the

@@ -78,6 +78,9 @@ found there is recomputed from them, exactly, over --percentiles when given.`,
 			// The run directory's config.yaml says what was measured.
 			if cfg, err := config.Load(rundir.Config(dirOfRun(args[0], file))); err == nil {
 				rep.Run = bench.ReportRun(&cfg)
+				if v, err := bench.Verdict(&cfg, snap); err == nil {
+					rep.SetVerdict(v)
+				}
 			}
 			if write {
 				if err := rep.WriteFiles(dirOfRun(args[0], file)); err != nil {

@@ -1,6 +1,7 @@
 // Package cli holds inferbench's commands: it binds flags and config files,
 // validates them, builds the engine objects, runs them and maps errors to exit
-// codes (0 success, 1 run failed, 2 bad usage or input). Nothing else in the
+// codes (0 success, 1 run failed, 2 bad usage or input, 3 the run completed
+// but its verdict failed: an SLO, or --strict-load). Nothing else in the
 // tree prints to the user or exits.
 package cli
 
@@ -24,6 +25,9 @@ const (
 	ExitOK     = 0
 	ExitFailed = 1
 	ExitUsage  = 2
+	// ExitVerdict: the run completed but an SLO failed (or, with
+	// --strict-load, the load was not delivered).
+	ExitVerdict = 3
 )
 
 // Version is the tool version; the build may set it with -ldflags.
@@ -74,6 +78,10 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return ExitUsage
 	}
+	var ve verdictError
+	if errors.As(err, &ve) {
+		return ExitVerdict
+	}
 	return ExitFailed
 }
 
@@ -94,7 +102,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "inferbench",
 		Short:         "Benchmark OpenAI-compatible LLM inference endpoints",
-		Long:          "inferbench issues requests on a schedule, times every streamed token, and publishes live metrics snapshots over ZeroMQ.",
+		Long:          "inferbench issues requests on a schedule, times every streamed token, and publishes live metrics snapshots over ZeroMQ.\n\n" + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,

@@ -8,24 +8,15 @@ import (
 	"testing"
 
 	"github.com/inferbench/inferbench/internal/mockserver"
+	"github.com/inferbench/inferbench/internal/tokenizer/tokenizertest"
 )
-
-// fixtureTokenizer is a real tokenizer.json from shared/fixtures (CI has it).
-func fixtureTokenizer(t *testing.T, name string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "fixtures", "tokenizers", name)
-	if _, err := os.Stat(filepath.Join(p, "tokenizer.json")); err != nil {
-		t.Skipf("tokenizer fixture %s not found (expected shared/ beside the repository): %v", p, err)
-	}
-	return p
-}
 
 // TestBenchmark_TokenSourceAuto runs against the mock server with a real
 // tokenizer: the report carries tokenizer-based and usage-based OSL and their
 // agreement. Synthetic answers (" tok" words, one token each) agree; echoed
 // prompts of long words, counted as words by the server, do not.
 func TestBenchmark_TokenSourceAuto(t *testing.T) {
-	tok := fixtureTokenizer(t, "llama3")
+	tok := tokenizertest.Dir(t, "qwen3")
 	dir := t.TempDir()
 	ds := filepath.Join(dir, "prompts.jsonl")
 	if err := os.WriteFile(ds, []byte(strings.Repeat(`{"prompt": "internationalization antidisestablishmentarianism pneumonoultramicroscopic"}`+"\n", 10)), 0o644); err != nil {
@@ -85,7 +76,7 @@ func TestBenchmark_TokenSourceAuto(t *testing.T) {
 }
 
 func TestTokens_Command(t *testing.T) {
-	tok := fixtureTokenizer(t, "mistral")
+	tok := tokenizertest.Dir(t, "mistral")
 	code, out, stderr := runInferbenchStdin(t, `{"text": "Hello world"}`+"\n"+`{"text": ""}`+"\n", "tokens", "--tokenizer", tok, "--special")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -33,6 +33,10 @@
 //	report_dir: reports/run1
 //	overwrite: false       # replace a finished run in report_dir
 //	event_log: compact   # compact | full | off
+//	slo: ["ttft:p99<=200ms", "error_rate<=1%"]
+//	goodput: ttft<=200ms,tpot<=50ms
+//	max_lateness: 1ms
+//	strict_load: false
 package config
 
 import (
@@ -66,6 +70,19 @@ type Run struct {
 	// UI is "auto" (dashboard on a terminal, progress lines otherwise),
 	// "tui" or "plain".
 	UI string `yaml:"ui"`
+
+	// SLO lists thresholds checked on the final snapshot, in the syntax of
+	// verdict.ParseSLO (e.g. "ttft:p99<=200ms", "error_rate<=1%"); a failed
+	// one makes the run exit with code 3.
+	SLO []string `yaml:"slo"`
+	// Goodput is the per-request goodput rule of verdict.ParseGoodput (e.g.
+	// "ttft<=200ms,tpot<=50ms,latency<=5s"); "" counts no goodput.
+	Goodput string `yaml:"goodput"`
+	// MaxLateness bounds the scheduler's lateness p99 for the
+	// load-delivered check.
+	MaxLateness time.Duration `yaml:"max_lateness"`
+	// StrictLoad makes an undelivered load fail the run (exit code 3).
+	StrictLoad bool `yaml:"strict_load"`
 }
 
 // Dataset says where prompts come from: a file, or a synthetic generator.
@@ -189,6 +206,7 @@ const (
 	DefaultPublishInterval = 250 * time.Millisecond // aggregator.DefaultPublishInterval
 	DefaultDrainTimeout    = 60 * time.Second       // aggregator.DefaultDrainTimeout
 	DefaultTokenSource     = "auto"                 // aggregator.TokenSourceAuto
+	DefaultMaxLateness     = time.Millisecond       // the load-delivered check's bound
 )
 
 // Default returns the defaults of every field.
@@ -218,8 +236,9 @@ func Default() Run {
 			DrainTimeout:    DefaultDrainTimeout,
 			TokenSource:     DefaultTokenSource,
 		},
-		UI:       "auto",
-		EventLog: "compact",
+		UI:          "auto",
+		EventLog:    "compact",
+		MaxLateness: DefaultMaxLateness,
 	}
 }
 
@@ -289,6 +308,9 @@ func (r *Run) ValidateRun() error {
 		}
 	default:
 		return fmt.Errorf("metrics.token_source %q: want auto, tokenizer or usage", r.Metrics.TokenSource)
+	}
+	if r.MaxLateness < 0 {
+		return fmt.Errorf("max_lateness %v: must not be negative", r.MaxLateness)
 	}
 	if r.Metrics.PublishInterval <= 0 {
 		return fmt.Errorf("metrics.publish_interval %v: must be positive", r.Metrics.PublishInterval)

@@ -17,7 +17,8 @@ import (
 	"github.com/inferbench/inferbench/internal/dataset"
 )
 
-// sharedDatasets is /work/shared/datasets seen from this package directory.
+// sharedDatasets is the project's shared datasets directory beside the
+// clone: real files the repository may not carry (see dataset_shared_test.go).
 const sharedDatasets = "../../../shared/datasets"
 
 func writeFile(t testing.TB, name, content string) string {
@@ -358,77 +359,84 @@ func TestLoad_MissingFileIsNotExist(t *testing.T) {
 	}
 }
 
-// realFile returns the path of a shared dataset, skipping when it is absent.
-func realFile(t testing.TB, name string) string {
+// TestLoad_ShareGPTFixture checks the loader against an independent reading
+// of testdata/sharegpt.json (written by testdata/gen.go) with encoding/json.
+func TestLoad_ShareGPTFixture(t *testing.T) {
+	t.Parallel()
+	// 300 conversations; 19 have no usable human turn (system or assistant
+	// only, empty, blank, no turns at all); 9 prompts repeat earlier ones.
+	checkShareGPT(t, filepath.Join("testdata", "sharegpt.json"), 300, 281, 272)
+}
+
+// checkShareGPT loads a ShareGPT file and compares its samples with what
+// encoding/json reads: the first human turn of each conversation, the system
+// message before it and the assistant's reply after it; a conversation
+// without a non-blank human turn is skipped. entries, usable and distinct are
+// the counts the file's documentation gives (distinct 0: not checked).
+func checkShareGPT(t *testing.T, path string, entries, usable, distinct int) {
 	t.Helper()
-	p := filepath.Join(sharedDatasets, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared dataset %s not available (%v); these tests need /work/shared/datasets", p, err)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return p
-}
-
-// TestLoad_RealShareGPT checks the loader against an independent reading of
-// the same file with encoding/json.
-func TestLoad_RealShareGPT(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		file     string
-		readme   int // entries per the datasets README
-		usable   int // entries with a non-empty first human turn, per the README
-		distinct int
-	}{
-		{"ShareGPT_V3_filtered_500.json", 500, 500, 499},
-		{"ShareGPT_V3_filtered_1000.json", 1000, 1000, 995},
-		// 2978 entries: 16 system and 4 gpt first turns, and one empty human turn.
-		{"sg_90k_part1_html_cleaned_lang_first_sampled_sorted.json", 2978, 2957, 0},
+	var recs []struct {
+		Conversations []struct{ From, Value string }
 	}
-	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
-			t.Parallel()
-			path := realFile(t, tc.file)
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
+	if err := json.Unmarshal(raw, &recs); err != nil {
+		t.Fatal(err)
+	}
+	var want []dataset.Sample
+	for _, r := range recs {
+		var system string
+		for i, c := range r.Conversations {
+			if c.From == "system" && system == "" {
+				system = c.Value
 			}
-			var recs []struct {
-				Conversations []struct{ From, Value string }
+			if c.From != "human" {
+				continue
 			}
-			if err := json.Unmarshal(raw, &recs); err != nil {
-				t.Fatal(err)
-			}
-			var want []dataset.Sample
-			for _, r := range recs {
-				if c := r.Conversations; len(c) > 0 && c[0].From == "human" && strings.TrimSpace(c[0].Value) != "" {
-					want = append(want, dataset.Sample{Prompt: c[0].Value})
+			if strings.TrimSpace(c.Value) != "" {
+				s := dataset.Sample{Prompt: c.Value, System: system}
+				if i+1 < len(r.Conversations) && r.Conversations[i+1].From == "gpt" {
+					s.Expected = r.Conversations[i+1].Value
 				}
+				want = append(want, s)
 			}
-			ds, err := dataset.Load(path, dataset.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(recs) != tc.readme || ds.Len() != tc.usable || ds.Skipped != tc.readme-tc.usable {
-				t.Errorf("entries %d, samples %d, skipped %d; want %d, %d, %d", len(recs), ds.Len(), ds.Skipped, tc.readme, tc.usable, tc.readme-tc.usable)
-			}
-			if diff := cmp.Diff(want, ds.Samples); diff != "" {
-				t.Errorf("samples differ from encoding/json's reading (-want +got):\n%s", diff)
-			}
-			if tc.distinct > 0 {
-				seen := map[string]bool{}
-				for _, s := range ds.Samples {
-					seen[s.Prompt] = true
-				}
-				if len(seen) != tc.distinct {
-					t.Errorf("%d distinct prompts, README says %d", len(seen), tc.distinct)
-				}
-			}
-		})
+			break
+		}
+	}
+	ds, err := dataset.Load(path, dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != entries || ds.Len() != usable || ds.Skipped != entries-usable {
+		t.Errorf("entries %d, samples %d, skipped %d; want %d, %d, %d", len(recs), ds.Len(), ds.Skipped, entries, usable, entries-usable)
+	}
+	if diff := cmp.Diff(want, ds.Samples); diff != "" {
+		t.Errorf("samples differ from encoding/json's reading (-want +got):\n%s", diff)
+	}
+	if distinct > 0 {
+		seen := map[string]bool{}
+		for _, s := range ds.Samples {
+			seen[s.Prompt] = true
+		}
+		if len(seen) != distinct {
+			t.Errorf("%d distinct prompts, want %d", len(seen), distinct)
+		}
 	}
 }
 
-func TestLoad_RealCNNDailyMail(t *testing.T) {
+// TestLoad_NewsFixture reads testdata/news.jsonl, rows shaped like
+// CNN/DailyMail ({id, article, highlights}, multi-line highlights).
+func TestLoad_NewsFixture(t *testing.T) {
 	t.Parallel()
-	path := realFile(t, "cnn_dailymail_train_sample100.jsonl")
+	checkNews(t, filepath.Join("testdata", "news.jsonl"), 100)
+}
+
+// checkNews checks that "article" is found as the prompt and "highlights" as
+// the expected output, and that an explicit mapping swaps them.
+func checkNews(t *testing.T, path string, rows int) {
+	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -445,8 +453,8 @@ func TestLoad_RealCNNDailyMail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds.Len() != 100 {
-		t.Errorf("got %d samples, README says 100", ds.Len())
+	if ds.Len() != rows {
+		t.Errorf("got %d samples, want %d", ds.Len(), rows)
 	}
 	if diff := cmp.Diff(want, ds.Samples); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -461,11 +469,9 @@ func TestLoad_RealCNNDailyMail(t *testing.T) {
 	}
 }
 
-// TestLoad_RoundTripFormats writes one real dataset as JSONL, JSON, CSV and
-// Parquet and expects the same samples from each.
 func TestLoad_RoundTripFormats(t *testing.T) {
 	t.Parallel()
-	src, err := dataset.Load(realFile(t, "cnn_dailymail_train_sample100.jsonl"), dataset.Options{Limit: 30})
+	src, err := dataset.Load(filepath.Join("testdata", "news.jsonl"), dataset.Options{Limit: 30})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/inferbench/inferbench/internal/dataset"
+	"github.com/inferbench/inferbench/internal/tokenizer/tokenizertest"
 )
 
 func TestParseDist(t *testing.T) {
@@ -230,11 +229,18 @@ func TestSynthetic_Errors(t *testing.T) {
 	}
 }
 
-// TestSynthetic_OneTokenPerWord checks the vocabulary claim against the real
-// tokenizer vocabularies in shared/fixtures: every word, with the space
-// before it, is a single token.
+// TestSynthetic_OneTokenPerWord checks the vocabulary claim against real
+// tokenizer vocabularies: every word, with the space before it, is a single
+// token.
 func TestSynthetic_OneTokenPerWord(t *testing.T) {
 	t.Parallel()
+	for _, name := range tokenizertest.Names {
+		checkOneTokenPerWord(t, name, tokenizertest.JSON(t, name))
+	}
+}
+
+func checkOneTokenPerWord(t *testing.T, name string, tokenizerJSON []byte) {
+	t.Helper()
 	ds, err := dataset.Synthetic(dataset.SyntheticConfig{N: 200, Input: dataset.Dist{Kind: dataset.DistFixed, Value: 100}, Output: dataset.Dist{Kind: dataset.DistFixed, Value: 1}, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
@@ -248,26 +254,22 @@ func TestSynthetic_OneTokenPerWord(t *testing.T) {
 	if len(vocab) < 32 {
 		t.Errorf("only %d distinct words in 20000 draws", len(vocab))
 	}
-	for _, name := range []string{"llama3", "mistral", "qwen3"} {
-		p := filepath.Join("../../../shared/fixtures/tokenizers", name, "tokenizer.json")
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Skipf("tokenizer fixture %s not available (%v)", p, err)
-		}
-		var tok struct {
-			Model struct {
-				Vocab map[string]int `json:"vocab"`
-			} `json:"model"`
-		}
-		if err := json.Unmarshal(raw, &tok); err != nil {
-			t.Fatal(err)
-		}
-		for w := range vocab {
-			// Byte-level BPE writes the space as "Ġ", SentencePiece as "▁".
-			if _, ok := tok.Model.Vocab["Ġ"+w]; !ok {
-				if _, ok := tok.Model.Vocab["▁"+w]; !ok {
-					t.Errorf("%s: %q is not a single token", name, " "+w)
-				}
+	var tok struct {
+		Model struct {
+			Vocab map[string]int `json:"vocab"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(tokenizerJSON, &tok); err != nil {
+		t.Fatal(err)
+	}
+	if len(tok.Model.Vocab) < 1000 {
+		t.Fatalf("%s: vocabulary of %d entries", name, len(tok.Model.Vocab))
+	}
+	for w := range vocab {
+		// Byte-level BPE writes the space as "Ġ", SentencePiece as "▁".
+		if _, ok := tok.Model.Vocab["Ġ"+w]; !ok {
+			if _, ok := tok.Model.Vocab["▁"+w]; !ok {
+				t.Errorf("%s: %q is not a single token", name, " "+w)
 			}
 		}
 	}

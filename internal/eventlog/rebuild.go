@@ -104,18 +104,23 @@ func (b *builder) register(chunkDelta bool) error {
 	b.counter(metrics.TrackedDuration, false)
 	b.counter(metrics.TotalDuration, false)
 	b.counter(metrics.RetriedRequests, false)
+	b.counter(metrics.TrackedIssueDuration, false)
 	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
 	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
+	// The tail-latency series carry early-stopping estimates, as the
+	// aggregator's do.
+	tailOpts := timeOpts
+	tailOpts.EarlyStopping = true
 	if b.streaming {
-		b.newSeries(metrics.SeriesTTFT, timeOpts)
+		b.newSeries(metrics.SeriesTTFT, tailOpts)
 	}
-	b.newSeries(metrics.SeriesLatency, timeOpts)
+	b.newSeries(metrics.SeriesLatency, tailOpts)
 	b.newSeries(metrics.SeriesFailedLatency, timeOpts)
 	if b.streaming {
 		if chunkDelta {
 			b.newSeries(metrics.SeriesChunkDelta, timeOpts)
 		}
-		o := timeOpts
+		o := tailOpts
 		o.Float = true
 		b.newSeries(metrics.SeriesTPOT, o)
 	}
@@ -165,7 +170,7 @@ func (b *builder) record(name string, v int64) {
 	}
 }
 
-type window struct{ start, lastComplete int64 }
+type window struct{ start, lastComplete, lastIssue int64 }
 
 func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 	var (
@@ -190,7 +195,7 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		case event.SessionStopLoadgen.Topic():
 			stopped = true
 		case event.SessionStartTracking.Topic():
-			windows = append(windows, window{start: m.TS, lastComplete: m.TS})
+			windows = append(windows, window{start: m.TS, lastComplete: m.TS, lastIssue: m.TS})
 		}
 		if m.Err != "" {
 			if m.Fails != 0 {
@@ -225,6 +230,10 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 			continue
 		}
 		b.add(metrics.TrackedIssued, 1)
+		if r.Blk >= 0 && r.Blk < len(windows) {
+			w := &windows[r.Blk]
+			w.lastIssue = max(w.lastIssue, base+r.Iss)
+		}
 		if r.Late != nil {
 			b.record(metrics.SeriesLateness, max(*r.Late, 0))
 		}
@@ -283,11 +292,13 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 	for _, d := range deltas {
 		b.record(metrics.SeriesChunkDelta, d)
 	}
-	var tracked int64
+	var tracked, issuing int64
 	for _, w := range windows {
 		tracked += max(w.lastComplete-w.start, 0)
+		issuing += max(w.lastIssue-w.start, 0)
 	}
 	b.counters[metrics.TrackedDuration].Set(tracked)
+	b.counters[metrics.TrackedIssueDuration].Set(issuing)
 	b.counters[metrics.TotalDuration].Set(lastTS)
 	state := metrics.StateInterrupted
 	if ended && !stopped {

@@ -31,6 +31,15 @@ const (
 	// because the server closed a reused connection before answering (from
 	// the Retries of every completion, warmup included).
 	RetriedRequests = "retried_requests"
+	// TrackedIssueDuration is the sum over tracking windows of (last
+	// tracked issue − window start): tracked_samples_issued over it is the
+	// issue rate the scheduler achieved.
+	TrackedIssueDuration = "tracked_issue_duration_ns"
+	// TrackedGood counts the tracked samples that succeeded and met every
+	// bound of the goodput rule, and TrackedGoodTokens their output tokens;
+	// both exist only when the aggregator is given a rule.
+	TrackedGood       = "tracked_samples_good"
+	TrackedGoodTokens = "tracked_good_output_tokens"
 )
 
 // Series names.
@@ -102,6 +111,11 @@ const (
 	QPSName      = "qps"
 	TPSName      = "tps"
 	InFlightName = "in_flight"
+	// GoodputName and GoodTPSName are the goodput rates (with a goodput
+	// rule): good requests and their output tokens per second of tracked
+	// duration.
+	GoodputName = "goodput"
+	GoodTPSName = "good_tps"
 )
 
 // Unit is the unit of a metric's values as the snapshot carries them.
@@ -195,6 +209,13 @@ var dictionary = []Desc{
 		DisplayUnit: "s", DisplayScale: 1e-9},
 	{Name: RetriedRequests, Kind: KindCounter, Unit: UnitCount, Title: "Retried requests", Label: "retried",
 		Help: "Requests sent a second time because the server closed a reused connection before answering, warmup included."},
+	{Name: TrackedIssueDuration, Kind: KindCounter, Unit: UnitNanoseconds, Title: "Tracked issue duration", Label: "issuing",
+		Help:        "Sum over tracking windows of (last tracked issue − window start); the denominator of the achieved issue rate.",
+		DisplayUnit: "s", DisplayScale: 1e-9},
+	{Name: TrackedGood, Kind: KindCounter, Unit: UnitCount, Title: "Good samples (goodput)", Label: "good",
+		Help: "Tracked requests that succeeded and met every --goodput bound."},
+	{Name: TrackedGoodTokens, Kind: KindCounter, Unit: UnitTokens, Title: "Output tokens of good samples", Label: "good tokens",
+		Help: "Output tokens of the tracked requests that met every --goodput bound."},
 	// Error families.
 	{Name: ErrorCounterPrefix, Kind: KindCounter, Family: true, Unit: UnitCount, Title: "Errors by class", Label: "errors",
 		Help: "Failed tracked requests by error class."},
@@ -248,6 +269,10 @@ var dictionary = []Desc{
 		Help: "Output tokens (the osl total) per second of tracked duration."},
 	{Name: InFlightName, Kind: KindDerived, Unit: UnitCount, Title: "In flight", Label: "in flight",
 		Help: "Requests issued and not completed, warmup included."},
+	{Name: GoodputName, Kind: KindDerived, Float: true, Unit: UnitPerSecond, Title: "Goodput", Label: "goodput",
+		Help: "Good requests (within every --goodput bound) per second of tracked duration."},
+	{Name: GoodTPSName, Kind: KindDerived, Float: true, Unit: UnitTokensPerS, Title: "Good TPS", Label: "good TPS",
+		Help: "Output tokens of good requests per second of tracked duration."},
 }
 
 // byName indexes the entries (a family by its prefix).

@@ -48,6 +48,15 @@
 // its constant and its table entry there; a test fails when a consumer
 // package names a metric the dictionary does not know.
 //
+// A terminal series with exact values also carries, for each percentile, a
+// distribution-free 95 % confidence interval ([CIRanks]: the order
+// statistics whose binomial mass between them is at least 95 %) and, for
+// tail-latency series (SeriesOpts.EarlyStopping), MLPerf LoadGen's
+// early-stopping estimate ([ESRank]): "percentile_ci95":{key:[lo,hi]} and
+// "early_stopping_percentiles":{key:v} in the dict form, appended fields 10
+// to 12 on the wire; null where the samples are too few. Both are more ranks
+// of the same sorted values, selected with the percentiles.
+//
 // A Registry and its samplers belong to one goroutine (the aggregator's); they
 // are not safe for concurrent use. Snapshots are values and may be shared.
 package metrics

@@ -53,6 +53,7 @@ func ParseJSON(data []byte) (*Snapshot, error) {
 			m.Total, m.Min, m.Max, m.SumSq = anyNum(obj["total"]), anyNum(obj["min"]), anyNum(obj["max"]), anyNum(obj["sum_sq"])
 			m.Percentiles = parsePercentiles(obj["percentiles"])
 			m.Approximate, _ = obj["approximate"].(bool)
+			parseBounds(&m, obj["percentile_ci95"], obj["early_stopping_percentiles"])
 			if hs, ok := obj["histogram"].([]any); ok {
 				for _, h := range hs {
 					if b, ok := parseBucket(h); ok {
@@ -129,4 +130,25 @@ func intOf(v any) int64 {
 	}
 	i, _ := numOf(n).Int64()
 	return i
+}
+
+// parseBounds reads the confidence intervals and early-stopping estimates of
+// a terminal series, when the file has them; missing entries read as NaN.
+func parseBounds(m *Metric, ci, es any) {
+	ciObj, ok := ci.(map[string]any)
+	if !ok {
+		return
+	}
+	esObj, _ := es.(map[string]any)
+	m.Bounds = true
+	for i := range m.Percentiles {
+		p := &m.Percentiles[i]
+		p.Lo, p.Hi, p.ES = math.NaN(), math.NaN(), math.NaN()
+		if pair, ok := ciObj[p.Key].([]any); ok && len(pair) == 2 {
+			p.Lo, p.Hi = anyNum(pair[0]).Float64(), anyNum(pair[1]).Float64()
+		}
+		if esObj != nil {
+			p.ES = anyNum(esObj[p.Key]).Float64()
+		}
+	}
 }

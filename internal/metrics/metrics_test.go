@@ -315,7 +315,7 @@ func TestSnapshot_WireRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := cmp.Diff(snap, got, numCmp, cmpopts.EquateEmpty()); d != "" {
+		if d := cmp.Diff(snap, got, numCmp, cmpopts.EquateEmpty(), cmpopts.EquateNaNs()); d != "" {
 			t.Errorf("%s round trip (-want +got):\n%s", state, d)
 		}
 	}
@@ -337,7 +337,7 @@ func TestSnapshot_JSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(&snap, got, numCmp, cmpopts.EquateEmpty()); d != "" {
+	if d := cmp.Diff(&snap, got, numCmp, cmpopts.EquateEmpty(), cmpopts.EquateNaNs()); d != "" {
 		t.Errorf("JSON round trip (-want +got):\n%s", d)
 	}
 }

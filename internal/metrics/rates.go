@@ -1,5 +1,7 @@
 package metrics
 
+import "math"
+
 // Rates holds what the run's throughput figures are computed from, read from
 // one snapshot. QPS and TPS are defined here once, as the Python tool
 // defines them:
@@ -61,4 +63,21 @@ func (r Rates) Sub(prev Rates) Rates {
 // included (never negative).
 func InFlight(s *Snapshot) int64 {
 	return max(s.CounterInt(TotalIssued)-s.CounterInt(TotalCompleted), 0)
+}
+
+// Goodput returns the goodput rates of s: good requests and their output
+// tokens per second of tracked duration (tracked_samples_good and
+// tracked_good_output_tokens over tracked_duration_ns). ok is false when the
+// run had no goodput rule (no tracked_samples_good counter); the rates are
+// NaN while there is no tracked duration.
+func Goodput(s *Snapshot) (goodput, goodTPS float64, ok bool) {
+	good, ok := s.Find(TrackedGood)
+	if !ok {
+		return 0, 0, false
+	}
+	secs := float64(s.CounterInt(TrackedDuration)) / 1e9
+	if secs <= 0 {
+		return math.NaN(), math.NaN(), true
+	}
+	return good.Value.Float64() / secs, float64(s.CounterInt(TrackedGoodTokens)) / secs, true
 }

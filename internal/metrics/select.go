@@ -283,13 +283,12 @@ func (s *Series) barKeys(from, to int64) keyRange {
 	return r
 }
 
-// exactFrom computes the exact percentiles and histogram of m from the sorted
-// key blocks of src.
+// exactFrom computes the exact percentiles (with their bounds) and histogram
+// of m from the sorted key blocks of src.
 func (s *Series) exactFrom(m *Metric, edges []float64, src keySource) error {
-	ranks := make([]int64, len(s.percentiles))
-	for i, p := range s.percentiles {
-		ranks[i] = int64(lowerIndex(int(s.count), p))
-	}
+	// The confidence bounds and early-stopping estimates are more ranks to
+	// select beside the percentiles'.
+	ranks, bounds := s.finalRanks()
 	value := keyIntF
 	if s.isFloat {
 		value = keyFloat
@@ -299,9 +298,11 @@ func (s *Series) exactFrom(m *Metric, edges []float64, src keySource) error {
 	if err != nil {
 		return err
 	}
+	vals := make([]float64, len(keys))
 	for i, k := range keys {
-		m.Percentiles[i].Value = value(k)
+		vals[i] = value(k)
 	}
+	s.applyRanks(m, bounds, vals)
 	for i := range hist {
 		m.Histogram[i].Count = hist[i].Count
 	}

@@ -20,6 +20,9 @@ type SeriesOpts struct {
 	SigFigs     int       // HDR significant figures, 1..5; 0 means DefaultSigFigs
 	Buckets     int       // histogram buckets; 0 means DefaultBuckets
 	Percentiles []float64 // must contain 50; nil means DefaultPercentiles
+	// EarlyStopping computes MLPerf's early-stopping estimates of the
+	// percentiles ≥ 50 in the terminal snapshot (tail-latency series).
+	EarlyStopping bool
 }
 
 // Series records values into exact rollups, an HDR histogram and a raw list.
@@ -54,6 +57,7 @@ type Series struct {
 	percentiles []float64
 	keys        []string
 	buckets     int
+	es          bool
 }
 
 func newSeries(name string, o SeriesOpts, reg *Registry) (*Series, error) {
@@ -101,6 +105,7 @@ func newSeries(name string, o SeriesOpts, reg *Registry) (*Series, error) {
 		percentiles: slices.Clone(o.Percentiles),
 		keys:        keys,
 		buckets:     o.Buckets,
+		es:          o.EarlyStopping,
 		sorted:      true,
 	}, nil
 }
@@ -285,9 +290,12 @@ func (s *Series) exactStat(m *Metric, edges []float64) {
 		}
 		return float64(iRaw[i])
 	}
-	for i, p := range s.percentiles {
-		m.Percentiles[i].Value = at(lowerIndex(n, p))
+	ranks, bounds := s.finalRanks()
+	vals := make([]float64, len(ranks))
+	for i, r := range ranks {
+		vals[i] = at(int(r))
 	}
+	s.applyRanks(m, bounds, vals)
 	// One sweep over the sorted values: bucket i holds [edge_i, edge_i+1), the
 	// last one is closed, and values outside the edges are clipped in (as
 	// numpy.histogram after clip).
@@ -385,4 +393,68 @@ func (c *chunked[T]) flat() []T {
 	all = append(all, c.cur...)
 	c.full, c.cur = nil, all
 	return all
+}
+
+// finalRanks lists the 0-based ranks a terminal snapshot selects: each grid
+// percentile's, then the confidence bounds' and early-stopping estimates'
+// that exist (see boundRanks). applyRanks takes the values at these ranks,
+// in this order: whichever way the values are selected (sorted in memory,
+// or from spilled raw values), bounds are just more ranks to select.
+func (s *Series) finalRanks() ([]int64, []ranks) {
+	n := int(s.count)
+	ranks := make([]int64, 0, 4*len(s.percentiles))
+	for _, p := range s.percentiles {
+		ranks = append(ranks, int64(lowerIndex(n, p)))
+	}
+	bounds := s.boundRanks()
+	for _, r := range bounds {
+		for _, k := range [3]int64{r.lo, r.hi, r.es} {
+			if k >= 0 {
+				ranks = append(ranks, k)
+			}
+		}
+	}
+	return ranks, bounds
+}
+
+// applyRanks sets m's percentiles and bounds from vals, the values at the
+// ranks finalRanks returned with bounds.
+func (s *Series) applyRanks(m *Metric, bounds []ranks, vals []float64) {
+	for i := range s.percentiles {
+		m.Percentiles[i].Value = vals[i]
+	}
+	next := len(s.percentiles)
+	take := func(rank int64) float64 {
+		if rank < 0 {
+			return math.NaN()
+		}
+		v := vals[next]
+		next++
+		return v
+	}
+	for i, r := range bounds {
+		pc := &m.Percentiles[i]
+		pc.Lo = take(r.lo)
+		pc.Hi = take(r.hi)
+		pc.ES = take(r.es)
+	}
+	m.Bounds = true
+}
+
+// ranks are the 0-based ranks of one percentile's confidence interval and
+// early-stopping estimate; -1 where the values are too few.
+type ranks struct{ lo, hi, es int64 }
+
+// boundRanks returns the ranks to select, beside the percentiles', for the
+// terminal snapshot: more order statistics of the same sorted values.
+func (s *Series) boundRanks() []ranks {
+	out := make([]ranks, len(s.percentiles))
+	for i, p := range s.percentiles {
+		out[i].lo, out[i].hi = CIRanks(s.count, p, CIConfidence)
+		out[i].es = -1
+		if s.es && p >= 50 {
+			out[i].es = ESRank(s.count, p, ESConfidence)
+		}
+	}
+	return out
 }

@@ -57,6 +57,11 @@ const (
 type Percentile struct {
 	Key   string // the grid entry as Python's str(float): "99.9", "50.0"
 	Value float64
+	// Lo and Hi bound a 95 % confidence interval of the percentile (see
+	// [CIRanks]); ES is the early-stopping estimate (see [ESRank]). Only a
+	// terminal snapshot with exact values has them (Metric.Bounds); NaN
+	// where the samples are too few.
+	Lo, Hi, ES float64
 }
 
 // Bucket is one histogram bucket: [Lo, Hi) holding Count values (the last
@@ -82,6 +87,9 @@ type Metric struct {
 	// statistics: the raw values could not be spilled (disk full,
 	// unwritable) or read back. Live snapshots are always HDR and never set it.
 	Approximate bool
+	// Bounds says the percentiles carry confidence bounds and
+	// early-stopping estimates (a terminal snapshot's exact series).
+	Bounds bool
 }
 
 // Percentile returns the value at grid key k ("50.0", or "50").
@@ -160,12 +168,18 @@ func AppendSnapshot(b []byte, s *Snapshot) []byte {
 			b = appendNumMsgp(b, m.Value)
 			continue
 		}
-		// Approximate percentiles are marked by an 11th field, true,
-		// appended only when set. The 10th is the Python tool's optional
-		// early_stopping_percentiles (nil here), so that its decoders, which
-		// ignore trailing fields they do not know, read the frame.
+		// Fields after the 9th are appended (decoders skip the ones they do
+		// not know): the 10th is the Python tool's optional
+		// early_stopping_percentiles ({key: estimate or nil}; nil without
+		// bounds), the 11th the approximate mark, the 12th the 95 % intervals
+		// [[lo, hi], ...] in grid order. A series writes as many as it needs:
+		// 12 with bounds (exact values, so the mark is false), 11 when
+		// approximate.
 		fields := uint32(9)
-		if m.Approximate {
+		switch {
+		case m.Bounds:
+			fields = 12
+		case m.Approximate:
 			fields = 11
 		}
 		b = msgp.AppendArrayHeader(b, fields)
@@ -189,7 +203,24 @@ func AppendSnapshot(b []byte, s *Snapshot) []byte {
 			b = msgp.AppendFloat64(b, h.Hi)
 			b = msgp.AppendInt64(b, h.Count)
 		}
-		if m.Approximate {
+		if m.Bounds {
+			b = msgp.AppendMapHeader(b, uint32(len(m.Percentiles)))
+			for _, p := range m.Percentiles {
+				b = msgp.AppendString(b, p.Key)
+				if math.IsNaN(p.ES) {
+					b = msgp.AppendNil(b)
+				} else {
+					b = msgp.AppendFloat64(b, p.ES)
+				}
+			}
+			b = msgp.AppendBool(b, m.Approximate)
+			b = msgp.AppendArrayHeader(b, uint32(len(m.Percentiles)))
+			for _, p := range m.Percentiles {
+				b = msgp.AppendArrayHeader(b, 2)
+				b = msgp.AppendFloat64(b, p.Lo)
+				b = msgp.AppendFloat64(b, p.Hi)
+			}
+		} else if m.Approximate {
 			b = msgp.AppendNil(b)
 			b = msgp.AppendBool(b, true)
 		}
@@ -345,10 +376,16 @@ func decodeMetric(p []byte, m *Metric) ([]byte, error) {
 			}
 			h.Lo, h.Hi = lo.Float64(), hi.Float64()
 		}
+		if n >= 12 {
+			if p, err = decodeBounds(p, m); err != nil {
+				return p, err
+			}
+			return skipFields(p, n, 12)
+		}
 		// Field 10 (early_stopping_percentiles of the Python tool) is
 		// skipped; field 11, when a bool, is the approximate mark.
 		if n >= 11 {
-			if p, err = msgp.Skip(p); err != nil {
+			if p, err = skipValue(p, 0); err != nil {
 				return p, err
 			}
 			if msgp.NextType(p) == msgp.BoolType {
@@ -385,6 +422,77 @@ func fits(n uint32, size int, p []byte) error {
 		return fmt.Errorf("%d elements in %d bytes", n, len(p))
 	}
 	return nil
+}
+
+// decodeBounds reads the 10th to 12th fields of a terminal series: the
+// early-stopping map, the approximate mark and one [lo, hi] per percentile,
+// in grid order.
+func decodeBounds(p []byte, m *Metric) ([]byte, error) {
+	for i := range m.Percentiles {
+		pc := &m.Percentiles[i]
+		pc.Lo, pc.Hi, pc.ES = math.NaN(), math.NaN(), math.NaN()
+	}
+	var ne uint32
+	var err error
+	if msgp.NextType(p) == msgp.NilType {
+		p, err = msgp.ReadNilBytes(p) // a series without estimates
+	} else {
+		ne, p, err = msgp.ReadMapHeaderBytes(p)
+	}
+	if err != nil {
+		return p, err
+	}
+	if err := fits(ne, minPercentileBytes, p); err != nil {
+		return p, err
+	}
+	for range ne {
+		var k string
+		var v Num
+		if k, p, err = msgp.ReadStringBytes(p); err != nil {
+			return p, err
+		}
+		if v, p, err = readNumMsgp(p); err != nil {
+			return p, err
+		}
+		for i := range m.Percentiles {
+			if m.Percentiles[i].Key == k {
+				m.Percentiles[i].ES = v.Float64()
+			}
+		}
+	}
+	if msgp.NextType(p) == msgp.BoolType {
+		if m.Approximate, p, err = msgp.ReadBoolBytes(p); err != nil {
+			return p, err
+		}
+	} else if p, err = skipValue(p, 0); err != nil {
+		return p, err
+	}
+	nb, p, err := msgp.ReadArrayHeaderBytes(p)
+	if err != nil {
+		return p, err
+	}
+	if int(nb) != len(m.Percentiles) {
+		return p, fmt.Errorf("%d intervals for %d percentiles", nb, len(m.Percentiles))
+	}
+	for i := range m.Percentiles {
+		pc := &m.Percentiles[i]
+		var k uint32
+		if k, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
+			return p, err
+		}
+		if k != 2 {
+			return p, fmt.Errorf("interval of %d fields", k)
+		}
+		for _, dst := range []*float64{&pc.Lo, &pc.Hi} {
+			var v Num
+			if v, p, err = readNumMsgp(p); err != nil {
+				return p, err
+			}
+			*dst = v.Float64()
+		}
+	}
+	m.Bounds = true
+	return p, nil
 }
 
 func skipFields(p []byte, have, known uint32) ([]byte, error) {
@@ -521,12 +629,43 @@ func (s Snapshot) AppendJSON(b []byte) []byte {
 			b = append(b, ']')
 		}
 		b = append(b, ']')
+		if m.Bounds {
+			b = appendBoundsJSON(b, m)
+		}
 		if m.Approximate {
 			b = append(b, `,"approximate":true`...)
 		}
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
+}
+
+// appendBoundsJSON appends "percentile_ci95" ({key: [lo, hi]}, a side null
+// when the samples are too few) and "early_stopping_percentiles" ({key:
+// estimate or null}, as the Python tool names it).
+func appendBoundsJSON(b []byte, m *Metric) []byte {
+	b = append(b, `,"percentile_ci95":{`...)
+	for j, p := range m.Percentiles {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, p.Key)
+		b = append(b, ":["...)
+		b = appendJSONFloat(b, p.Lo)
+		b = append(b, ',')
+		b = appendJSONFloat(b, p.Hi)
+		b = append(b, ']')
+	}
+	b = append(b, `},"early_stopping_percentiles":{`...)
+	for j, p := range m.Percentiles {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, p.Key)
+		b = append(b, ':')
+		b = appendJSONFloat(b, p.ES)
+	}
+	return append(b, '}')
 }
 
 func appendJSONString(b []byte, s string) []byte {

@@ -397,7 +397,7 @@ func TestRecomputeRaw(t *testing.T) {
 			if !float && (got.Total.String() != want.Total.String() || got.SumSq.String() != want.SumSq.String()) {
 				t.Fatalf("integer sums differ: %v %v vs %v %v", got.Total, got.SumSq, want.Total, want.SumSq)
 			}
-			if !slices.Equal(got.Percentiles, want.Percentiles) || !slices.Equal(got.Histogram, want.Histogram) {
+			if !samePercentiles(got.Percentiles, want.Percentiles) || !slices.Equal(got.Histogram, want.Histogram) {
 				t.Fatalf("percentiles or histogram differ:\n%v\n%v", got.Percentiles, want.Percentiles)
 			}
 			// A new grid.
@@ -472,7 +472,7 @@ func TestSpill_fileNameCollision(t *testing.T) {
 	want := ref.Snapshot(StateComplete, 0, 1)
 	got := sp.Snapshot(StateComplete, 0, 1)
 	for i := range want.Metrics {
-		if !slices.Equal(want.Metrics[i].Percentiles, got.Metrics[i].Percentiles) {
+		if !samePercentiles(want.Metrics[i].Percentiles, got.Metrics[i].Percentiles) {
 			t.Errorf("%s: %v, want %v", want.Metrics[i].Name, got.Metrics[i].Percentiles, want.Metrics[i].Percentiles)
 		}
 	}
@@ -484,7 +484,7 @@ func TestSpill_fileNameCollision(t *testing.T) {
 // and no 11th decodes as exact.
 func TestSnapshot_approximateWire(t *testing.T) {
 	m := Metric{Kind: KindSeries, Name: "x", Count: 1, Total: Int(1), Min: Int(1), Max: Int(1), SumSq: Int(1),
-		Percentiles: []Percentile{{"50.0", 1}}, Histogram: []Bucket{{1, 10, 1}}, Approximate: true}
+		Percentiles: []Percentile{{Key: "50.0", Value: 1}}, Histogram: []Bucket{{1, 10, 1}}, Approximate: true}
 	snap := Snapshot{State: StateComplete, Metrics: []Metric{m}}
 	wire := AppendSnapshot(nil, &snap)
 	got, err := DecodeSnapshot(wire)
@@ -513,4 +513,13 @@ func TestSnapshot_approximateWire(t *testing.T) {
 			t.Errorf("python frame with 10 fields: %v %+v", err, got)
 		}
 	}
+}
+
+// samePercentiles compares percentile rows, bounds included, a NaN equal to a
+// NaN.
+func samePercentiles(a, b []Percentile) bool {
+	same := func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
+	return slices.EqualFunc(a, b, func(p, q Percentile) bool {
+		return p.Key == q.Key && same(p.Value, q.Value) && same(p.Lo, q.Lo) && same(p.Hi, q.Hi) && same(p.ES, q.ES)
+	})
 }

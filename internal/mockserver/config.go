@@ -70,6 +70,18 @@ type Config struct {
 	// Jitter scales every TTFT and per-token delay by a factor drawn
 	// uniformly from [1-Jitter, 1+Jitter]; dimensionless, in [0, 1).
 	Jitter float64 `yaml:"jitter"`
+	// SlowRate is the probability in [0, 1] that a request is slow: its
+	// time to first token is SlowTTFT instead of TTFT (a bimodal TTFT, so
+	// that the share of requests within a bound is known).
+	SlowRate float64 `yaml:"slow_rate"`
+	// SlowTTFT is the time to first token of a slow request (duration).
+	SlowTTFT time.Duration `yaml:"slow_ttft"`
+	// MaxConcurrent, when > 0, is how many requests the server generates
+	// at once (count); the others wait in a FIFO queue, their timing
+	// starting when they leave it, so that latency grows with load past
+	// capacity like a real server's. Injected 429 and 500 answers do not
+	// queue.
+	MaxConcurrent int `yaml:"max_concurrent_requests"`
 
 	// OutputTokens is the synthetic output length in tokens. When 0 and
 	// OutputDist is unset, the request's max_tokens is used (like a server
@@ -187,6 +199,15 @@ func (c Config) validate() error {
 	}
 	if !(c.Jitter >= 0 && c.Jitter < 1) {
 		return invalid("jitter %v must be in [0, 1)", c.Jitter)
+	}
+	if !(c.SlowRate >= 0 && c.SlowRate <= 1) {
+		return invalid("slow_rate %v must be in [0, 1]", c.SlowRate)
+	}
+	if c.SlowTTFT < 0 {
+		return invalid("slow_ttft %v must be >= 0", c.SlowTTFT)
+	}
+	if c.MaxConcurrent < 0 {
+		return invalid("max_concurrent_requests %d must be >= 0", c.MaxConcurrent)
 	}
 	if c.OutputTokens < 0 {
 		return invalid("output_tokens %d must be >= 0", c.OutputTokens)

@@ -49,6 +49,11 @@ type Server struct {
 	contentRep   string
 	reasoningRep string
 
+	// slots holds a token per request being generated when MaxConcurrent
+	// is set (nil otherwise); blocked senders on a channel are served in
+	// arrival order, which makes the wait a FIFO queue.
+	slots chan struct{}
+
 	seq         atomic.Uint64
 	requests    atomic.Uint64
 	badRequests atomic.Uint64
@@ -63,6 +68,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, rates: cfg.Faults.rates()}
+	if cfg.MaxConcurrent > 0 {
+		s.slots = make(chan struct{}, cfg.MaxConcurrent)
+	}
 	s.modelJSON = append([]byte{'"'}, jsonw.AppendEscaped(nil, cfg.Model)...)
 	s.modelJSON = append(s.modelJSON, '"')
 	s.modelsBody = append([]byte(`{"object":"list","data":[{"id":`), s.modelJSON...)
@@ -161,6 +169,7 @@ type job struct {
 	api       api
 	seq       uint64
 	arrival   time.Time
+	ttft      time.Duration // TTFT, or SlowTTFT for a slow request
 	fault     Fault
 	stream    bool
 	usage     bool
@@ -207,6 +216,10 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request, a api) {
 	// The fault is drawn first so that a request's fault depends only on
 	// the seed and its arrival order.
 	j.fault = pickFault(&s.rates, j.rng.float64())
+	j.ttft = s.cfg.TTFT
+	if s.cfg.SlowRate > 0 && j.rng.float64() < s.cfg.SlowRate {
+		j.ttft = s.cfg.SlowTTFT
+	}
 	if msg := s.plan(j, st); msg != "" {
 		s.badRequests.Add(1)
 		writeError(w, http.StatusBadRequest, "invalid_request_error", msg)
@@ -223,6 +236,16 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request, a api) {
 	case FaultHTTP500:
 		writeError(w, http.StatusInternalServerError, "server_error", "mockserver: injected internal error")
 		return
+	}
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
+		defer func() { <-s.slots }()
+		// The timing starts when the request leaves the queue.
+		j.arrival = time.Now()
 	}
 	st.prefix = s.appendPrefix(st.prefix[:0], a, j.stream, seq, arrival.Unix())
 	if j.stream {
@@ -340,7 +363,7 @@ func (c *clock) jittered(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
-func (c *clock) start() { c.due = c.jittered(c.s.cfg.TTFT) }
+func (c *clock) start() { c.due = c.jittered(c.j.ttft) }
 
 // skip moves the due time past k tokens.
 func (c *clock) skip(k int) {

@@ -15,7 +15,9 @@
 //     inferbench_in_flight (issued − completed, warmup included),
 //     inferbench_pending_token_counts (n_pending_tasks), inferbench_qps and
 //     inferbench_tps (by the metric dictionary's formulas, as the report
-//     computes them) and inferbench_snapshot_counter;
+//     computes them), inferbench_snapshot_counter, and with a goodput rule
+//     inferbench_goodput and inferbench_good_tps (good requests and their
+//     output tokens per second);
 //   - series become summaries in base units: quantiles from the snapshot's
 //     percentile grid ("99.9" → quantile="0.999"), _sum and _count; *_ns
 //     series are in seconds (ttft_ns → inferbench_ttft_seconds), token series
@@ -169,6 +171,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		prometheus.GaugeValue, qps)
 	emit(prometheus.NewDesc(Namespace+"_"+metrics.TPSName, help(metrics.TPSName), nil, nil),
 		prometheus.GaugeValue, tps)
+	if goodput, goodTPS, ok := metrics.Goodput(s); ok {
+		emit(prometheus.NewDesc(Namespace+"_"+metrics.GoodputName, help(metrics.GoodputName), nil, nil),
+			prometheus.GaugeValue, goodput)
+		emit(prometheus.NewDesc(Namespace+"_"+metrics.GoodTPSName, help(metrics.GoodTPSName), nil, nil),
+			prometheus.GaugeValue, goodTPS)
+	}
 
 	errDescs := make([]*prometheus.Desc, len(errorFamilies))
 	for i, f := range errorFamilies {

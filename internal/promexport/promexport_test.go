@@ -29,7 +29,8 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 	for _, n := range []string{metrics.TotalIssued, metrics.TotalCompleted, metrics.TotalFailed,
 		metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed,
 		metrics.TrackedDuration, metrics.TotalDuration, metrics.RetriedRequests, "errors.timeout", "errors.http_503",
-		metrics.WarmupErrorCounterPrefix + "http_503", metrics.OtherErrorCounterPrefix + "DecodeError"} {
+		metrics.WarmupErrorCounterPrefix + "http_503", metrics.OtherErrorCounterPrefix + "DecodeError",
+		metrics.TrackedGood, metrics.TrackedGoodTokens} {
 		var err error
 		if c[n], err = reg.NewCounter(n, false); err != nil {
 			t.Fatal(err)
@@ -58,6 +59,8 @@ func snapshots(t *testing.T) []metrics.Snapshot {
 		c[metrics.TrackedFailed].Add(1)
 		c["errors.timeout"].Add(1)
 		c[metrics.RetriedRequests].Add(2)
+		c[metrics.TrackedGood].Add(int64(n / 2))
+		c[metrics.TrackedGoodTokens].Add(int64(n * 10))
 		c[metrics.TrackedDuration].Add(1_234_567_891)
 		c[metrics.TotalDuration].Add(1_300_000_000)
 	}
@@ -161,6 +164,8 @@ func TestExporter(t *testing.T) {
 				"inferbench_snapshot_counter":     float64(s.Counter),
 				"inferbench_qps": float64(s.CounterInt(metrics.TrackedCompleted)-s.CounterInt(metrics.TrackedFailed)) /
 					(float64(s.CounterInt(metrics.TrackedDuration)) / 1e9),
+				"inferbench_goodput":  float64(s.CounterInt(metrics.TrackedGood)) / (float64(s.CounterInt(metrics.TrackedDuration)) / 1e9),
+				"inferbench_good_tps": float64(s.CounterInt(metrics.TrackedGoodTokens)) / (float64(s.CounterInt(metrics.TrackedDuration)) / 1e9),
 			}
 			for name, want := range gauges {
 				if got := one(t, fams, name, dto.MetricType_GAUGE).GetGauge().GetValue(); got != want {

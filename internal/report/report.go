@@ -20,11 +20,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/inferbench/inferbench/internal/atomicfile"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/rundir"
+	"github.com/inferbench/inferbench/internal/verdict"
 )
 
 // Version is the tool version written into reports; the CLI sets it.
@@ -48,10 +50,13 @@ func (v Value) MarshalJSON() ([]byte, error) {
 	return json.Marshal(float64(v))
 }
 
-// Percentile is one row of a series' percentile table.
+// Percentile is one row of a series' percentile table. CI95 is its
+// distribution-free 95 % confidence interval (from the terminal snapshot; a
+// null side: too few samples), absent from a live snapshot's report.
 type Percentile struct {
-	Key   string `json:"key"`
-	Value Value  `json:"value"`
+	Key   string    `json:"key"`
+	Value Value     `json:"value"`
+	CI95  *[2]Value `json:"ci95,omitempty"`
 }
 
 // Histogram is a series' histogram in display units.
@@ -73,7 +78,11 @@ type Section struct {
 	Avg         Value        `json:"avg"`
 	StdDev      Value        `json:"std_dev"`
 	Percentiles []Percentile `json:"percentiles"`
-	Histogram   Histogram    `json:"histogram"`
+	// EarlyStopping holds MLPerf LoadGen's early-stopping estimates (a 99 %
+	// upper bound of each percentile ≥ 50; null below the minimum sample
+	// count), as the Python tool writes them, for TTFT, TPOT and latency.
+	EarlyStopping map[string]Value `json:"early_stopping_percentiles,omitempty"`
+	Histogram     Histogram        `json:"histogram"`
 	// Approximate: the percentiles and histogram are HDR estimates (±0.1 %),
 	// not exact order statistics (the raw values could not be spilled).
 	Approximate bool `json:"percentiles_approximate,omitempty"`
@@ -122,9 +131,14 @@ type Report struct {
 	Warnings     []string   `json:"warnings,omitempty"`
 	// RebuiltFrom names the event-log files the snapshot was rebuilt from
 	// (see MarkRebuilt); NotRebuilt lists the series they could not give.
-	RebuiltFrom []string  `json:"rebuilt_from,omitempty"`
-	NotRebuilt  []string  `json:"series_not_rebuilt,omitempty"`
-	Sections    []Section `json:"metrics"`
+	RebuiltFrom []string `json:"rebuilt_from,omitempty"`
+	NotRebuilt  []string `json:"series_not_rebuilt,omitempty"`
+	// Goodput is the requests that met the goodput rule (--goodput).
+	Goodput *verdict.GoodputStats `json:"goodput,omitempty"`
+	// Verdict holds the SLO checks, the goodput rule's numbers and the
+	// load-delivered check; see SetVerdict.
+	Verdict  *verdict.Result `json:"verdict,omitempty"`
+	Sections []Section       `json:"metrics"`
 }
 
 // Samples counts a group of samples (the warmup): completed = succeeded +
@@ -287,7 +301,19 @@ func section(m *metrics.Metric, title, unit string, scale float64) Section {
 		sec.Median = sc((m.Min.Float64() + m.Max.Float64()) / 2)
 	}
 	for _, p := range m.Percentiles {
-		sec.Percentiles = append(sec.Percentiles, Percentile{Key: p.Key, Value: sc(p.Value)})
+		row := Percentile{Key: p.Key, Value: sc(p.Value)}
+		if m.Bounds {
+			row.CI95 = &[2]Value{sc(p.Lo), sc(p.Hi)}
+		}
+		sec.Percentiles = append(sec.Percentiles, row)
+	}
+	if m.Bounds && earlyStoppingSeries[m.Name] {
+		sec.EarlyStopping = map[string]Value{}
+		for _, p := range m.Percentiles {
+			if k, err := strconv.ParseFloat(p.Key, 64); err == nil && k >= 50 {
+				sec.EarlyStopping[p.Key] = sc(p.ES)
+			}
+		}
 	}
 	for _, b := range m.Histogram {
 		sec.Histogram.Buckets = append(sec.Histogram.Buckets, [2]Value{sc(b.Lo), sc(b.Hi)})
@@ -323,7 +349,15 @@ func stdDev(m *metrics.Metric) float64 {
 
 // JSON returns the report as indented JSON (result_summary.json).
 func (r *Report) JSON() ([]byte, error) {
-	return json.MarshalIndent(r, "", "  ")
+	// Not HTML-escaped: SLO expressions keep their < and >.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // ErrNoSnapshot is returned when a path holds no snapshot to report on.

@@ -110,6 +110,7 @@ func (r *Report) summary(w *bufio.Writer) {
 	}
 	fmt.Fprintf(w, "%s: %s\n", metrics.Title(metrics.QPSName), r.QPS.text(""))
 	fmt.Fprintf(w, "%s: %s\n", metrics.Title(metrics.TPSName), r.TPS.text(""))
+	r.writeVerdict(w)
 	if ag := r.OSLAgreement; ag != nil {
 		fmt.Fprintf(w, "OSL tokenizer vs server usage: %d samples compared, %d differ (%.1f%%), mean relative difference %.2f%%\n",
 			ag.Compared, ag.Differ, 100*float64(ag.DifferShare), 100*float64(ag.MeanRelDiff))
@@ -196,7 +197,14 @@ func (s *Section) write(w *bufio.Writer) {
 			fmt.Fprintln(w, "  Percentiles:")
 		}
 		for _, p := range s.Percentiles {
-			fmt.Fprintf(w, "    %6s: %s\n", p.Key, p.Value.text(s.Unit))
+			fmt.Fprintf(w, "    %6s: %s", p.Key, p.Value.text(s.Unit))
+			if p.CI95 != nil {
+				fmt.Fprintf(w, "  (95%% CI %s .. %s)", p.CI95[0].short(), p.CI95[1].short())
+			}
+			if es, ok := s.EarlyStopping[p.Key]; ok && es.Valid() {
+				fmt.Fprintf(w, "  early-stopping %s", es.short())
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	fmt.Fprintln(w)

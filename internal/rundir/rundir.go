@@ -27,16 +27,19 @@ const (
 	MetricsDir       = "metrics"
 	FinalFile        = "final_snapshot.json"
 	RawDir           = "raw"
-	SummaryFile      = "result_summary.json"
-	TextFile         = "report.txt"
-	SocketFile       = "metrics.sock"
+	// TimeseriesFile is the live snapshots' time series, in MetricsDir.
+	TimeseriesFile = "timeseries.jsonl"
+	SummaryFile    = "result_summary.json"
+	TextFile       = "report.txt"
+	SocketFile     = "metrics.sock"
 )
 
 // Artifacts returns the files a run leaves in its directory, relative to
 // it: any of them means the directory holds a run. The socket is not one: it
 // is removed at the end, and a stale one proves nothing.
 func Artifacts() []string {
-	return []string{ConfigFile, filepath.Join(MetricsDir, FinalFile), RequestsFile, EventsFile, LegacyEventsFile, SummaryFile, TextFile}
+	return []string{ConfigFile, filepath.Join(MetricsDir, FinalFile), filepath.Join(MetricsDir, TimeseriesFile),
+		RequestsFile, EventsFile, LegacyEventsFile, SummaryFile, TextFile}
 }
 
 // Config returns the path of the resolved configuration in dir.
@@ -53,6 +56,9 @@ func Metrics(dir string) string { return filepath.Join(dir, MetricsDir) }
 
 // Final returns the path of the terminal snapshot in dir.
 func Final(dir string) string { return filepath.Join(dir, MetricsDir, FinalFile) }
+
+// Timeseries returns the path of the live snapshots' time series in dir.
+func Timeseries(dir string) string { return filepath.Join(dir, MetricsDir, TimeseriesFile) }
 
 // Raw returns the path of the spilled raw values' directory in dir.
 func Raw(dir string) string { return filepath.Join(dir, MetricsDir, RawDir) }

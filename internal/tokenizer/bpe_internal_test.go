@@ -1,34 +1,20 @@
 package tokenizer
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/inferbench/inferbench/internal/tokenizer/tokenizertest"
 )
 
 // TestMerge_LinearMatchesHeap checks that the two merge strategies agree on
 // every pre-tokenized piece of the fixture corpus and on whole lines.
 func TestMerge_LinearMatchesHeap(t *testing.T) {
-	dir := "../../../shared/fixtures/tokenizers"
-	f, err := os.Open(filepath.Join(dir, "corpus.jsonl"))
-	if err != nil {
-		t.Skipf("tokenizer fixtures not found at %s: %v", dir, err)
-	}
-	defer f.Close()
 	var texts []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var c struct{ Text string }
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range tokenizertest.Corpus(t) {
 		texts = append(texts, c.Text)
 	}
-	tok, err := Load(filepath.Join(dir, "qwen3"))
+	tok, err := Parse(tokenizertest.JSON(t, "qwen3"))
 	if err != nil {
 		t.Fatal(err)
 	}

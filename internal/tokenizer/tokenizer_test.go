@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/inferbench/inferbench/internal/tokenizer"
+	"github.com/inferbench/inferbench/internal/tokenizer/tokenizertest"
 )
 
 // spTokenizer is a small SentencePiece-style tokenizer.json (the Mistral
@@ -171,9 +172,8 @@ func TestLoad_Directory(t *testing.T) {
 // TestCount_Concurrent runs many goroutines over one tokenizer (run with
 // -race) and checks they agree with a serial pass.
 func TestCount_Concurrent(t *testing.T) {
-	requireFixtures(t)
-	corpus := readJSONL[corpusLine](t, filepath.Join(fixtureDir, "corpus.jsonl"))
-	tok, err := tokenizer.Load(filepath.Join(fixtureDir, "qwen3")) // fresh: empty cache
+	corpus := tokenizertest.Corpus(t)
+	tok, err := tokenizer.Parse(tokenizertest.JSON(t, "qwen3")) // fresh: empty cache
 	if err != nil {
 		t.Fatal(err)
 	}

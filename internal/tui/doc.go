@@ -26,5 +26,8 @@
 // The package depends on metrics only (DESIGN §2); metric names, labels,
 // units and the QPS/TPS formulas come from the metric dictionary there
 // ([metrics.Lookup], [metrics.RatesOf]). A Model changes only in Update, on
+//
+// The package depends on metrics only (docs/design.md §2); it knows the aggregator's
+// metric names as constants of its own. A Model changes only in Update, on
 // the program's goroutine; it is not safe for concurrent use.
 package tui

@@ -366,3 +366,24 @@ func TestDictionaryNames(t *testing.T) {
 		}
 	}
 }
+
+// With a goodput rule the snapshot has the goodput counters, and the frame a
+// goodput line, still within the terminal.
+func TestModel_Goodput(t *testing.T) {
+	seq := sessions(t)["complete"]
+	s := seq[len(seq)-1]
+	completed := s.CounterInt(metrics.TrackedCompleted)
+	s.Metrics = append(s.Metrics,
+		metrics.Metric{Kind: metrics.KindCounter, Name: metrics.TrackedGood, Value: metrics.Int(completed / 2)},
+		metrics.Metric{Kind: metrics.KindCounter, Name: metrics.TrackedGoodTokens, Value: metrics.Int(completed * 5)})
+	m, _ := feed(t, New(Options{Target: 150}), tea.WindowSizeMsg{Width: 100, Height: 40})
+	m, _ = feed(t, m, snapshotMsg{s})
+	v := m.View()
+	want := fmt.Sprintf("%5.1f%% of completed", 100*float64(completed/2)/float64(completed))
+	if !strings.Contains(v, "Goodput") || !strings.Contains(v, want) {
+		t.Errorf("no goodput line with %q:\n%s", want, v)
+	}
+	if n := len(strings.Split(strings.TrimRight(v, "\n"), "\n")); n > 40 {
+		t.Errorf("%d lines, more than the 40-row terminal", n)
+	}
+}

@@ -66,6 +66,9 @@ func (m Model) View() string {
 	m.table(&b)
 	b.WriteString("\n")
 	used := 16 // lines written so far plus the histogram title, warnings and help
+	if m.goodput(&b) {
+		used++
+	}
 	m.histogram(&b, w, max(m.height-used-len(tableRows), 4))
 	m.warnings(&b)
 	b.WriteString(styleDim.Render(m.help()))
@@ -152,6 +155,26 @@ func (m Model) rates(b *strings.Builder) {
 		fmt.Fprintf(b, "%s %s\n", padRight(head, sparkLabelW), r.sp.lines[0])
 		fmt.Fprintf(b, "%s %s\n", padRight(styleDim.Render(sub), sparkLabelW), r.sp.lines[1])
 	}
+}
+
+// goodput draws the goodput line of a run with a goodput rule (the
+// snapshot has its counter) and reports whether it did.
+func (m Model) goodput(b *strings.Builder) bool {
+	s := &m.snap
+	rate, goodTPS, ok := metrics.Goodput(s)
+	if !ok {
+		return false
+	}
+	if math.IsNaN(rate) {
+		rate, goodTPS = 0, 0
+	}
+	good := s.CounterInt(metrics.TrackedGood)
+	share := 0.0
+	if c := s.CounterInt(metrics.TrackedCompleted); c > 0 {
+		share = 100 * float64(good) / float64(c)
+	}
+	fmt.Fprintf(b, "Goodput %7.1f req/s  %5.1f%% of completed  %10.1f good tok/s\n", rate, share, goodTPS)
+	return true
 }
 
 // sparkLabelW is the width of the QPS and TPS labels left of the sparklines.

@@ -7,7 +7,10 @@ usage: pysnap.py ADDR
 Frames are a 40-byte NUL-padded topic ("MET") then a msgpack array
 [counter, timestamp_ns, state, n_pending_tasks, metrics]; a metric is
 ["counter", name, value] or ["series", name, count, total, min, max, sum_sq,
-{percentile: value}, [[[lo, hi], count], ...]]. NaN and infinities become null.
+{percentile: value}, [[[lo, hi], count], ...]], and for a terminal series
+appended fields: {percentile: early-stopping estimate or None} (as the
+Python tool appends it), the approximate mark, and [[lo, hi], ...], the 95 %
+intervals in grid order. NaN and infinities become null.
 """
 import json
 import math
@@ -32,12 +35,16 @@ def to_dict(s):
         if m[0] == "counter":
             out.append({"type": "counter", "name": m[1], "value": scrub(m[2])})
         else:
-            out.append({
+            d = {
                 "type": "series", "name": m[1], "count": m[2], "total": scrub(m[3]),
                 "min": scrub(m[4]), "max": scrub(m[5]), "sum_sq": scrub(m[6]),
                 "percentiles": {k: scrub(v) for k, v in m[7].items()},
                 "histogram": [[[scrub(lo), scrub(hi)], c] for (lo, hi), c in m[8]],
-            })
+            }
+            if len(m) > 11:
+                d["percentile_ci95"] = {k: [scrub(lo), scrub(hi)] for k, (lo, hi) in zip(m[7].keys(), m[11])}
+                d["early_stopping_percentiles"] = {k: scrub(v) for k, v in m[9].items()}
+            out.append(d)
     return {"counter": counter, "timestamp_ns": ts, "state": state,
             "n_pending_tasks": pending, "metrics": out}
 
