@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/inferbench/inferbench/internal/config"
+	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
 	"github.com/inferbench/inferbench/internal/verdict"
 )
@@ -35,7 +36,7 @@ func verdictFlags(fs *pflag.FlagSet, c *config.Run) {
 			return nil
 		},
 		get: func() string { return c.Goodput },
-	}, "goodput", "count good requests: succeeded and within every bound, e.g. ttft<=200ms,tpot<=50ms,latency<=5s")
+	}, metrics.GoodputName, "count good requests: succeeded and within every bound, e.g. ttft<=200ms,tpot<=50ms,latency<=5s")
 	fs.DurationVar(&c.MaxLateness, "max-lateness", c.MaxLateness, "load-delivered check: scheduler lateness p99 at most this")
 	fs.BoolVar(&c.StrictLoad, "strict-load", c.StrictLoad, "exit 3 when the load was not delivered (issue rate below 95% of --target-qps, or lateness over --max-lateness)")
 }

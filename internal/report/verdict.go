@@ -6,12 +6,13 @@ import (
 	"math"
 	"strings"
 
+	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/verdict"
 )
 
 // earlyStoppingSeries are the series whose early-stopping estimates the
 // report shows, as the Python tool does.
-var earlyStoppingSeries = map[string]bool{"ttft_ns": true, "tpot_ns": true, "sample_latency_ns": true}
+var earlyStoppingSeries = map[string]bool{metrics.SeriesTTFT: true, metrics.SeriesTPOT: true, metrics.SeriesLatency: true}
 
 // LoadNotDelivered starts the warning of a run whose load was not delivered.
 const LoadNotDelivered = "load not delivered"

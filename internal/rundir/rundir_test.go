@@ -32,7 +32,7 @@ func TestPaths(t *testing.T) {
 
 func TestArtifacts(t *testing.T) {
 	got := rundir.Artifacts()
-	want := []string{"config.yaml", filepath.FromSlash("metrics/final_snapshot.json"), "requests.jsonl", "events.jsonl.zst",
+	want := []string{"config.yaml", filepath.FromSlash("metrics/final_snapshot.json"), filepath.FromSlash("metrics/timeseries.jsonl"), "requests.jsonl", "events.jsonl.zst",
 		"events.jsonl", "result_summary.json", "report.txt"}
 	if len(got) != len(want) {
 		t.Fatalf("Artifacts() = %q, want %q", got, want)
