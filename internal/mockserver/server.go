@@ -393,6 +393,10 @@ func (c *clock) wait(ctx context.Context) bool {
 	}
 }
 
+// ready reports whether the next token is due already (wait would not
+// sleep).
+func (c *clock) ready() bool { return time.Until(c.j.arrival.Add(c.due)) <= 0 }
+
 func (c *clock) stop() {
 	if c.timer != nil {
 		c.timer.Stop()
@@ -470,16 +474,31 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, st *reqS
 		h["Connection"] = hdrClose
 	}
 	fl, _ := w.(http.Flusher)
+	// Chunks are written as they are generated and flushed before the
+	// server waits: chunks due at the same instant (--tpot 0) leave in one
+	// write, as from a server that produced them in one step, and a timed
+	// chunk leaves at its due time.
+	dirty := false
 	send := func(b []byte) {
 		_, _ = w.Write(b)
-		if fl != nil {
+		dirty = true
+	}
+	flush := func() {
+		if dirty && fl != nil {
 			fl.Flush()
 		}
+		dirty = false
 	}
 	ctx := r.Context()
 	ck := clock{s: s, j: j}
 	ck.start()
 	defer ck.stop()
+	wait := func() bool {
+		if !ck.ready() {
+			flush()
+		}
+		return ck.wait(ctx)
+	}
 
 	tpc := s.cfg.TokensPerChunk
 	nChunks := (j.reasoning+tpc-1)/tpc + (j.content+tpc-1)/tpc
@@ -494,12 +513,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, st *reqS
 		}
 		switch j.fault {
 		case FaultReset:
+			flush()
 			resetConn(w)
 			return true
 		case FaultTruncate:
 			return true
 		case FaultStall:
 			send(nil)
+			flush()
 			stall(w, r)
 			return true
 		case FaultMalformed:
@@ -514,7 +535,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, st *reqS
 			}
 			k := min(tpc, left)
 			ck.skip(k - 1)
-			if !ck.wait(ctx) {
+			if !wait() {
 				return false
 			}
 			st.out = appendDeltaChunk(st.out[:0], st.prefix, j.api, kind, role, src.take(k), src.escape())
@@ -531,11 +552,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, st *reqS
 	if midStream() {
 		return
 	}
-	if chunk == 0 && !ck.wait(ctx) {
+	if chunk == 0 && !wait() {
 		return
 	}
 	st.out = appendFinalChunk(st.out[:0], st.prefix, j.api, role, j.finish, j.usage, j.promptTok, j.reasoning+j.content)
 	send(st.out)
+	flush()
 }
 
 // resetConn closes the client connection with a TCP RST.
