@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/inferbench/inferbench/internal/msgpskip"
 )
 
 // TopicSize is the size of the NUL-padded topic that starts every ZeroMQ frame:
@@ -73,10 +75,6 @@ const (
 	promptFields = 8
 	outputFields = 4
 )
-
-// maxDepth bounds the nesting of values the decoder skips (fields it does not
-// know), so a hostile frame of nested arrays cannot recurse deeply.
-const maxDepth = 32
 
 // AppendRecord appends the msgpack map form of r to b, in the current layout
 // of the Python tool, with inferbench's extensions as extra keys.
@@ -286,30 +284,30 @@ func DecodeRecord(p []byte) (Record, error) {
 				finish, p, err = msgp.ReadStringZC(p)
 				hasFinish = true
 			} else {
-				p, err = skip(p, 0)
+				p, err = msgpskip.Skip(p)
 			}
 		case keyScheduledNS:
 			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
 				sched, p, err = msgp.ReadInt64Bytes(p)
 				hasSched = true
 			} else {
-				p, err = skip(p, 0)
+				p, err = msgpskip.Skip(p)
 			}
 		case keyRetries:
 			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
 				retries, p, err = msgp.ReadInt32Bytes(p)
 			} else {
-				p, err = skip(p, 0)
+				p, err = msgpskip.Skip(p)
 			}
 		case keyUsage:
 			if msgp.NextType(p) == msgp.MapType {
 				p, err = readUsage(p, &usage)
 				hasUsage = true
 			} else {
-				p, err = skip(p, 0)
+				p, err = msgpskip.Skip(p)
 			}
 		default:
-			p, err = skip(p, 0)
+			p, err = msgpskip.Skip(p)
 		}
 		if err != nil {
 			return r, fmt.Errorf("%w: %s: %v", ErrDecode, key, err)
@@ -393,7 +391,7 @@ func decodeData(p []byte) (Data, *outputUsage, []byte, error) {
 			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
 				d.ScheduledNS, p, err = msgp.ReadInt64Bytes(p)
 			} else {
-				p, err = skip(p, 0)
+				p, err = msgpskip.Skip(p)
 			}
 			if err != nil {
 				return nil, nil, p, err
@@ -433,7 +431,7 @@ func decodeData(p []byte) (Data, *outputUsage, []byte, error) {
 					o.Usage = &ou.u
 				}
 			} else {
-				p, err = skip(p, 0)
+				p, err = msgpskip.Skip(p)
 			}
 			if err != nil {
 				return nil, nil, p, err
@@ -446,7 +444,7 @@ func decodeData(p []byte) (Data, *outputUsage, []byte, error) {
 					o.FinishReason = finishReason(fr)
 				}
 			} else {
-				p, err = skip(p, 0)
+				p, err = msgpskip.Skip(p)
 			}
 			if err != nil {
 				return nil, nil, p, err
@@ -485,62 +483,11 @@ func readKey(p []byte) ([]byte, []byte, error) {
 	return msgp.ReadMapKeyZC(p)
 }
 
-// skip skips one value of any type. Containers are walked with their
-// lengths checked against the bytes that remain and their nesting bounded by
-// maxDepth; scalars, strings and bins are skipped by msgp, which checks their
-// lengths.
-func skip(p []byte, depth int) ([]byte, error) {
-	// Fast paths for what the Python tool's records hold most: nil (unset
-	// payload fields, turn), small integers and short strings.
-	if len(p) > 0 {
-		switch c := p[0]; {
-		case c == 0xc0 || c < 0x80 || c >= 0xe0: // nil, positive and negative fixint
-			return p[1:], nil
-		case c&0xe0 == 0xa0: // fixstr
-			n := 1 + int(c&0x1f)
-			if len(p) < n {
-				return p, msgp.ErrShortBytes
-			}
-			return p[n:], nil
-		}
-	}
-	var n uint64
-	switch msgp.NextType(p) {
-	case msgp.ArrayType:
-		m, rest, err := msgp.ReadArrayHeaderBytes(p)
-		if err != nil {
-			return p, err
-		}
-		n, p = uint64(m), rest
-	case msgp.MapType:
-		m, rest, err := msgp.ReadMapHeaderBytes(p)
-		if err != nil {
-			return p, err
-		}
-		n, p = 2*uint64(m), rest
-	default:
-		return msgp.Skip(p)
-	}
-	if n > uint64(len(p)) {
-		return p, fmt.Errorf("container of %d elements in %d bytes", n, len(p))
-	}
-	if depth >= maxDepth {
-		return p, fmt.Errorf("values nested deeper than %d", maxDepth)
-	}
-	var err error
-	for ; n > 0; n-- {
-		if p, err = skip(p, depth+1); err != nil {
-			return p, err
-		}
-	}
-	return p, nil
-}
-
 // skipN skips the fields of an array payload past the ones this version knows.
 func skipN(p []byte, have, known uint32) ([]byte, error) {
 	var err error
 	for i := known; i < have; i++ {
-		if p, err = skip(p, 0); err != nil {
+		if p, err = msgpskip.Skip(p); err != nil {
 			return p, err
 		}
 	}
@@ -621,7 +568,7 @@ func readUsage(p []byte, u *Usage) ([]byte, error) {
 			dst = &u.ReasoningTokens
 		}
 		if t := msgp.NextType(p); dst == nil || t != msgp.IntType && t != msgp.UintType {
-			p, err = skip(p, 0)
+			p, err = msgpskip.Skip(p)
 		} else {
 			*dst, p, err = msgp.ReadInt64Bytes(p)
 		}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/inferbench/inferbench/internal/msgpskip"
 )
 
 // State is the session state a snapshot was taken in. States only move
@@ -385,7 +387,7 @@ func decodeMetric(p []byte, m *Metric) ([]byte, error) {
 		// Field 10 (early_stopping_percentiles of the Python tool) is
 		// skipped; field 11, when a bool, is the approximate mark.
 		if n >= 11 {
-			if p, err = skipValue(p, 0); err != nil {
+			if p, err = msgpskip.Skip(p); err != nil {
 				return p, err
 			}
 			if msgp.NextType(p) == msgp.BoolType {
@@ -411,9 +413,6 @@ const (
 	minPercentileBytes = 2
 	minBucketBytes     = 5
 )
-
-// maxSkipDepth bounds the nesting of the fields the decoder skips.
-const maxSkipDepth = 32
 
 // fits reports an error when n elements of at least size bytes each cannot
 // fit in the bytes that remain.
@@ -464,7 +463,7 @@ func decodeBounds(p []byte, m *Metric) ([]byte, error) {
 		if m.Approximate, p, err = msgp.ReadBoolBytes(p); err != nil {
 			return p, err
 		}
-	} else if p, err = skipValue(p, 0); err != nil {
+	} else if p, err = msgpskip.Skip(p); err != nil {
 		return p, err
 	}
 	nb, p, err := msgp.ReadArrayHeaderBytes(p)
@@ -498,43 +497,7 @@ func decodeBounds(p []byte, m *Metric) ([]byte, error) {
 func skipFields(p []byte, have, known uint32) ([]byte, error) {
 	var err error
 	for i := known; i < have; i++ {
-		if p, err = skipValue(p, 0); err != nil {
-			return p, err
-		}
-	}
-	return p, nil
-}
-
-// skipValue skips one value: containers are walked with their lengths checked
-// against the remaining bytes and their nesting bounded; scalars, strings and
-// bins are skipped by msgp, which checks their lengths.
-func skipValue(p []byte, depth int) ([]byte, error) {
-	var n uint64
-	switch msgp.NextType(p) {
-	case msgp.ArrayType:
-		m, rest, err := msgp.ReadArrayHeaderBytes(p)
-		if err != nil {
-			return p, err
-		}
-		n, p = uint64(m), rest
-	case msgp.MapType:
-		m, rest, err := msgp.ReadMapHeaderBytes(p)
-		if err != nil {
-			return p, err
-		}
-		n, p = 2*uint64(m), rest
-	default:
-		return msgp.Skip(p)
-	}
-	if n > uint64(len(p)) {
-		return p, fmt.Errorf("container of %d elements in %d bytes", n, len(p))
-	}
-	if depth >= maxSkipDepth {
-		return p, fmt.Errorf("values nested deeper than %d", maxSkipDepth)
-	}
-	var err error
-	for ; n > 0; n-- {
-		if p, err = skipValue(p, depth+1); err != nil {
+		if p, err = msgpskip.Skip(p); err != nil {
 			return p, err
 		}
 	}
