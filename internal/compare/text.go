@@ -43,7 +43,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "\n* significant: the %s.\n", r.Rule)
 	for _, g := range r.Regressions {
 		fmt.Fprintf(&b, "REGRESSION %s: %s is %s worse than %s (%s vs %s; allowed %s)\n",
-			g.Bound, g.Run, pct(absV(g.RelDelta)), r.Runs[0], num(g.Value), num(g.Baseline), strconv.FormatFloat(g.Limit*100, 'f', -1, 64)+"%")
+			g.Bound, g.Run, strings.TrimPrefix(pct(absV(g.RelDelta)), "+"), r.Runs[0], num(g.Value), num(g.Baseline), strconv.FormatFloat(g.Limit*100, 'f', -1, 64)+"%")
 	}
 	if len(r.Bounds) > 0 && r.Pass {
 		fmt.Fprintf(&b, "no regression beyond %s\n", strings.Join(r.Bounds, ", "))
