@@ -17,7 +17,7 @@ import (
 // writeRun writes a run directory whose final snapshot comes from a real
 // registry: n successful requests with a TTFT around ttftMS (±10 %), a
 // fixed TPOT and latency, over 10 s.
-func writeRun(t *testing.T, ttftMS float64, n int) string {
+func writeRun(t *testing.T, ttftMS float64, n int, good ...int64) string {
 	t.Helper()
 	reg := metrics.NewRegistry()
 	counter := func(name string, v int64) {
@@ -31,6 +31,9 @@ func writeRun(t *testing.T, ttftMS float64, n int) string {
 	counter("tracked_samples_completed", int64(n))
 	counter("tracked_samples_failed", 0)
 	counter("tracked_duration_ns", 10e9)
+	for _, g := range good {
+		counter("tracked_samples_good", g)
+	}
 	series := func(name string) *metrics.Series {
 		d, _ := metrics.Lookup(name)
 		s, err := reg.NewSeries(name, d.SeriesOpts())
@@ -201,5 +204,30 @@ func TestParseBound(t *testing.T) {
 func TestLoadMissing(t *testing.T) {
 	if _, err := compare.Load(filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Fatal("no error for a missing run")
+	}
+}
+
+func TestCompareGoodputRowOnlyWhenCounted(t *testing.T) {
+	plain := writeRun(t, 20, 100)
+	res, err := compare.Compare(load(t, plain, plain), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Rows {
+		if r.Name == "goodput" {
+			t.Fatal("goodput row without a goodput counter")
+		}
+	}
+	a, b := writeRun(t, 20, 100, 80), writeRun(t, 20, 100, 60)
+	res, err = compare.Compare(load(t, a, b), bounds(t, "goodput:10%"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := row(t, res, "goodput").Cells
+	if g[0].Value != 8 || g[1].Value != 6 || g[1].RelDelta != -0.25 {
+		t.Fatalf("goodput cells %+v, want 8/s and 6/s (-25%%)", g)
+	}
+	if res.Pass || len(res.Regressions) != 1 {
+		t.Fatalf("a 25%% lower goodput passed goodput:10%%: %+v", res.Regressions)
 	}
 }

@@ -19,7 +19,8 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s = %s\n", runName(i), label)
 	}
 	b.WriteString("\n")
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := []string{"metric", "unit", runName(0)}
 	for i := 1; i < len(r.Runs); i++ {
 		n := runName(i)
@@ -39,6 +40,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for l := range strings.Lines(table.String()) {
+		b.WriteString(strings.TrimRight(l, " \n") + "\n")
 	}
 	fmt.Fprintf(&b, "\n* significant: the %s.\n", r.Rule)
 	for _, g := range r.Regressions {
