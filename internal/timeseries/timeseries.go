@@ -179,7 +179,7 @@ func AppendLine(b []byte, s, prev *metrics.Snapshot) []byte {
 		k string
 		v int64
 	}{{"issued", issued}, {"completed", completed}, {"failed", failed},
-		{"in_flight", max(s.CounterInt("total_samples_issued")-s.CounterInt("total_samples_completed"), 0)},
+		{metrics.InFlightName, metrics.InFlight(s)},
 		{"pending", s.NPendingTasks}} {
 		b = append(b, `,"`...)
 		b = append(b, f.k...)
