@@ -23,7 +23,7 @@ func TestDefaults_MatchConsumers(t *testing.T) {
 	}
 	wantLoad := loadgen.Config{Mode: loadgen.ModeOffline, MaxInFlight: loadgen.DefaultMaxInFlight,
 		Seed: loadgen.DefaultSeed, SampleSeed: loadgen.DefaultSeed, GracePeriod: loadgen.DefaultGracePeriod}
-	if got := bench.LoadgenConfig(d.Load); got != wantLoad {
+	if got := bench.LoadgenConfig(d.Load); !reflect.DeepEqual(got, wantLoad) {
 		t.Errorf("load defaults %+v, want loadgen's %+v", got, wantLoad)
 	}
 	if d.Metrics.PublishInterval != aggregator.DefaultPublishInterval || d.Metrics.DrainTimeout != aggregator.DefaultDrainTimeout ||

@@ -157,6 +157,11 @@ type Loadgen struct {
 	Seed          uint64        `yaml:"seed"`
 	SampleSeed    uint64        `yaml:"sample_seed"`
 	GracePeriod   time.Duration `yaml:"grace_period"`
+	// Burstiness, RampUp and Stages shape an open-loop rate: see
+	// loadgen.Config. Stages is "QPS:DURATION,…" (e.g. "10:30s,20:30s").
+	Burstiness float64       `yaml:"burstiness"`
+	RampUp     time.Duration `yaml:"ramp_up"`
+	Stages     string        `yaml:"stages"`
 }
 
 // Metrics configures the aggregator and the snapshot stream.
