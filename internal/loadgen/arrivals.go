@@ -150,3 +150,32 @@ func gamma(rng *rand.Rand, k float64) float64 {
 		}
 	}
 }
+
+// ExpectedArrivals is how many arrivals cfg's schedule expects in its first
+// d: the cumulative rate Λ(d). Callers use it to reject a shaped rate that
+// would issue nothing within a run's time limit.
+func ExpectedArrivals(cfg Config, d time.Duration) float64 {
+	t := d.Seconds()
+	if len(cfg.Stages) > 0 {
+		sum, start := 0.0, 0.0
+		for _, st := range cfg.Stages {
+			span := min(st.Duration.Seconds(), max(t-start, 0))
+			sum += st.QPS * span
+			start += st.Duration.Seconds()
+		}
+		return sum
+	}
+	if T := cfg.RampUp.Seconds(); T > 0 {
+		if t < T {
+			return cfg.TargetQPS * t * t / (2 * T)
+		}
+		return cfg.TargetQPS*T/2 + cfg.TargetQPS*(t-T)
+	}
+	return cfg.TargetQPS * t
+}
+
+// ExpectedSpan is when cfg's schedule expects its n-th arrival (Λ⁻¹(n)), in
+// seconds; false when stages end first.
+func ExpectedSpan(cfg Config, n int) (float64, bool) {
+	return NewSchedule(cfg).invLambda(float64(n))
+}
