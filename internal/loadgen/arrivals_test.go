@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/loadgen"
 )
 
@@ -274,5 +275,38 @@ func TestConfig_ValidateArrivals(t *testing.T) {
 	stagesOnly := loadgen.Config{Mode: loadgen.ModeConstant, Stages: []loadgen.Stage{{QPS: 5, Duration: time.Second}}}
 	if err := stagesOnly.Validate(); err != nil {
 		t.Errorf("stages without target_qps rejected: %v", err)
+	}
+}
+
+// TestSession_ShapedSchedule runs a bursty ramped session through the real
+// scheduler: every sample.issued carries the intended time the schedule
+// gives (so lateness is measured against it), and the issue order follows.
+func TestSession_ShapedSchedule(t *testing.T) {
+	cfg := loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 2000, Burstiness: 0.5, RampUp: 200 * time.Millisecond, NumSamples: 400, Seed: 7}
+	recs, res := collect(t, cfg, dataset3(50), &fakeDoer{}, nil)
+	if res.Issued != 400 {
+		t.Fatalf("issued %d, want 400", res.Issued)
+	}
+	var sched []int64
+	for _, r := range recs {
+		if r.Type == event.SampleIssued {
+			p := r.Data.(*event.PromptData)
+			if r.TimestampNS < p.ScheduledNS {
+				t.Fatalf("issued at %d before its intended time %d", r.TimestampNS, p.ScheduledNS)
+			}
+			sched = append(sched, p.ScheduledNS)
+		}
+	}
+	s := loadgen.NewSchedule(cfg)
+	var want []float64
+	for range sched {
+		at, _ := s.Next()
+		want = append(want, at)
+	}
+	for i := range sched {
+		got := float64(sched[i] - sched[0])
+		if w := want[i] - want[0]; math.Abs(got-w) > 2 {
+			t.Fatalf("arrival %d intended %v ns after the first, want %v (the schedule's)", i, got, w)
+		}
 	}
 }
