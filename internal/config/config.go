@@ -25,6 +25,8 @@
 //	load:            # see loadgen.Config
 //	  mode: poisson        # offline | poisson | constant | concurrency
 //	  target_qps: 10
+//	  burstiness: 0.5      # gamma shape of the gaps (poisson; 1 = Poisson)
+//	  ramp_up: 30s         # or stages: "10:30s,20:30s,40:60s"
 //	  num_samples: 1000
 //	metrics:
 //	  publish_interval: 250ms
