@@ -51,7 +51,20 @@ func LoadgenConfig(l config.Loadgen) loadgen.Config {
 		Seed:          l.Seed,
 		SampleSeed:    l.SampleSeed,
 		GracePeriod:   l.GracePeriod,
+		Burstiness:    l.Burstiness,
+		RampUp:        l.RampUp,
+		Stages:        stages(l.Stages),
 	}
+}
+
+// stages parses load.stages; a bad string yields none here and is reported
+// by validateRun.
+func stages(s string) []loadgen.Stage {
+	if s == "" {
+		return nil
+	}
+	st, _ := loadgen.ParseStages(s)
+	return st
 }
 
 // DatasetOptions are the dataset reader's options from dataset.options.
@@ -117,6 +130,11 @@ func validateRun(cfg *config.Run) error {
 	cc := ClientConfig(cfg.Endpoint)
 	if err := cc.Validate(); err != nil {
 		return fmt.Errorf("endpoint: %w", err)
+	}
+	if cfg.Load.Stages != "" {
+		if _, err := loadgen.ParseStages(cfg.Load.Stages); err != nil {
+			return fmt.Errorf("load.stages: %w", err)
+		}
 	}
 	lc := LoadgenConfig(cfg.Load)
 	if err := lc.Validate(); err != nil {

@@ -257,13 +257,18 @@ func TestCheckSchedule(t *testing.T) {
 		{"min duration alone too short", loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 0.01, MinDuration: 10 * time.Second}, 10, "--min-duration"},
 		{"a day exactly", loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 1, NumSamples: 86_400}, 10, ""},
 		{"offline ignores the rate", loadgen.Config{Mode: loadgen.ModeOffline, TargetQPS: 1e-9}, 10, ""},
+		// A ramp delays the first arrival: Λ(5 s) = 1·25/(2·60) ≈ 0.2.
+		{"ramp too long for the duration", loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 1, RampUp: time.Minute, Duration: 5 * time.Second}, 10, "ramp_up 1m0s"},
+		{"ramp within the duration", loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 1, RampUp: 10 * time.Second, Duration: 5 * time.Second}, 10, ""},
+		{"ramp pass beyond a day", loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 1, RampUp: time.Hour, NumSamples: 86_000}, 10, "longer than 24h"},
+		{"stages end the run", loadgen.Config{Mode: loadgen.ModePoisson, Stages: []loadgen.Stage{{QPS: 1, Duration: time.Second}}}, 1_000_000, ""},
 	}
 	for _, tc := range tests {
 		err := bench.CheckSchedule(tc.load, tc.n)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v, want accepted", tc.name, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "target_qps")):
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "load.target_qps")):
 			t.Errorf("%s: %v, want an error naming target_qps and %q", tc.name, err, tc.want)
 		}
 	}

@@ -22,6 +22,9 @@ func CheckSchedule(load loadgen.Config, datasetLen int) error {
 	if load.Mode != loadgen.ModePoisson && load.Mode != loadgen.ModeConstant {
 		return nil
 	}
+	if load.RampUp > 0 || len(load.Stages) > 0 {
+		return checkShaped(load, datasetLen)
+	}
 	qps := load.TargetQPS
 	if !(qps > 0) {
 		return nil // loadgen.Config.Validate names this one
@@ -46,6 +49,35 @@ func CheckSchedule(load loadgen.Config, datasetLen int) error {
 	if span := float64(n) / qps; span > MaxScheduleSpan.Seconds() {
 		return fmt.Errorf("load.target_qps %g: issuing %d samples at that rate takes %s, longer than %v: raise --target-qps, lower --num-samples, or bound the run with --duration",
 			qps, n, fmtSpan(span), MaxScheduleSpan)
+	}
+	return nil
+}
+
+// checkShaped is CheckSchedule for a ramped or staged rate, from the
+// schedule's cumulative rate.
+func checkShaped(load loadgen.Config, datasetLen int) error {
+	what := fmt.Sprintf("load.target_qps %g with ramp_up %v", load.TargetQPS, load.RampUp)
+	if len(load.Stages) > 0 {
+		what = "load.stages"
+	}
+	limit, flag := load.Duration, "duration"
+	if limit == 0 && load.NumSamples == 0 && load.MinDuration > 0 {
+		limit, flag = load.MinDuration, "min-duration"
+	}
+	if limit > 0 {
+		if e := loadgen.ExpectedArrivals(load, limit); e < 1 {
+			return fmt.Errorf("%s: %.2g requests expected within the %s %v, less than one: raise the rate, shorten --ramp-up or lengthen --%s",
+				what, e, flag, limit, flag)
+		}
+		return nil
+	}
+	n := load.NumSamples
+	if n == 0 {
+		n = datasetLen
+	}
+	if span, ok := loadgen.ExpectedSpan(load, n); ok && span > MaxScheduleSpan.Seconds() {
+		return fmt.Errorf("%s: issuing %d samples takes %s, longer than %v: raise --target-qps, shorten --ramp-up, or bound the run with --duration",
+			what, n, fmtSpan(span), MaxScheduleSpan)
 	}
 	return nil
 }

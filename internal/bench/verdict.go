@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/config"
@@ -34,9 +35,38 @@ func VerdictSpec(cfg *config.Run) (verdict.Spec, error) {
 	switch loadgen.Mode(cfg.Load.Mode) {
 	case loadgen.ModePoisson, loadgen.ModeConstant:
 		lc.TargetQPS = cfg.Load.TargetQPS
+		if cfg.Load.RampUp > 0 || cfg.Load.Stages != "" {
+			lc.TargetQPS = shapedMeanRate(LoadgenConfig(cfg.Load))
+		}
 	}
 	spec.Load = lc
 	return spec, nil
+}
+
+// shapedMeanRate is the issue rate a ramped or staged schedule expects on
+// average over the run (its cumulative rate over the run's span), which is
+// what the achieved rate is compared with; 0 (no rate check, lateness is
+// still checked) when the span is not known before the run.
+func shapedMeanRate(l loadgen.Config) float64 {
+	span := l.Duration.Seconds()
+	if span == 0 && l.NumSamples > 0 {
+		if s, ok := loadgen.ExpectedSpan(l, l.NumSamples); ok {
+			return float64(l.NumSamples) / s
+		}
+	}
+	if len(l.Stages) > 0 {
+		total := 0.0
+		for _, st := range l.Stages {
+			total += st.Duration.Seconds()
+		}
+		if span == 0 || span > total {
+			span = total // issuing ends after the last stage
+		}
+	}
+	if span == 0 {
+		return 0
+	}
+	return loadgen.ExpectedArrivals(l, time.Duration(span*1e9)) / span
 }
 
 // Verdict judges a run's snapshot by its configuration.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -132,6 +133,28 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 			return "poisson"
 		},
 	}, "arrival", "online: arrival law, poisson or constant")
+	fs.Var(funcValue{kind: "float",
+		set: func(s string) error {
+			k, err := strconv.ParseFloat(s, 64)
+			if err != nil || !(k > 0) || math.IsInf(k, 0) {
+				return errors.New("want a shape K > 0 (1 is Poisson, below 1 burstier, above 1 smoother)")
+			}
+			c.Load.Burstiness = k
+			return nil
+		},
+		get: func() string { return strconv.FormatFloat(c.Load.Burstiness, 'g', -1, 64) },
+	}, "burstiness", "online: gamma inter-arrival shape K with the --target-qps mean (1 = Poisson, <1 burstier, >1 smoother; default 1)")
+	fs.DurationVar(&c.Load.RampUp, "ramp-up", c.Load.RampUp, "online: grow the rate linearly from 0 to --target-qps over this long, then hold it")
+	fs.Var(funcValue{kind: "string",
+		set: func(s string) error {
+			if _, err := loadgen.ParseStages(s); err != nil {
+				return err
+			}
+			c.Load.Stages = s
+			return nil
+		},
+		get: func() string { return c.Load.Stages },
+	}, "stages", "online: piecewise-constant rate QPS:DURATION,… (e.g. 10:30s,20:30s,40:60s) instead of --target-qps; issuing ends after the last stage")
 	fs.IntVar(&c.Load.Concurrency, "concurrency", c.Load.Concurrency, "concurrency: requests kept in flight")
 	fs.IntVar(&c.Load.MaxInFlight, "max-in-flight", c.Load.MaxInFlight, "offline: requests in flight at most")
 	fs.IntVar(&c.Load.NumSamples, "num-samples", c.Load.NumSamples, "requests to issue (default: one pass over the dataset, or unlimited with --duration)")

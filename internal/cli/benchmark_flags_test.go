@@ -143,6 +143,10 @@ func TestBenchmarkFlags_OverrideConfig(t *testing.T) {
 		{"counts and durations", "online", []string{"--num-samples", "6", "--duration", "0s", "--min-duration", "2s", "--warmup", "0"}, func(c *config.Run) {
 			c.Load.NumSamples, c.Load.Duration, c.Load.MinDuration, c.Load.WarmupSamples = 6, 0, 2*time.Second, 0
 		}},
+		{"arrival shaping", "online", []string{"--arrival", "poisson", "--burstiness", "0.5", "--ramp-up", "30s"}, func(c *config.Run) {
+			c.Load.Mode, c.Load.Burstiness, c.Load.RampUp = string(loadgen.ModePoisson), 0.5, 30*time.Second
+		}},
+		{"stages", "online", []string{"--stages", "10:30s,20:1m"}, func(c *config.Run) { c.Load.Stages = "10:30s,20:1m" }},
 		{"seed sets both seeds", "online", []string{"--seed", "99"}, func(c *config.Run) { c.Load.Seed, c.Load.SampleSeed = 99, 99 }},
 		{"grace-period", "online", []string{"--grace-period", "1s"}, func(c *config.Run) { c.Load.GracePeriod = time.Second }},
 		{"report-dir", "online", []string{"--report-dir", "/tmp/flag"}, func(c *config.Run) { c.ReportDir = "/tmp/flag" }},

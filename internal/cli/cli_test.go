@@ -412,6 +412,12 @@ func TestBadInput(t *testing.T) {
 		{"bad header", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--header", "novalue"}, "--header"},
 		{"bad retry value", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--retry-closed-conn", "maybe"}, "--retry-closed-conn"},
 		{"negative read timeout", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--read-timeout", "-1s"}, "read_timeout"},
+		{"negative burstiness", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--burstiness", "-1"}, "--burstiness"},
+		{"zero burstiness", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--burstiness", "0"}, "--burstiness"},
+		{"burstiness with constant arrival", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--arrival", "constant", "--burstiness", "2"}, "burstiness"},
+		{"negative ramp-up", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--ramp-up", "-1s"}, "ramp_up"},
+		{"ramp-up in concurrency", []string{"benchmark", "concurrency", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--concurrency", "2", "--ramp-up", "5s"}, "ramp_up"},
+		{"bad stages", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--stages", "10:30s,x"}, "--stages"},
 		{"negative connect timeout", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--connect-timeout", "-1s"}, "connect_timeout"},
 	}
 	for _, tc := range tests {

@@ -25,6 +25,8 @@
 //	load:            # see loadgen.Config
 //	  mode: poisson        # offline | poisson | constant | concurrency
 //	  target_qps: 10
+//	  burstiness: 0.5      # gamma shape of the gaps (poisson; 1 = Poisson)
+//	  ramp_up: 30s         # or stages: "10:30s,20:30s,40:60s"
 //	  num_samples: 1000
 //	metrics:
 //	  publish_interval: 250ms
@@ -157,6 +159,11 @@ type Loadgen struct {
 	Seed          uint64        `yaml:"seed"`
 	SampleSeed    uint64        `yaml:"sample_seed"`
 	GracePeriod   time.Duration `yaml:"grace_period"`
+	// Burstiness, RampUp and Stages shape an open-loop rate: see
+	// loadgen.Config. Stages is "QPS:DURATION,…" (e.g. "10:30s,20:30s").
+	Burstiness float64       `yaml:"burstiness"`
+	RampUp     time.Duration `yaml:"ramp_up"`
+	Stages     string        `yaml:"stages"`
 }
 
 // Metrics configures the aggregator and the snapshot stream.

@@ -9,6 +9,10 @@
 //   - poisson: open loop; inter-arrival times are exponential with mean
 //     1/TargetQPS (seeded), so arrivals form a Poisson process.
 //   - constant: open loop; one request every 1/TargetQPS.
+//
+// Open-loop rates may be shaped (see [Schedule]): Burstiness K makes the
+// poisson gaps gamma-distributed with shape K; RampUp grows the rate linearly
+// from 0; Stages make it piecewise constant.
 //   - concurrency: closed loop; Concurrency workers each issue their next
 //     request when the previous one completes.
 //
@@ -79,6 +83,16 @@ type Config struct {
 	SampleSeed uint64 `yaml:"sample_seed"`
 	// GracePeriod is how long in-flight requests may finish after Stop.
 	GracePeriod time.Duration `yaml:"grace_period"`
+	// Burstiness is the shape K of the gamma inter-arrival times of a
+	// poisson schedule (mean 1/TargetQPS): 1 (or 0, unset) is Poisson, below
+	// 1 burstier, above 1 smoother (vLLM's semantics).
+	Burstiness float64 `yaml:"burstiness"`
+	// RampUp grows the rate linearly from 0 to TargetQPS over this long, then
+	// holds it (poisson, constant).
+	RampUp time.Duration `yaml:"ramp_up"`
+	// Stages, when set, replace TargetQPS with a piecewise-constant rate;
+	// issuing ends after the last stage.
+	Stages []Stage `yaml:"stages"`
 }
 
 // Validate checks the configuration; errors name the field.
@@ -86,7 +100,7 @@ func (c *Config) Validate() error {
 	switch c.Mode {
 	case ModeOffline:
 	case ModePoisson, ModeConstant:
-		if !(c.TargetQPS > 0) || math.IsInf(c.TargetQPS, 0) {
+		if len(c.Stages) == 0 && (!(c.TargetQPS > 0) || math.IsInf(c.TargetQPS, 0)) {
 			return fmt.Errorf("target_qps %v: a %s schedule needs a positive rate", c.TargetQPS, c.Mode)
 		}
 	case ModeConcurrency:
@@ -95,6 +109,26 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("mode %q: want offline, poisson, constant or concurrency", c.Mode)
+	}
+	if c.Burstiness < 0 || math.IsNaN(c.Burstiness) || math.IsInf(c.Burstiness, 0) {
+		return fmt.Errorf("burstiness %v: must be > 0 (1 is Poisson)", c.Burstiness)
+	}
+	if c.Burstiness > 0 && c.Mode != ModePoisson {
+		return fmt.Errorf("burstiness %v: applies to poisson arrivals only, not %s", c.Burstiness, c.Mode)
+	}
+	if c.RampUp < 0 {
+		return fmt.Errorf("ramp_up %v: must not be negative", c.RampUp)
+	}
+	if (c.RampUp > 0 || len(c.Stages) > 0) && c.Mode != ModePoisson && c.Mode != ModeConstant {
+		return fmt.Errorf("ramp_up and stages apply to poisson or constant arrivals, not %s", c.Mode)
+	}
+	if c.RampUp > 0 && len(c.Stages) > 0 {
+		return errors.New("ramp_up and stages: choose one")
+	}
+	for i, st := range c.Stages {
+		if !(st.QPS > 0) || math.IsInf(st.QPS, 0) || st.Duration <= 0 {
+			return fmt.Errorf("stages[%d] %v:%v: want a positive rate and duration", i, st.QPS, st.Duration)
+		}
 	}
 	if c.NumSamples < 0 || c.WarmupSamples < 0 || c.MaxInFlight < 0 {
 		return errors.New("num_samples, warmup_samples and max_in_flight must not be negative")
@@ -350,19 +384,14 @@ func (s *Session) runConcurrency(ctx context.Context, wg *sync.WaitGroup, tracke
 	}
 }
 
-// runTimed is the open-loop scheduler for poisson and constant rates.
+// runTimed is the open-loop scheduler for poisson and constant rates; the
+// intended times come from a [Schedule].
 func (s *Session) runTimed(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits, start int64) {
-	rng := rand.New(rand.NewPCG(s.cfg.Seed, s.cfg.Seed^0x9e3779b97f4a7c15))
-	mean := 1e9 / s.cfg.TargetQPS
-	next := float64(start)
+	sched := NewSchedule(s.cfg)
 	for i := 0; ; i++ {
-		if s.cfg.Mode == ModePoisson {
-			next += rng.ExpFloat64() * mean
-		} else if i > 0 {
-			next += mean
-		}
-		at := int64(next)
-		if lim.done(i, at) || !waitUntil(at, s.stop) {
+		off, ok := sched.Next()
+		at := start + int64(off)
+		if !ok || lim.done(i, at) || !waitUntil(at, s.stop) {
 			return
 		}
 		wg.Add(1)

@@ -2,8 +2,10 @@ package loadgen_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
@@ -14,13 +16,33 @@ import (
 // instant fake server and reports the scheduler's lateness (actual −
 // intended issue time): p50, p99 and max in microseconds.
 func BenchmarkPoissonLateness(b *testing.B) {
+	benchLateness(b, loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 10_000})
+}
+
+// BenchmarkGammaLateness is BenchmarkPoissonLateness with gamma
+// inter-arrivals of shape 0.25 (bursty: many near-zero gaps) and 4.
+func BenchmarkGammaLateness(b *testing.B) {
+	for _, k := range []float64{0.25, 4} {
+		b.Run(fmt.Sprint("K=", k), func(b *testing.B) {
+			benchLateness(b, loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 10_000, Burstiness: k})
+		})
+	}
+}
+
+// BenchmarkRampLateness ramps to 10k QPS over the first half second.
+func BenchmarkRampLateness(b *testing.B) {
+	benchLateness(b, loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 10_000, RampUp: 500 * time.Millisecond})
+}
+
+func benchLateness(b *testing.B, cfg loadgen.Config) {
 	const n = 10_000
 	var all []int64
 	for i := 0; i < b.N; i++ {
 		bb := bus.NewInProc[event.Record](0)
 		sub := bb.Subscribe()
-		s, err := loadgen.New(loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 10_000, NumSamples: n, Seed: uint64(i + 1)},
-			dataset3(100), &fakeDoer{}, bb)
+		c := cfg
+		c.NumSamples, c.Seed = n, uint64(i+1)
+		s, err := loadgen.New(c, dataset3(100), &fakeDoer{}, bb)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -48,7 +48,7 @@ func (r *Report) writeVerdict(w *bufio.Writer) {
 		}
 		fmt.Fprintf(w, "Load: %s; issue rate %s req/s", state, Value(l.AchievedQPS).text(""))
 		if l.TargetQPS > 0 {
-			fmt.Fprintf(w, " of %g target", l.TargetQPS)
+			fmt.Fprintf(w, " of %.6g target", l.TargetQPS)
 		}
 		if l.LatenessP99.Valid() {
 			fmt.Fprintf(w, ", scheduler lateness p99 %s", durText(l.LatenessP99.F()))
