@@ -408,7 +408,7 @@ func (s *Sweep) write(res *Result) error {
 }
 
 // CSVHeader is the first row of sweep.csv.
-var CSVHeader = []string{"index", "dir", "state", "target", "achieved", "qps", "tps", "goodput",
+var CSVHeader = []string{"index", "dir", "state", "target", "achieved", metrics.QPSName, metrics.TPSName, metrics.GoodputName,
 	"ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p90_ms", "tpot_p99_ms",
 	"latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "n_samples_completed", "n_samples_failed", "error_rate", "slo"}
 
