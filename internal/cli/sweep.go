@@ -124,6 +124,9 @@ func resolveSweepConfig(cmd *cobra.Command, o *sweepOpts) (sweep.Config, error) 
 	if sc.Base, err = resolveBenchConfig(fs, o.configFile, mode); err != nil {
 		return sc, err
 	}
+	if sc.Base.Load.Stages != "" {
+		return sc, usagef("--stages (or load.stages) sets its own rates: a sweep's points take theirs from --rates")
+	}
 	sc.Dir = sc.Base.ReportDir
 	if sc.Dir == "" {
 		sc.Dir = filepath.Join("reports", "sweep-"+time.Now().Format("20060102-150405"))
