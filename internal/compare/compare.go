@@ -67,7 +67,7 @@ type Cell struct {
 
 // Row is one figure of every run.
 type Row struct {
-	Name   string `json:"name"`           // e.g. "ttft p99", "qps"
+	Name   string `json:"name"`           // e.g. "ttft p99", metrics.QPSName
 	Metric string `json:"metric"`         // series name (ttft_ns) or rate (qps)
 	Stat   string `json:"stat,omitempty"` // p50, avg…; "" for a rate
 	Unit   string `json:"unit"`           // the display unit (ms, req/s, ratio)
@@ -121,7 +121,7 @@ var ErrBound = errors.New("bad --fail-on-regression")
 // rateNames are the run-level rates a bound or a row may name, with
 // whether a higher value is worse.
 var rateNames = map[string]bool{
-	"qps": false, "tps": false, "goodput": false, "good_tps": false, "goodput_ratio": false,
+	metrics.QPSName: false, metrics.TPSName: false, metrics.GoodputName: false, metrics.GoodTPSName: false, "goodput_ratio": false,
 	"error_rate": true,
 }
 
@@ -193,9 +193,9 @@ func parseStat(stat string) (string, float64, error) {
 
 // The series of the table and their percentiles.
 var (
-	tableSeries = []string{"ttft_ns", "tpot_ns", "sample_latency_ns", "chunk_delta_ns"}
+	tableSeries = []string{metrics.SeriesTTFT, metrics.SeriesTPOT, metrics.SeriesLatency, metrics.SeriesChunkDelta}
 	tablePcts   = []float64{50, 90, 99}
-	shortNames  = map[string]string{"ttft_ns": "ttft", "tpot_ns": "tpot", "sample_latency_ns": "latency", "chunk_delta_ns": "chunk_gap"}
+	shortNames  = map[string]string{metrics.SeriesTTFT: "ttft", metrics.SeriesTPOT: "tpot", metrics.SeriesLatency: "latency", metrics.SeriesChunkDelta: "chunk_gap"}
 )
 
 // Compare compares runs[1:] with runs[0] and checks the bounds. It needs at
@@ -209,9 +209,9 @@ func Compare(runs []Run, bounds []Bound) (*Result, error) {
 		res.Runs = append(res.Runs, r.Label)
 		res.Files = append(res.Files, r.File)
 	}
-	for _, name := range []string{"qps", "tps", "goodput", "error_rate"} {
+	for _, name := range []string{metrics.QPSName, metrics.TPSName, metrics.GoodputName, "error_rate"} {
 		row := rateRow(name)
-		if name == "goodput" && !anyHas(runs, verdict.CounterGood) {
+		if name == metrics.GoodputName && !anyHas(runs, metrics.TrackedGood) {
 			continue
 		}
 		res.Rows = append(res.Rows, fill(row, runs))

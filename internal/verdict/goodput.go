@@ -3,6 +3,8 @@ package verdict
 import (
 	"fmt"
 	"strings"
+
+	"github.com/inferbench/inferbench/internal/metrics"
 )
 
 // Goodput is a per-request rule (vLLM's and DistServe's goodput): a request
@@ -39,11 +41,11 @@ func ParseGoodput(expr string) (Goodput, error) {
 		}
 		var dst *float64
 		switch SeriesName(strings.ToLower(name)) {
-		case "ttft_ns":
+		case metrics.SeriesTTFT:
 			dst = &g.TTFT
-		case "tpot_ns":
+		case metrics.SeriesTPOT:
 			dst = &g.TPOT
-		case "sample_latency_ns":
+		case metrics.SeriesLatency:
 			dst = &g.Latency
 		default:
 			return fail("unknown bound %q (want ttft, tpot or latency)", name)

@@ -55,27 +55,27 @@ const (
 // Series aliases: the short names an SLO or a goodput rule may use for a
 // series of the snapshot. A series' full name is accepted too.
 var seriesAliases = map[string]string{
-	"ttft":           "ttft_ns",
-	"tpot":           "tpot_ns",
-	"latency":        "sample_latency_ns",
-	"e2e":            "sample_latency_ns",
-	"failed_latency": "failed_sample_latency_ns",
-	"chunk_gap":      "chunk_delta_ns",
-	"itl":            "chunk_delta_ns",
-	"isl":            "isl",
-	"osl":            "osl",
-	"osl_usage":      "osl_usage",
-	"lateness":       "issue_lateness_ns",
+	"ttft":                 metrics.SeriesTTFT,
+	"tpot":                 metrics.SeriesTPOT,
+	"latency":              metrics.SeriesLatency,
+	"e2e":                  metrics.SeriesLatency,
+	"failed_latency":       metrics.SeriesFailedLatency,
+	"chunk_gap":            metrics.SeriesChunkDelta,
+	"itl":                  metrics.SeriesChunkDelta,
+	metrics.SeriesISL:      metrics.SeriesISL,
+	metrics.SeriesOSL:      metrics.SeriesOSL,
+	metrics.SeriesOSLUsage: metrics.SeriesOSLUsage,
+	"lateness":             metrics.SeriesLateness,
 }
 
 // Rates are the run-level values an SLO may bound without a statistic.
 var rates = map[string]Unit{
-	"qps":           UnitPerSec, // successful completions per second
-	"tps":           UnitPerSec, // output tokens per second
-	"error_rate":    UnitRatio,  // failed ÷ completed
-	"goodput":       UnitPerSec, // good requests per second (needs --goodput)
-	"good_tps":      UnitPerSec, // output tokens of good requests per second
-	"goodput_ratio": UnitRatio,  // good ÷ completed
+	metrics.QPSName:     UnitPerSec, // successful completions per second
+	metrics.TPSName:     UnitPerSec, // output tokens per second
+	"error_rate":        UnitRatio,  // failed ÷ completed
+	metrics.GoodputName: UnitPerSec, // good requests per second (needs --goodput)
+	metrics.GoodTPSName: UnitPerSec, // output tokens of good requests per second
+	"goodput_ratio":     UnitRatio,  // good ÷ completed
 }
 
 // SeriesName resolves a metric name or alias to its series name, or "" when

@@ -22,17 +22,8 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
-// Snapshot counter names the verdict reads; the aggregator defines them.
+// Constants of the load-delivered check.
 const (
-	CounterGood         = "tracked_samples_good"
-	CounterGoodTokens   = "tracked_good_output_tokens"
-	CounterIssueSpan    = "tracked_issue_duration_ns"
-	counterIssued       = "tracked_samples_issued"
-	counterCompleted    = "tracked_samples_completed"
-	counterFailed       = "tracked_samples_failed"
-	counterDuration     = "tracked_duration_ns"
-	seriesOSL           = "osl"
-	seriesLateness      = "issue_lateness_ns"
 	latenessKey         = "99.0"
 	deliveredShare      = 0.95
 	defaultMaxLatenessN = 1e6 // 1 ms
@@ -137,7 +128,7 @@ func Evaluate(s *metrics.Snapshot, spec Spec) *Result {
 }
 
 func durationSecs(s *metrics.Snapshot) float64 {
-	if d := s.CounterInt(counterDuration); d > 0 {
+	if d := s.CounterInt(metrics.TrackedDuration); d > 0 {
 		return float64(d) / 1e9
 	}
 	return math.NaN()
@@ -145,10 +136,10 @@ func durationSecs(s *metrics.Snapshot) float64 {
 
 func goodputStats(s *metrics.Snapshot, g *Goodput) *GoodputStats {
 	secs := durationSecs(s)
-	st := &GoodputStats{Rule: g.Expr, Good: s.CounterInt(CounterGood), Completed: s.CounterInt(counterCompleted)}
+	st := &GoodputStats{Rule: g.Expr, Good: s.CounterInt(metrics.TrackedGood), Completed: s.CounterInt(metrics.TrackedCompleted)}
 	st.Ratio = Value(ratio(float64(st.Good), float64(st.Completed)))
 	st.PerSecond = Value(float64(st.Good) / secs)
-	st.GoodTPS = Value(float64(s.CounterInt(CounterGoodTokens)) / secs)
+	st.GoodTPS = Value(float64(s.CounterInt(metrics.TrackedGoodTokens)) / secs)
 	return st
 }
 
@@ -163,28 +154,28 @@ func ratio(a, b float64) float64 {
 // accepts); NaN when the snapshot cannot tell.
 func RateValue(s *metrics.Snapshot, name string) float64 {
 	secs := durationSecs(s)
-	completed, failed := s.CounterInt(counterCompleted), s.CounterInt(counterFailed)
+	completed, failed := s.CounterInt(metrics.TrackedCompleted), s.CounterInt(metrics.TrackedFailed)
 	switch name {
-	case "qps":
+	case metrics.QPSName:
 		return float64(completed-failed) / secs
-	case "tps":
-		if m, ok := s.Find(seriesOSL); ok && m.Kind == metrics.KindSeries {
+	case metrics.TPSName:
+		if m, ok := s.Find(metrics.SeriesOSL); ok && m.Kind == metrics.KindSeries {
 			return m.Total.Float64() / secs
 		}
 		return math.NaN()
 	case "error_rate":
 		return ratio(float64(failed), float64(completed))
-	case "goodput", "good_tps", "goodput_ratio":
-		if _, ok := s.Find(CounterGood); !ok {
+	case metrics.GoodputName, metrics.GoodTPSName, "goodput_ratio":
+		if _, ok := s.Find(metrics.TrackedGood); !ok {
 			return math.NaN()
 		}
 		switch name {
-		case "goodput":
-			return float64(s.CounterInt(CounterGood)) / secs
-		case "good_tps":
-			return float64(s.CounterInt(CounterGoodTokens)) / secs
+		case metrics.GoodputName:
+			return float64(s.CounterInt(metrics.TrackedGood)) / secs
+		case metrics.GoodTPSName:
+			return float64(s.CounterInt(metrics.TrackedGoodTokens)) / secs
 		}
-		return ratio(float64(s.CounterInt(CounterGood)), float64(completed))
+		return ratio(float64(s.CounterInt(metrics.TrackedGood)), float64(completed))
 	}
 	return math.NaN()
 }
@@ -194,7 +185,7 @@ func check(s *metrics.Snapshot, slo SLO) Check {
 	c := Check{Threshold: slo.Threshold, Measured: nan, Margin: nan, MarginRatio: nan, CILow: nan, CIHigh: nan}
 	if slo.Rate {
 		c.Measured = Value(RateValue(s, slo.Metric))
-		if !c.Measured.Valid() && (slo.Metric == "goodput" || slo.Metric == "good_tps" || slo.Metric == "goodput_ratio") {
+		if !c.Measured.Valid() && (slo.Metric == metrics.GoodputName || slo.Metric == metrics.GoodTPSName || slo.Metric == "goodput_ratio") {
 			c.Note = "no goodput counted: give a --goodput rule"
 		}
 	} else {
@@ -272,15 +263,15 @@ func (lc LoadCheck) evaluate(s *metrics.Snapshot) *Load {
 	if l.MaxLateness <= 0 {
 		l.MaxLateness = defaultMaxLatenessN
 	}
-	if span := s.CounterInt(CounterIssueSpan); span > 0 {
-		l.AchievedQPS = Value(float64(s.CounterInt(counterIssued)) / (float64(span) / 1e9))
+	if span := s.CounterInt(metrics.TrackedIssueDuration); span > 0 {
+		l.AchievedQPS = Value(float64(s.CounterInt(metrics.TrackedIssued)) / (float64(span) / 1e9))
 	}
 	if lc.TargetQPS > 0 && !(l.AchievedQPS.F() >= deliveredShare*lc.TargetQPS) {
 		l.Delivered = false
 		l.Reasons = append(l.Reasons, fmt.Sprintf("issue rate %s req/s is below %.0f%% of the target %s req/s",
 			fmtFloat(l.AchievedQPS.F()), 100*deliveredShare, fmtFloat(lc.TargetQPS)))
 	}
-	if m, ok := s.Find(seriesLateness); ok && m.Kind == metrics.KindSeries && m.Count > 0 {
+	if m, ok := s.Find(metrics.SeriesLateness); ok && m.Kind == metrics.KindSeries && m.Count > 0 {
 		if v, ok := m.Percentile(latenessKey); ok {
 			l.LatenessP99 = Value(v)
 			if v > l.MaxLateness {

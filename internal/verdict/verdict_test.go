@@ -78,10 +78,10 @@ func snapshot(t *testing.T) *metrics.Snapshot {
 	counters := map[string]int64{
 		"tracked_samples_issued": 1010, "tracked_samples_completed": 1010, "tracked_samples_failed": 10,
 		"tracked_duration_ns": 10e9, "tracked_issue_duration_ns": 10e9,
-		verdict.CounterGood: 808, verdict.CounterGoodTokens: 8080,
+		metrics.TrackedGood: 808, metrics.TrackedGoodTokens: 8080,
 	}
 	for _, name := range []string{"tracked_samples_issued", "tracked_samples_completed", "tracked_samples_failed",
-		"tracked_duration_ns", "tracked_issue_duration_ns", verdict.CounterGood, verdict.CounterGoodTokens} {
+		"tracked_duration_ns", "tracked_issue_duration_ns", metrics.TrackedGood, metrics.TrackedGoodTokens} {
 		c, err := reg.NewCounter(name, false)
 		if err != nil {
 			t.Fatal(err)
@@ -172,8 +172,8 @@ func TestEvaluate(t *testing.T) {
 // package itself reads snapshots only).
 func TestNamesMatchAggregator(t *testing.T) {
 	for _, p := range [][2]string{
-		{verdict.CounterGood, metrics.TrackedGood}, {verdict.CounterGoodTokens, metrics.TrackedGoodTokens},
-		{verdict.CounterIssueSpan, metrics.TrackedIssueDuration},
+		{metrics.TrackedGood, metrics.TrackedGood}, {metrics.TrackedGoodTokens, metrics.TrackedGoodTokens},
+		{metrics.TrackedIssueDuration, metrics.TrackedIssueDuration},
 		{verdict.SeriesName("ttft"), metrics.SeriesTTFT}, {verdict.SeriesName("tpot"), metrics.SeriesTPOT},
 		{verdict.SeriesName("latency"), metrics.SeriesLatency}, {verdict.SeriesName("chunk_gap"), metrics.SeriesChunkDelta},
 		{verdict.SeriesName("lateness"), metrics.SeriesLateness}, {verdict.SeriesName("isl"), metrics.SeriesISL},
