@@ -77,7 +77,11 @@ func TestClient_Do_errorClasses(t *testing.T) {
 		{
 			name: "stall before the headers: read timeout",
 			handler: func(t *testing.T, w http.ResponseWriter, r *http.Request) {
+				// Returning would send an empty 200; once the client has
+				// given up, hold that back so it cannot race the client's
+				// own timeout (seen with net/http over TLS).
 				<-r.Context().Done()
+				time.Sleep(500 * time.Millisecond)
 			},
 			edit:    func(c *client.Config) { c.ReadTimeout = 300 * time.Millisecond },
 			want:    client.ClassTimeout,
