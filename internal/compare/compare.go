@@ -21,6 +21,7 @@ package compare
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -162,14 +163,7 @@ func ParseBound(expr string) (Bound, error) {
 	return b, nil
 }
 
-func rateList() string {
-	names := make([]string, 0, len(rateNames))
-	for n := range rateNames {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
+func rateList() string { return strings.Join(slices.Sorted(maps.Keys(rateNames)), ", ") }
 
 // parseStat reads min, max, avg (mean), median or pN with N on the default
 // grid (the final snapshot is exact only there).

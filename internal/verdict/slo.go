@@ -3,6 +3,7 @@ package verdict
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -229,23 +230,9 @@ func parseValue(v string, u Unit) (float64, error) {
 	return f, nil
 }
 
-func rateNames() string {
-	names := make([]string, 0, len(rates))
-	for n := range rates {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
+func rateNames() string { return strings.Join(slices.Sorted(maps.Keys(rates)), ", ") }
 
-func seriesNames() string {
-	names := make([]string, 0, len(seriesAliases))
-	for n := range seriesAliases {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
+func seriesNames() string { return strings.Join(slices.Sorted(maps.Keys(seriesAliases)), ", ") }
 
 // UnmarshalText parses an SLO expression, so that flags and YAML share
 // [ParseSLO].
