@@ -165,24 +165,19 @@ func ParseBound(expr string) (Bound, error) {
 
 func rateList() string { return strings.Join(slices.Sorted(maps.Keys(rateNames)), ", ") }
 
-// parseStat reads min, max, avg (mean), median or pN with N on the default
-// grid (the final snapshot is exact only there).
+// parseStat reads a statistic as verdict does; the median is named p50, as
+// in the table.
 func parseStat(stat string) (string, float64, error) {
-	switch stat {
-	case "min", "max", "avg":
-		return stat, 0, nil
-	case "mean":
-		return "avg", 0, nil
-	case "median", "p50":
+	name, p, err := verdict.ParseStat(stat)
+	switch {
+	case errors.Is(err, verdict.ErrOffGrid):
+		return "", 0, fmt.Errorf("percentile %s is not on the snapshot's grid", stat)
+	case err != nil:
+		return "", 0, err
+	case name == "median":
 		return "p50", 50, nil
 	}
-	if n, ok := strings.CutPrefix(stat, "p"); ok {
-		if p, err := strconv.ParseFloat(n, 64); err == nil && slices.Contains(metrics.DefaultPercentiles, p) {
-			return "p" + strconv.FormatFloat(p, 'f', -1, 64), p, nil
-		}
-		return "", 0, fmt.Errorf("percentile %s is not on the snapshot's grid", stat)
-	}
-	return "", 0, fmt.Errorf("unknown statistic %q (want min, max, avg, median or pN)", stat)
+	return name, p, nil
 }
 
 // The series of the table and their percentiles.

@@ -167,7 +167,7 @@ func ParseSLO(expr string) (SLO, error) {
 		}
 		s.Metric, s.Series, s.Unit = series, series, seriesUnit(series)
 		var err error
-		if s.Stat, s.Pct, err = parseStat(strings.ToLower(stat)); err != nil {
+		if s.Stat, s.Pct, err = ParseStat(strings.ToLower(stat)); err != nil {
 			return fail("%v", err)
 		}
 	}
@@ -179,9 +179,14 @@ func ParseSLO(expr string) (SLO, error) {
 	return s, nil
 }
 
-// parseStat reads min, max, avg (mean), median or pN; N must be on the
+// ErrOffGrid is returned (wrapped) by [ParseStat] for a percentile that is
+// not on the default grid.
+var ErrOffGrid = errors.New("percentile not on the grid")
+
+// ParseStat reads min, max, avg (mean), median or pN and returns the
+// statistic's name and, for a percentile, its value; N must be on the
 // default percentile grid, since the final snapshot is exact only there.
-func parseStat(stat string) (string, float64, error) {
+func ParseStat(stat string) (string, float64, error) {
 	switch stat {
 	case "min", "max", "avg":
 		return stat, 0, nil
@@ -199,7 +204,7 @@ func parseStat(stat string) (string, float64, error) {
 		for i, g := range metrics.DefaultPercentiles {
 			grid[i] = "p" + strconv.FormatFloat(g, 'f', -1, 64)
 		}
-		return "", 0, fmt.Errorf("percentile %s is not on the grid (%s)", stat, strings.Join(grid, " "))
+		return "", 0, fmt.Errorf("percentile %s is not on the grid (%s): %w", stat, strings.Join(grid, " "), ErrOffGrid)
 	}
 	return "", 0, fmt.Errorf("unknown statistic %q (want min, max, avg, median or pN)", stat)
 }
