@@ -252,7 +252,9 @@ func (r *relay) bytes() []byte {
 
 // TestCurve_PlaintextNotOnWire sends a fake API key through a recording
 // relay: with CURVE it must not appear in the bytes; without CURVE (the
-// control, which shows the relay does see the traffic) it must.
+// control, which shows the relay does see the traffic) it must. The control
+// runs second, with the ZAP handler running: it also shows that plain
+// sockets elsewhere in the process (the bus's) keep working.
 func TestCurve_PlaintextNotOnWire(t *testing.T) {
 	const secret = "Authorization: Bearer sk-inferbench-FAKE-0123456789abcdef"
 	for _, curve := range []bool{true, false} {
