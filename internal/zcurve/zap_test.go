@@ -326,3 +326,66 @@ func TestApplyServer_BadInput(t *testing.T) {
 		t.Errorf("bad server key: %v", err)
 	}
 }
+
+// TestApplyServer_SocketsKeepTheirOwnAllowLists: the ZAP handler is one
+// per process, yet two servers with different allow-lists (configured
+// concurrently) each admit only their own clients.
+func TestApplyServer_SocketsKeepTheirOwnAllowLists(t *testing.T) {
+	got := refusals(t)
+	srvKey, a, b := genKey(t), genKey(t), genKey(t)
+	type bound struct {
+		s  *zmq.Socket
+		ep string
+	}
+	results := make(chan bound, 2)
+	for _, allow := range [][]string{{a.Public}, {b.Public}} {
+		go func() {
+			// Sockets are created and configured on this goroutine; the test
+			// goroutine reads them only after the channel hands them over.
+			s, err := zmq.NewSocket(zmq.PULL)
+			if err != nil {
+				t.Error(err)
+				results <- bound{}
+				return
+			}
+			_ = s.SetLinger(0)
+			if err := zcurve.ApplyServer(s, srvKey, allow); err != nil {
+				t.Error(err)
+			}
+			if err := s.Bind("tcp://127.0.0.1:*"); err != nil {
+				t.Error(err)
+			}
+			ep, _ := s.GetLastEndpoint()
+			results <- bound{s, ep}
+		}()
+	}
+	// Order the two by which key they admit: try a on both.
+	srv := []bound{<-results, <-results}
+	for _, s := range srv {
+		if s.s == nil {
+			t.FailNow()
+		}
+		t.Cleanup(func() { s.s.Close() })
+	}
+	delivered := 0
+	for _, s := range srv {
+		c := client(t, s.ep, a, srvKey.Public)
+		if _, err := c.Send("from a", 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := recv(t, s.s, 3*time.Second); ok {
+			delivered++
+		}
+	}
+	if delivered != 1 {
+		t.Fatalf("client a got through to %d of the 2 servers, want exactly 1 (its own)", delivered)
+	}
+	select {
+	case r := <-got:
+		if r.Key != a.Public {
+			t.Errorf("refusal %+v: want client a's key", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server that does not list a did not report refusing it")
+	}
+}
