@@ -57,6 +57,10 @@ var zap struct {
 }
 
 var (
+	// zapGone is set when the handler ended (the ZeroMQ context was
+	// terminated): a CURVE server without a ZAP handler would admit any
+	// client key, so ApplyServer refuses to configure one from then on.
+	zapGone  atomic.Bool
 	refusals atomic.Uint64
 	hook     atomic.Pointer[func(Refusal)]
 	logger   atomic.Pointer[slog.Logger]
@@ -125,6 +129,9 @@ func startZAP() error {
 		}
 		go serveZAP(rep)
 	})
+	if zap.err == nil && zapGone.Load() {
+		return errors.New("zcurve: the ZAP handler has stopped (ZeroMQ context terminated): no allow-list can be enforced")
+	}
 	return zap.err
 }
 
@@ -133,6 +140,7 @@ func startZAP() error {
 // credentials...]; the reply is [version, request id, status code, status
 // text, user id, metadata].
 func serveZAP(rep *zmq.Socket) {
+	defer zapGone.Store(true)
 	for {
 		msg, err := rep.RecvMessageBytes(0)
 		if err != nil {
