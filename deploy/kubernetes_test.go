@@ -15,6 +15,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
@@ -48,6 +49,7 @@ type manifests struct {
 	secrets     map[string]*corev1.Secret
 	services    map[string]*corev1.Service
 	pvcs        map[string]*corev1.PersistentVolumeClaim
+	policies    []*networkingv1.NetworkPolicy
 	coordinator *batchv1.Job
 	worker      *batchv1.Job
 }
@@ -130,6 +132,10 @@ func decode(files map[string][]byte) (*manifests, error) {
 			o := &corev1.PersistentVolumeClaim{}
 			obj = o
 			defer func() { m.pvcs[o.Name] = o }()
+		case "networking.k8s.io/v1 NetworkPolicy":
+			o := &networkingv1.NetworkPolicy{}
+			obj = o
+			defer func() { m.policies = append(m.policies, o) }()
 		case "batch/v1 Job":
 			o := &batchv1.Job{}
 			obj = o
@@ -295,6 +301,32 @@ func check(m *manifests) []error {
 			if !zcurve.NeedsCurve(wf["coordinator"]) {
 				bad("worker --coordinator %s is loopback: the fleet would run without CURVE", wf["coordinator"])
 			}
+		}
+	}
+
+	// A NetworkPolicy, if any, admits the workers to the fleet port.
+	for _, np := range m.policies {
+		if !selects(np.Spec.PodSelector.MatchLabels, m.coordinator.Spec.Template.Labels) {
+			continue
+		}
+		admitted := false
+		for _, in := range np.Spec.Ingress {
+			fromWorkers := len(in.From) == 0
+			for _, f := range in.From {
+				if f.PodSelector != nil && selects(f.PodSelector.MatchLabels, m.worker.Spec.Template.Labels) {
+					fromWorkers = true
+				}
+			}
+			onPort := len(in.Ports) == 0
+			for _, p := range in.Ports {
+				if p.Port != nil && targetPort(*p.Port, 0, cc) == listenPort {
+					onPort = true
+				}
+			}
+			admitted = admitted || (fromWorkers && onPort)
+		}
+		if !admitted {
+			bad("NetworkPolicy %s does not admit the worker pods to the coordinator's port %d", np.Name, listenPort)
 		}
 	}
 
@@ -541,6 +573,8 @@ func TestKubernetes_CheckCatchesBreakage(t *testing.T) {
 		{"undefined variable", "worker-job.yaml", "--name=worker-$(WORKER_INDEX)", "--name=worker-$(JOB_INDEX)", "$(JOB_INDEX)"},
 		{"world-readable keys", "coordinator-job.yaml", "defaultMode: 0400", "defaultMode: 0444", "defaultMode"},
 		{"no allow-list", "coordinator-job.yaml", "path: allowed/worker.public", "path: worker.public", "allowed/*.public"},
+		{"network policy port", "networkpolicy.yaml", "port: 5557", "port: 5558", "NetworkPolicy inferbench-coordinator does not admit"},
+		{"network policy peers", "networkpolicy.yaml", "component: worker", "component: other", "NetworkPolicy inferbench-coordinator does not admit"},
 		{"loopback coordinator", "worker-job.yaml", "tcp://inferbench-coordinator.$(POD_NAMESPACE).svc:5557", "tcp://127.0.0.1:5557", "is not the Service"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
