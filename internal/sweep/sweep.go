@@ -5,6 +5,10 @@
 // an interrupted sweep keeps every finished point. It drives the runs
 // through bench only (never the client or the aggregator directly), and
 // stops early once the server is saturated.
+//
+// A search sweep ([KindSearch], see search.go) chooses its points itself:
+// it brackets the highest rate meeting the run's targets between a
+// synchronous and an offline run, then bisects on rate.
 package sweep
 
 import (
@@ -37,6 +41,8 @@ const (
 	KindRate Kind = "rate"
 	// KindConcurrency varies the closed-loop concurrency (--concurrencies).
 	KindConcurrency Kind = "concurrency"
+	// KindSearch searches the highest rate meeting every target (--search).
+	KindSearch Kind = "search"
 )
 
 // File names in the sweep directory.
@@ -92,6 +98,8 @@ type Config struct {
 	OnPoint func(p Point)
 	// OnStart, if set, is called when a point's run directory is open.
 	OnStart func(index int, cfg config.Run, dir string)
+	// Search configures a KindSearch sweep (which has no Loads).
+	Search *Search
 }
 
 // Point is one row of the sweep.
@@ -123,6 +131,12 @@ type Point struct {
 	LatencyP99 report.Value `json:"latency_p99_ms"`
 	// SLO is "pass" or "fail" with --slo, else empty.
 	SLO string `json:"slo,omitempty"`
+	// Phase, Meets and Why are set on a search's points: the phase (see
+	// the Phase constants), whether the point met every target ("yes" or
+	// "no"), and why not.
+	Phase string `json:"phase,omitempty"`
+	Meets string `json:"meets,omitempty"`
+	Why   string `json:"why,omitempty"`
 }
 
 // Result is the content of sweep.json.
@@ -137,6 +151,8 @@ type Result struct {
 	Stopped       string `json:"stopped"`
 	StoppedDetail string `json:"stopped_detail,omitempty"`
 	StartedAt     string `json:"started_at"`
+	// Search is the outcome of a search sweep.
+	Search *SearchResult `json:"search,omitempty"`
 }
 
 // SLOFailed reports whether a point failed its --slo.
@@ -161,8 +177,11 @@ type Sweep struct {
 // New checks c and returns its sweep; every point's configuration is
 // validated here, so that a bad point is refused before any run.
 func New(c Config) (*Sweep, error) {
-	if c.Kind != KindRate && c.Kind != KindConcurrency {
+	if c.Kind != KindRate && c.Kind != KindConcurrency && c.Kind != KindSearch {
 		return nil, fmt.Errorf("sweep: unknown kind %q", c.Kind)
+	}
+	if c.Kind == KindSearch {
+		return newSearch(c)
 	}
 	if len(c.Loads) == 0 {
 		return nil, errors.New("sweep: no points")
@@ -244,6 +263,9 @@ func (s *Sweep) isStopped() bool {
 // The result is non-nil whenever any point was recorded; the error is that
 // of a run that could not produce its results, or of writing the files.
 func (s *Sweep) Run(ctx context.Context) (*Result, error) {
+	if s.cfg.Kind == KindSearch {
+		return s.runSearch(ctx)
+	}
 	res := &Result{
 		Kind: s.cfg.Kind, Mode: s.pointConfig(0).Load.Mode, Requested: s.cfg.Loads,
 		MaxErrorRate: s.cfg.MaxErrorRate, Points: []Point{}, Stopped: ReasonDone,
@@ -304,17 +326,24 @@ func (s *Sweep) Run(ctx context.Context) (*Result, error) {
 
 // runPoint runs point i; the point is nil when its run produced no results.
 func (s *Sweep) runPoint(ctx context.Context, i int) (*Point, error) {
-	cfg := s.pointConfig(i)
+	p, _, err := s.runProbe(ctx, i, s.pointConfig(i), s.pointName(i), s.cfg.Loads[i], s.cfg.Kind)
+	return p, err
+}
+
+// runProbe runs the point of index i (from 0) with configuration cfg, whose
+// run directory is Dir/name, tabulated as a point of kind at load; the
+// point and the outcome are nil when its run produced no results.
+func (s *Sweep) runProbe(ctx context.Context, i int, cfg config.Run, name string, load float64, kind Kind) (*Point, *bench.Outcome, error) {
 	r, err := s.cfg.NewRunner(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() { _ = r.Close() }()
 	if err := r.Preflight(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := r.Open(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.mu.Lock()
 	s.cur = r
@@ -335,17 +364,17 @@ func (s *Sweep) runPoint(ctx context.Context, i int) (*Point, error) {
 		if err == nil {
 			err = errors.New("the run produced no results")
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	p := pointOf(out, s.cfg.Kind, s.cfg.Loads[i], i)
-	p.Dir = s.pointName(i)
+	p := pointOf(out, kind, load, i)
+	p.Dir = name
 	if len(cfg.SLO) > 0 {
 		p.SLO = "pass"
 		if v := out.Report.Verdict; v != nil && !v.Pass {
 			p.SLO = "fail"
 		}
 	}
-	return &p, err
+	return &p, out, err
 }
 
 // pointOf tabulates a finished run.
@@ -410,7 +439,8 @@ func (s *Sweep) write(res *Result) error {
 // CSVHeader is the first row of sweep.csv.
 var CSVHeader = []string{"index", "dir", "state", "target", "achieved", metrics.QPSName, metrics.TPSName, metrics.GoodputName,
 	"ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p90_ms", "tpot_p99_ms",
-	"latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "n_samples_completed", "n_samples_failed", "error_rate", "slo"}
+	"latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "n_samples_completed", "n_samples_failed", "error_rate", "slo",
+	"phase", "meets"}
 
 // CSV is sweep.csv: a header and one row per point; a missing number is
 // an empty cell.
@@ -432,7 +462,7 @@ func CSV(res *Result) ([]byte, error) {
 			num(p.TTFTP50), num(p.TTFTP90), num(p.TTFTP99), num(p.TPOTP50), num(p.TPOTP90), num(p.TPOTP99),
 			num(p.LatencyP50), num(p.LatencyP90), num(p.LatencyP99),
 			strconv.FormatInt(p.Completed, 10), strconv.FormatInt(p.Failed, 10),
-			strconv.FormatFloat(p.ErrorRate, 'g', 6, 64), p.SLO}
+			strconv.FormatFloat(p.ErrorRate, 'g', 6, 64), p.SLO, p.Phase, p.Meets}
 		if err := w.Write(row); err != nil {
 			return nil, err
 		}
