@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/config"
@@ -28,21 +29,43 @@ type sweepOpts struct {
 	benchOpts
 	rates, concurrencies string
 	maxErrorRate         float64
+	search               searchOpts
 }
+
+// searchOpts are the flags of sweep --search.
+type searchOpts struct {
+	on                    bool
+	precision, minGoodput float64
+	atBound               bool
+	maxIterations         int
+}
+
+// searchFlagNames are the flags that only --search reads.
+var searchFlagNames = []string{"search-precision", "search-min-goodput", "search-at-bound", "search-max-iterations"}
 
 func (a *app) sweepCmd() *cobra.Command {
 	var o sweepOpts
 	cmd := &cobra.Command{
 		Use:   "sweep",
-		Short: "Run one benchmark per load point (--rates or --concurrencies) and tabulate them in sweep.json and sweep.csv",
+		Short: "Run one benchmark per load point (--rates or --concurrencies), or search the highest rate meeting the SLOs (--search); tabulate them in sweep.json and sweep.csv",
 		Long: "Run one benchmark per load point: online at each of --rates (requests/s), or closed loop at each of\n" +
 			"--concurrencies. Every point is a normal run directory under --report-dir (point-01-rate-2, ...);\n" +
 			"sweep.json and sweep.csv there hold one row per point and are rewritten after each point.\n" +
 			"The sweep stops early when the server is saturated: two rate points in a row achieving under 90 %\n" +
 			"of their target rate, or a point whose error rate is above --max-error-rate. Ctrl-C ends the\n" +
 			"current point gracefully and keeps every finished one.\n\n" +
-			"Exit codes: 0 every point ran (or the sweep stopped at saturation) and met every --slo; 1 a point's\n" +
-			"run failed or the sweep was interrupted; 2 bad usage or input; 3 a point failed an --slo.",
+			"--search finds the highest rate that still meets every --slo and the --goodput rule: a synchronous\n" +
+			"point (one request at a time; its QPS is the lower end of the bracket; if it misses, no rate meets),\n" +
+			"an offline point (as fast as possible; its QPS is the upper end; if it meets, it is the answer), then\n" +
+			"open-loop points (the --arrival law, default poisson) at the geometric mean of the bracket until\n" +
+			"(high - low) / low <= --search-precision, at most --search-max-iterations of them. A point meets when\n" +
+			"every --slo passes at its point estimate (--search-at-bound: a percentile SLO also at its 95 %\n" +
+			"confidence bound), at least --search-min-goodput of its requests are good (with --goodput), and its\n" +
+			"error rate is at most --max-error-rate. Every point runs the benchmark's own length (--num-samples,\n" +
+			"--duration or one pass over the dataset).\n\n" +
+			"Exit codes: 0 every point ran (or the sweep stopped at saturation) and met every --slo, or --search\n" +
+			"found a rate; 1 a point's run failed or the sweep was interrupted; 2 bad usage or input; 3 a point\n" +
+			"failed an --slo, or --search found no rate meeting the targets.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sc, err := resolveSweepConfig(cmd, &o)
@@ -59,6 +82,11 @@ func (a *app) sweepCmd() *cobra.Command {
 	f.StringVar(&o.rates, "rates", "", "online points: target rates in requests/s, comma-separated, e.g. 1,2,4,8")
 	f.StringVar(&o.concurrencies, "concurrencies", "", "closed-loop points: concurrencies, comma-separated, e.g. 1,4,16")
 	f.Float64Var(&o.maxErrorRate, "max-error-rate", sweep.DefaultMaxErrorRate, "stop the sweep after a point whose failed share of requests is above this")
+	f.BoolVar(&o.search.on, "search", false, "search the highest rate meeting every --slo / --goodput target (instead of --rates or --concurrencies)")
+	f.Float64Var(&o.search.precision, "search-precision", sweep.DefaultPrecision, "--search: stop once (high - low) / low of the bracket is at most this")
+	f.Float64Var(&o.search.minGoodput, "search-min-goodput", sweep.DefaultMinGoodput, "--search with --goodput: the share of good requests a point needs to meet the target")
+	f.BoolVar(&o.search.atBound, "search-at-bound", false, "--search: a percentile --slo must also pass at its 95% confidence bound, not only at the point estimate")
+	f.IntVar(&o.search.maxIterations, "search-max-iterations", sweep.DefaultMaxIterations, "--search: bisection points at most (besides the synchronous and offline ones)")
 	f.Lookup("report-dir").Usage = "sweep directory, holding one run directory per point (default reports/sweep-<date>-<time>)"
 	return cmd
 }
@@ -83,15 +111,43 @@ func parseLoads(flag, s string, integer bool) ([]float64, error) {
 	return out, nil
 }
 
+// checkSearchFlags refuses --search with fixed points, the search's own
+// flags without --search, and bounds out of range.
+func checkSearchFlags(fs *pflag.FlagSet, so searchOpts, fixedPoints bool) error {
+	if !so.on {
+		for _, name := range searchFlagNames {
+			if fs.Changed(name) {
+				return usagef("--%s applies to --search only", name)
+			}
+		}
+		return nil
+	}
+	switch {
+	case fixedPoints:
+		return usagef("--search chooses its own rates: give it without --rates or --concurrencies")
+	case !(so.precision > 0 && so.precision < 1):
+		return usagef("--search-precision %v: want a share between 0 and 1 (exclusive), e.g. 0.05", so.precision)
+	case !(so.minGoodput > 0 && so.minGoodput <= 1):
+		return usagef("--search-min-goodput %v: want a share in (0, 1], e.g. 0.95", so.minGoodput)
+	case so.maxIterations < 1:
+		return usagef("--search-max-iterations %d: want at least 1", so.maxIterations)
+	}
+	return nil
+}
+
 // resolveSweepConfig checks the sweep flags and resolves the benchmark
 // flags as benchmark does, with the first point's load.
 func resolveSweepConfig(cmd *cobra.Command, o *sweepOpts) (sweep.Config, error) {
 	var sc sweep.Config
 	fs := cmd.Flags()
 	hasRates, hasConc := fs.Changed("rates"), fs.Changed("concurrencies")
+	so := o.search
+	if err := checkSearchFlags(fs, so, hasRates || hasConc); err != nil {
+		return sc, err
+	}
 	switch {
-	case hasRates == hasConc:
-		return sc, usagef("give exactly one of --rates (online points) or --concurrencies (closed-loop points)")
+	case !so.on && hasRates == hasConc:
+		return sc, usagef("give exactly one of --rates (online points), --concurrencies (closed-loop points) or --search")
 	case fs.Changed("target-qps"), fs.Changed("concurrency"):
 		return sc, usagef("--target-qps and --concurrency are set per point by --rates or --concurrencies")
 	case fs.Changed("prometheus-addr"):
@@ -102,9 +158,15 @@ func resolveSweepConfig(cmd *cobra.Command, o *sweepOpts) (sweep.Config, error) 
 	mode := loadgen.ModePoisson
 	sc.Kind = sweep.KindRate
 	var err error
-	if hasRates {
+	switch {
+	case so.on:
+		// The search sets every point's rate; 1 request/s stands for them
+		// while the benchmark flags are checked.
+		sc.Kind, sc.Loads = sweep.KindSearch, []float64{1}
+		sc.Search = &sweep.Search{Precision: so.precision, MinGoodput: so.minGoodput, AtBound: so.atBound, MaxIterations: so.maxIterations}
+	case hasRates:
 		sc.Loads, err = parseLoads("rates", o.rates, false)
-	} else {
+	default:
 		mode, sc.Kind = loadgen.ModeConcurrency, sweep.KindConcurrency
 		sc.Loads, err = parseLoads("concurrencies", o.concurrencies, true)
 	}
@@ -115,7 +177,7 @@ func resolveSweepConfig(cmd *cobra.Command, o *sweepOpts) (sweep.Config, error) 
 	// benchmark's validation sees a complete configuration.
 	first := strconv.FormatFloat(sc.Loads[0], 'g', -1, 64)
 	name := "target-qps"
-	if !hasRates {
+	if hasConc {
 		name = "concurrency"
 	}
 	if err := fs.Set(name, first); err != nil {
@@ -126,6 +188,12 @@ func resolveSweepConfig(cmd *cobra.Command, o *sweepOpts) (sweep.Config, error) 
 	}
 	if sc.Base.Load.Stages != "" {
 		return sc, usagef("--stages (or load.stages) sets its own rates: a sweep's points take theirs from --rates")
+	}
+	if so.on {
+		sc.Loads = nil
+		if len(sc.Base.SLO) == 0 && sc.Base.Goodput == "" {
+			return sc, usagef("--search needs a target to meet: give --slo (e.g. --slo 'latency:p99<=2s') or --goodput")
+		}
 	}
 	sc.Dir = sc.Base.ReportDir
 	if sc.Dir == "" {
@@ -156,6 +224,10 @@ func (a *app) runSweep(ctx context.Context, sc sweep.Config) error {
 		return r, nil
 	}
 	sc.OnStart = func(i int, cfg config.Run, dir string) {
+		if sc.Kind == sweep.KindSearch {
+			fmt.Fprintf(a.stderr, "inferbench: search point %d: %s; run directory %s\n", i+1, searchLoad(cfg), dir)
+			return
+		}
 		load := strconv.FormatFloat(cfg.Load.TargetQPS, 'g', -1, 64) + " requests/s"
 		if sc.Kind == sweep.KindConcurrency {
 			load = strconv.Itoa(cfg.Load.Concurrency) + " in flight"
@@ -163,6 +235,12 @@ func (a *app) runSweep(ctx context.Context, sc sweep.Config) error {
 		fmt.Fprintf(a.stderr, "inferbench: sweep point %d/%d: %s; run directory %s\n", i+1, len(sc.Loads), load, dir)
 	}
 	sc.OnPoint = func(p sweep.Point) {
+		if p.Phase != "" {
+			fmt.Fprintf(a.stdout, "point %d (%s): target %s, QPS %s, TTFT p99 %s ms, latency p99 %s ms, errors %.1f%%, %s\n",
+				p.Index, p.Phase, fmtTarget(p.Target), fmtValue(float64(p.QPS)), fmtValue(float64(p.TTFTP99)),
+				fmtValue(float64(p.LatencyP99)), 100*p.ErrorRate, meetsNote(p))
+			return
+		}
 		fmt.Fprintf(a.stdout, "point %d: target %g, achieved %s, QPS %s, TPS %s, TTFT p50 %s ms, latency p99 %s ms, errors %.1f%%%s\n",
 			p.Index, p.Target, fmtValue(float64(p.Achieved)), fmtValue(float64(p.QPS)), fmtValue(float64(p.TPS)),
 			fmtValue(float64(p.TTFTP50)), fmtValue(float64(p.LatencyP99)), 100*p.ErrorRate, sloNote(p.SLO))
@@ -184,6 +262,9 @@ func (a *app) runSweep(ctx context.Context, sc sweep.Config) error {
 	}()
 
 	res, runErr := sw.Run(ctx)
+	if sc.Kind == sweep.KindSearch {
+		return a.searchOutcome(res, runErr, sc.Dir)
+	}
 	if res != nil {
 		fmt.Fprintf(a.stderr, "inferbench: sweep %s after %d of %d points%s; results in %s\n",
 			res.Stopped, len(res.Points), len(sc.Loads), detail(res.StoppedDetail), sc.Dir)
@@ -219,4 +300,68 @@ func detail(s string) string {
 		return ""
 	}
 	return " (" + s + ")"
+}
+
+// searchLoad says what a search point runs.
+func searchLoad(cfg config.Run) string {
+	switch loadgen.Mode(cfg.Load.Mode) {
+	case loadgen.ModeConcurrency:
+		return "synchronous (one request at a time)"
+	case loadgen.ModeOffline:
+		return "offline (as fast as possible)"
+	}
+	return strconv.FormatFloat(cfg.Load.TargetQPS, 'g', -1, 64) + " requests/s (" + cfg.Load.Mode + ")"
+}
+
+func fmtTarget(t float64) string {
+	if t == 0 {
+		return "none"
+	}
+	return strconv.FormatFloat(t, 'g', -1, 64)
+}
+
+func meetsNote(p sweep.Point) string {
+	if p.Meets == "yes" {
+		return "meets the targets"
+	}
+	return "misses (" + p.Why + ")"
+}
+
+// searchOutcome prints the search's answer and turns its end into the exit
+// code: 0 a rate was found, 3 none meets the targets, 1 interrupted or a
+// point's run failed.
+func (a *app) searchOutcome(res *sweep.Result, runErr error, dir string) error {
+	if res == nil {
+		return runErr
+	}
+	sr := res.Search
+	fmt.Fprintf(a.stderr, "inferbench: search %s after %d points%s; results in %s\n", res.Stopped, len(res.Points), detail(res.StoppedDetail), dir)
+	if runErr != nil {
+		return runErr
+	}
+	switch res.Stopped {
+	case sweep.ReasonInterrupted:
+		return errors.New("search interrupted: sweep.json holds the points and the bracket found until then")
+	case sweep.ReasonNoRate:
+		return verdictError{"no rate meets the targets: " + res.StoppedDetail}
+	}
+	found := fmtRate(float64(sr.Found))
+	switch {
+	case !sr.High.Valid():
+		fmt.Fprintf(a.stdout, "search: highest rate meeting every target: %s requests/s (point %d: the offline ceiling meets them)\n", found, sr.FoundPoint)
+	default:
+		fmt.Fprintf(a.stdout, "search: highest rate meeting every target: %s requests/s (point %d; the bracket %s to %s requests/s is %.1f%% wide after %d bisection points)\n",
+			found, sr.FoundPoint, fmtRate(float64(sr.Low)), fmtRate(float64(sr.High)), 100*float64(sr.Width), sr.Iterations)
+	}
+	if !sr.Converged {
+		fmt.Fprintf(a.stderr, "inferbench: the bracket is wider than --search-precision %g: raise --search-max-iterations for a more precise rate\n", sr.Precision)
+	}
+	return nil
+}
+
+func fmtRate(f float64) string {
+	if math.IsNaN(f) {
+		return "N/A"
+	}
+	return strconv.FormatFloat(f, 'g', 4, 64)
 }

@@ -3,8 +3,11 @@ package cli_test
 import (
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,7 +140,7 @@ func TestSweep_SLOFailed(t *testing.T) {
 		t.Fatalf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	res, rows := readSweep(t, dir)
-	if len(res.Points) != 2 || res.Points[0].SLO != "fail" || rows[1][len(rows[1])-1] != "fail" {
+	if len(res.Points) != 2 || res.Points[0].SLO != "fail" || rows[1][slices.Index(rows[0], "slo")] != "fail" {
 		t.Errorf("points %+v, rows %v", res.Points, rows)
 	}
 }
@@ -160,6 +163,15 @@ func TestSweep_Usage(t *testing.T) {
 		{"prometheus", []string{"--rates", "1", "--prometheus-addr", "127.0.0.1:0"}, "--prometheus-addr"},
 		{"stages", []string{"--rates", "1", "--stages", "10:1s"}, "--stages"},
 		{"max-error-rate", []string{"--rates", "1", "--max-error-rate", "2"}, "--max-error-rate"},
+		{"search without a target", []string{"--search"}, "--search needs a target"},
+		{"search with rates", []string{"--search", "--rates", "1", "--slo", "ttft:p99<1s"}, "without --rates or --concurrencies"},
+		{"search with concurrencies", []string{"--search", "--concurrencies", "1", "--slo", "ttft:p99<1s"}, "without --rates or --concurrencies"},
+		{"search precision zero", []string{"--search", "--slo", "ttft:p99<1s", "--search-precision", "0"}, "--search-precision 0"},
+		{"search precision one", []string{"--search", "--slo", "ttft:p99<1s", "--search-precision", "1"}, "--search-precision 1"},
+		{"search precision negative", []string{"--search", "--slo", "ttft:p99<1s", "--search-precision", "-0.1"}, "--search-precision -0.1"},
+		{"search min goodput", []string{"--search", "--goodput", "ttft<=1s", "--search-min-goodput", "0"}, "--search-min-goodput 0"},
+		{"search max iterations", []string{"--search", "--slo", "ttft:p99<1s", "--search-max-iterations", "0"}, "--search-max-iterations 0"},
+		{"search flag without search", []string{"--rates", "1", "--search-precision", "0.1"}, "--search-precision applies to --search only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,5 +216,85 @@ func TestSweep_CtrlC(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "point-03-rate-20")); err == nil {
 		t.Errorf("point 3 ran after Ctrl-C")
+	}
+}
+
+// TestSweepSearch_FindsCapacity searches against a mock server of known
+// capacity: it generates N = 10 requests at once (the others wait in its
+// FIFO queue), each taking the service time S = 200 ms, so below
+// N / S = 50 requests/s a constant-rate request never waits and above it
+// the queue grows without bound (a D/D/c queue: a sharp knee). With an SLO
+// of 1.5 S on latency p90 (robust to a request or two slowed by a busy
+// machine), the found rate is within the default search
+// precision (5 %) of the capacity, N divided by the service time as the
+// synchronous point measures it (S plus the mock's and the client's own
+// overhead, about 1 %). The search runs at 2 % precision: the offline
+// ceiling, the top of the bracket, comes out a little under the capacity
+// (the overhead again), and the found rate may lie anywhere within the
+// precision below it.
+func TestSweepSearch_FindsCapacity(t *testing.T) {
+	const (
+		slots     = 10
+		service   = 200 * time.Millisecond
+		precision = 0.02
+		tolerance = sweep.DefaultPrecision
+	)
+	url := startMock(t, mockserver.Config{TTFT: service, OutputTokens: 1, MaxConcurrent: slots})
+	dir := filepath.Join(shortDir(t), "sweep")
+	// 2 N requests a point: the offline point queues half of them a whole
+	// service time, and the synchronous one lasts 4 s.
+	code, stdout, stderr := runInferbench(t, "sweep", "--endpoint", url, "--model", "mock-model",
+		"--search", "--arrival", "constant", "--synthetic", strconv.Itoa(2*slots), "--output-len", "1",
+		"--slo", "latency:p90<=300ms", "--search-precision", strconv.FormatFloat(precision, 'g', -1, 64), "--report-dir", dir, "--no-tui")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	res, rows := readSweep(t, dir)
+	s := res.Search
+	if res.Kind != sweep.KindSearch || s == nil || res.Stopped != sweep.ReasonDone || !s.Converged {
+		t.Fatalf("kind %q, stopped %q (%s), search %+v", res.Kind, res.Stopped, res.StoppedDetail, s)
+	}
+	sync := res.Points[0]
+	if sync.Phase != sweep.PhaseSync || res.Points[1].Phase != sweep.PhaseOffline || res.Points[1].Meets != "no" {
+		t.Fatalf("bracket points %+v %+v", sync, res.Points[1])
+	}
+	capacity := slots / (float64(sync.LatencyP50) / 1e3)
+	found := float64(s.Found)
+	t.Logf("capacity %.2f requests/s (nominal %.0f), found %.2f in [%.2f, %.2f] after %d points",
+		capacity, slots/service.Seconds(), found, float64(s.Low), float64(s.High), len(res.Points))
+	if math.Abs(found-capacity)/capacity > tolerance || float64(s.Width) > precision {
+		t.Errorf("found %.2f requests/s (bracket %.1f%% wide), want within %.0f%% of the capacity %.2f\n%s", found, 100*float64(s.Width), 100*tolerance, capacity, stdout)
+	}
+	if !strings.Contains(stdout, "search: highest rate meeting every target: ") {
+		t.Errorf("stdout does not give the answer:\n%s", stdout)
+	}
+	phase, meets := slices.Index(rows[0], "phase"), slices.Index(rows[0], "meets")
+	if len(rows) != len(res.Points)+1 || rows[1][phase] != sweep.PhaseSync || rows[1][meets] != "yes" || rows[len(rows)-1][phase] != sweep.PhaseBisect {
+		t.Errorf("sweep.csv rows %v", rows)
+	}
+	for _, p := range res.Points {
+		if _, err := os.Stat(filepath.Join(dir, p.Dir, "result_summary.json")); err != nil {
+			t.Errorf("point %d: %v", p.Index, err)
+		}
+	}
+}
+
+// TestSweepSearch_NoRateMeets: when even the synchronous point misses the
+// SLO, the search ends after it with exit code 3 and a one-line reason.
+func TestSweepSearch_NoRateMeets(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, OutputTokens: 1})
+	dir := filepath.Join(shortDir(t), "sweep")
+	code, stdout, stderr := runInferbench(t, "sweep", "--endpoint", url, "--model", "mock-model",
+		"--search", "--synthetic", "5", "--output-len", "1", "--slo", "latency:p99<=5ms", "--report-dir", dir, "--no-tui")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 3 || !strings.Contains(lines[len(lines)-1], "no rate meets the targets") || !strings.Contains(lines[len(lines)-1], "latency:p99<=5ms fails") {
+		t.Fatalf("exit %d, want 3 with the reason on the last line\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	res, _ := readSweep(t, dir)
+	if res.Stopped != sweep.ReasonNoRate || len(res.Points) != 1 || res.Search.Found != 0 || res.Points[0].Meets != "no" {
+		t.Errorf("stopped %q after %d points, search %+v", res.Stopped, len(res.Points), res.Search)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "point-02-offline")); err == nil {
+		t.Error("the offline point ran")
 	}
 }
