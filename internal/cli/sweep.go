@@ -149,7 +149,7 @@ func resolveSweepConfig(cmd *cobra.Command, o *sweepOpts) (sweep.Config, error) 
 	case !so.on && hasRates == hasConc:
 		return sc, usagef("give exactly one of --rates (online points), --concurrencies (closed-loop points) or --search")
 	case fs.Changed("target-qps"), fs.Changed("concurrency"):
-		return sc, usagef("--target-qps and --concurrency are set per point by --rates or --concurrencies")
+		return sc, usagef("--target-qps and --concurrency are set per point by --rates, --concurrencies or --search")
 	case fs.Changed("prometheus-addr"):
 		return sc, usagef("--prometheus-addr is not supported by sweep (each point is its own run): watch a point with inferbench watch")
 	case o.maxErrorRate < 0 || o.maxErrorRate > 1 || math.IsNaN(o.maxErrorRate):

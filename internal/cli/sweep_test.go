@@ -298,3 +298,34 @@ func TestSweepSearch_NoRateMeets(t *testing.T) {
 		t.Error("the offline point ran")
 	}
 }
+
+// TestSweepSearch_CtrlC interrupts a search (a real SIGINT to a child
+// process) during its offline point: exit 1, and sweep.json keeps the
+// synchronous point, the interrupted one and the bracket's lower end.
+func TestSweepSearch_CtrlC(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, OutputTokens: 2, MaxConcurrent: 1})
+	dir := filepath.Join(shortDir(t), "sweep")
+	c := startInferbench(t, "sweep", "--endpoint", url, "--model", "mock-model", "--search",
+		"--synthetic", "10", "--output-len", "2", "--slo", "latency:p99<=1s", "--num-samples", "60",
+		"--report-dir", dir, "--no-tui", "--grace-period", "5s")
+	waitFor(t, "the offline point to start", 30*time.Second, func() bool { return strings.Contains(c.stderr.String(), "search point 2:") })
+	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.wait(t, 30*time.Second); code != 1 {
+		t.Errorf("exit %d, want 1\nstderr:\n%s", code, c.stderr.String())
+	}
+	res, rows := readSweep(t, dir)
+	if res.Stopped != sweep.ReasonInterrupted || len(res.Points) != 2 || len(rows) != 3 {
+		t.Fatalf("stopped %q after %d points (%d csv rows), want interrupted after 2", res.Stopped, len(res.Points), len(rows))
+	}
+	if p := res.Points[0]; p.Phase != sweep.PhaseSync || p.Meets != "yes" || float64(res.Search.Low) != float64(p.QPS) {
+		t.Errorf("point 1 %+v, search %+v", p, res.Search)
+	}
+	if p := res.Points[1]; p.Phase != sweep.PhaseOffline || p.State != "interrupted" {
+		t.Errorf("point 2: %+v", p)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "point-03-*")); len(m) > 0 {
+		t.Errorf("a bisection point ran after Ctrl-C: %v", m)
+	}
+}
