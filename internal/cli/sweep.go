@@ -335,15 +335,15 @@ func (a *app) searchOutcome(res *sweep.Result, runErr error, dir string) error {
 		return runErr
 	}
 	sr := res.Search
+	if res.Stopped == sweep.ReasonNoRate && runErr == nil {
+		return verdictError{"no rate meets the targets: " + res.StoppedDetail + "; results in " + dir}
+	}
 	fmt.Fprintf(a.stderr, "inferbench: search %s after %d points%s; results in %s\n", res.Stopped, len(res.Points), detail(res.StoppedDetail), dir)
 	if runErr != nil {
 		return runErr
 	}
-	switch res.Stopped {
-	case sweep.ReasonInterrupted:
+	if res.Stopped == sweep.ReasonInterrupted {
 		return errors.New("search interrupted: sweep.json holds the points and the bracket found until then")
-	case sweep.ReasonNoRate:
-		return verdictError{"no rate meets the targets: " + res.StoppedDetail}
 	}
 	found := fmtRate(float64(sr.Found))
 	switch {
