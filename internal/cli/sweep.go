@@ -58,7 +58,8 @@ func (a *app) sweepCmd() *cobra.Command {
 			"point (one request at a time; its QPS is the lower end of the bracket; if it misses, no rate meets),\n" +
 			"an offline point (as fast as possible; its QPS is the upper end; if it meets, it is the answer), then\n" +
 			"open-loop points (the --arrival law, default poisson) at the geometric mean of the bracket until\n" +
-			"(high - low) / low <= --search-precision, at most --search-max-iterations of them. A point meets when\n" +
+			"(high - low) / low <= --search-precision, at most --search-max-iterations of them (when all of them\n" +
+			"met the targets, the last runs at the offline rate itself). A point meets when\n" +
 			"every --slo passes at its point estimate (--search-at-bound: a percentile SLO also at its 95 %\n" +
 			"confidence bound), at least --search-min-goodput of its requests are good (with --goodput), and its\n" +
 			"error rate is at most --max-error-rate. Every point runs the benchmark's own length (--num-samples,\n" +

@@ -220,32 +220,35 @@ func TestSweep_CtrlC(t *testing.T) {
 }
 
 // TestSweepSearch_FindsCapacity searches against a mock server of known
-// capacity: it generates N = 10 requests at once (the others wait in its
-// FIFO queue), each taking the service time S = 200 ms, so below
+// capacity: it generates N = 20 requests at once (the others wait in its
+// FIFO queue), each taking the service time S = 400 ms, so below
 // N / S = 50 requests/s a constant-rate request never waits and above it
-// the queue grows without bound (a D/D/c queue: a sharp knee). With an SLO
-// of 1.5 S on latency p90 (robust to a request or two slowed by a busy
-// machine), the found rate is within the default search
+// the queue grows without bound (a D/D/c queue: a sharp knee at the
+// capacity, which the offline point measures as the top of the bracket).
+// With an SLO of 1.5 S on latency p90 (robust to a request or two slowed
+// by a busy machine), the found rate is within the default search
 // precision (5 %) of the capacity, N divided by the service time as the
 // synchronous point measures it (S plus the mock's and the client's own
-// overhead, about 1 %). The search runs at 2 % precision: the offline
-// ceiling, the top of the bracket, comes out a little under the capacity
-// (the overhead again), and the found rate may lie anywhere within the
-// precision below it.
+// overhead, under 1 %). The search itself runs at 2 % precision, because
+// the offline ceiling comes out a little under the capacity on a busy
+// machine (the overhead of each wave of N requests).
 func TestSweepSearch_FindsCapacity(t *testing.T) {
 	const (
-		slots     = 10
-		service   = 200 * time.Millisecond
+		slots     = 20
+		service   = 400 * time.Millisecond
 		precision = 0.02
 		tolerance = sweep.DefaultPrecision
 	)
 	url := startMock(t, mockserver.Config{TTFT: service, OutputTokens: 1, MaxConcurrent: slots})
 	dir := filepath.Join(shortDir(t), "sweep")
-	// 2 N requests a point: the offline point queues half of them a whole
-	// service time, and the synchronous one lasts 4 s.
+	// Every point issues for 1.5 s, so that a busy machine's stall of a
+	// request or two neither fails the p90 nor lowers the offline ceiling
+	// much; the offline point keeps 2 N requests in flight, so that each
+	// waits a whole service time in the queue.
 	code, stdout, stderr := runInferbench(t, "sweep", "--endpoint", url, "--model", "mock-model",
-		"--search", "--arrival", "constant", "--synthetic", strconv.Itoa(2*slots), "--output-len", "1",
-		"--slo", "latency:p90<=300ms", "--search-precision", strconv.FormatFloat(precision, 'g', -1, 64), "--report-dir", dir, "--no-tui")
+		"--search", "--arrival", "constant", "--synthetic", "20", "--output-len", "1",
+		"--duration", "1500ms", "--max-in-flight", strconv.Itoa(2*slots),
+		"--slo", "latency:p90<=600ms", "--search-precision", strconv.FormatFloat(precision, 'g', -1, 64), "--report-dir", dir, "--no-tui")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}

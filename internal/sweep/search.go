@@ -172,6 +172,20 @@ func midRate(lo, hi float64) float64 {
 	return m
 }
 
+// ceilingRate is the rate of the open-loop point at the top of the
+// bracket: hi rounded down to four significant digits when that stays
+// above lo.
+func ceilingRate(lo, hi float64) float64 {
+	if hi <= 0 {
+		return hi
+	}
+	scale := math.Pow(10, 3-math.Floor(math.Log10(hi)))
+	if r := math.Floor(hi*scale) / scale; r > lo && r <= hi {
+		return r
+	}
+	return hi
+}
+
 // meets judges a search point by the rules of [Search]; why says which
 // targets it missed.
 func (s *Sweep) meets(p *Point, out *bench.Outcome) (ok bool, why string) {
@@ -228,8 +242,10 @@ func rate(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) + " requ
 // synchronous run (the lower end: if it misses a target, no rate meets
 // them) and an offline run (the upper end: if it meets them, its rate is
 // the answer), then bisects on the open-loop rate until the bracket is
-// within the precision or the bound on points is reached. sweep.json is
-// rewritten after every point with the bracket so far.
+// within the precision or the bound on points is reached. When every
+// open-loop point met the targets, a last one runs at the top of the
+// bracket, the offline rate. sweep.json is rewritten after every point
+// with the bracket so far.
 func (s *Sweep) runSearch(ctx context.Context) (*Result, error) {
 	sc := s.cfg.Search
 	nan := report.Value(math.NaN())
@@ -321,6 +337,7 @@ func (s *Sweep) runSearch(ctx context.Context) (*Result, error) {
 		return res, err
 	}
 
+	missed := false // an open-loop point missed the targets
 	for !sr.Converged {
 		if sr.Iterations == sc.MaxIterations {
 			res.Stopped = ReasonMaxIterations
@@ -336,12 +353,30 @@ func (s *Sweep) runSearch(ctx context.Context) (*Result, error) {
 		if p.Meets == "yes" {
 			found(p, r)
 		} else {
-			sr.High = report.Value(r)
+			sr.High, missed = report.Value(r), true
 		}
 		width()
 		if err := s.write(res); err != nil {
 			return res, err
 		}
+	}
+	// Every open-loop point met the targets: the top of the bracket is
+	// still the offline run's QPS, measured in another mode. An open-loop
+	// point at that rate settles whether the server sustains its ceiling
+	// (then it is the answer) or not (then it is the open-loop top).
+	if !missed && sr.High > sr.Low && sr.Iterations < sc.MaxIterations {
+		r := ceilingRate(float64(sr.Low), float64(sr.High))
+		if p, end, err = step(PhaseBisect, r); end {
+			return res, err
+		}
+		sr.Iterations++
+		if p.Meets == "yes" {
+			found(p, r)
+			res.StoppedDetail = "the open-loop point at the offline ceiling, " + rate(r) + ", meets every target"
+		} else {
+			sr.High = report.Value(r)
+		}
+		width()
 	}
 	if res.StoppedDetail == "" {
 		res.StoppedDetail = fmt.Sprintf("the bracket %s to %s is within %s", rate(float64(sr.Low)), rate(float64(sr.High)), share(sc.Precision))

@@ -366,3 +366,41 @@ func TestSearch_Refused(t *testing.T) {
 		})
 	}
 }
+
+// TestSearch_CeilingPoint: when every bisection point met the targets, a
+// last open-loop point runs at the offline ceiling; if it meets them it is
+// the answer, else the found rate stays within the precision below it.
+func TestSearch_CeilingPoint(t *testing.T) {
+	tests := []struct {
+		name      string
+		srv       kneeServer
+		meets     string
+		wantFound func(f float64) bool
+	}{
+		{"the ceiling is sustained", kneeServer{sync: 20, offline: 100, knee: 150, offlineMisses: true}, "yes",
+			func(f float64) bool { return f == 100 }},
+		{"the ceiling is not", kneeServer{sync: 20, offline: 100, knee: 99.95}, "no",
+			func(f float64) bool { return f >= 100/(1+sweep.DefaultPrecision) && f < 99.95 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, sw := searchConfig(t, &tc.srv, defaultSearch(), false, 0)
+			res, err := sw.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, last := res.Search, res.Points[len(res.Points)-1]
+			if res.Stopped != sweep.ReasonDone || !s.Converged || !tc.wantFound(float64(s.Found)) {
+				t.Fatalf("stopped %q (%s), search %+v", res.Stopped, res.StoppedDetail, s)
+			}
+			if last.Phase != sweep.PhaseBisect || last.Target != 100 || last.Meets != tc.meets || s.High != 100 {
+				t.Errorf("last point %+v, bracket high %v", last, s.High)
+			}
+			for _, p := range res.Points[2 : len(res.Points)-1] {
+				if p.Meets != "yes" {
+					t.Errorf("bisection point %d missed: %+v", p.Index, p)
+				}
+			}
+		})
+	}
+}
