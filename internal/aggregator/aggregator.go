@@ -124,6 +124,11 @@ type Aggregator struct {
 
 	ttft, latency, failedLatency, chunkDelta, tpot, isl, osl, lateness *metrics.Series
 
+	// The concurrency cap's wait and count (queue.go); nil until the first
+	// tracked sample that went through a cap.
+	queueWait *metrics.Series
+	queued    *metrics.Counter
+
 	// Set when a tokenizer counts OSL: the server's own count beside it.
 	oslUsage                   *metrics.Series
 	oslCompared, oslMismatched *metrics.Counter
@@ -499,7 +504,10 @@ func (a *Aggregator) sample(r *event.Record) {
 		a.rows[r.SampleUUID] = rw
 		a.trackedIssued.Add(1)
 		if p, ok := r.Data.(*event.PromptData); ok && p != nil {
-			if p.ScheduledNS != 0 {
+			switch {
+			case p.ReleasedNS != 0:
+				a.capped(p, ts)
+			case p.ScheduledNS != 0:
 				a.lateness.Record(max(ts-p.ScheduledNS, 0))
 			}
 			switch {

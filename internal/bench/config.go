@@ -54,6 +54,8 @@ func LoadgenConfig(l config.Loadgen) loadgen.Config {
 		Burstiness:    l.Burstiness,
 		RampUp:        l.RampUp,
 		Stages:        stages(l.Stages),
+
+		MaxConcurrency: l.MaxConcurrency,
 	}
 }
 

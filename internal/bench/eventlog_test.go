@@ -65,13 +65,17 @@ func TestRun_compactLogBounded(t *testing.T) {
 // per-request series; inter-chunk gaps only from the full log.
 func TestRun_rebuildMatchesFinal(t *testing.T) {
 	for _, tc := range []struct {
-		mode string
-		tok  aggregator.TokenCounter
-	}{{"compact", nil}, {"full", nil}, {"compact", wordCounter{}}} {
+		mode   string
+		tok    aggregator.TokenCounter
+		capped int // --max-concurrency
+	}{{"compact", nil, 0}, {"full", nil, 0}, {"compact", wordCounter{}, 0}, {"compact", nil, 2}} {
 		mode := tc.mode
 		name := mode
 		if tc.tok != nil {
 			name += "/tokenizer"
+		}
+		if tc.capped > 0 {
+			name += "/max-concurrency"
 		}
 		t.Run(name, func(t *testing.T) {
 			url, _ := startMock(t, mockserver.Config{OutputTokens: 12, TTFT: 2 * time.Millisecond, TPOT: 200 * time.Microsecond,
@@ -81,6 +85,7 @@ func TestRun_rebuildMatchesFinal(t *testing.T) {
 			cfg.Load.Mode = string(loadgen.ModeConstant)
 			cfg.Load.TargetQPS = 500
 			cfg.Load.WarmupSamples = 20
+			cfg.Load.MaxConcurrency = tc.capped
 			r, err := bench.New(cfg, synthetic(t, 200), tc.tok, quiet())
 			if err != nil {
 				t.Fatal(err)
@@ -150,6 +155,9 @@ func TestRun_rebuildMatchesFinal(t *testing.T) {
 			}
 			if compared < 15 {
 				t.Errorf("only %d metrics compared", compared)
+			}
+			if _, ok := final.Find(metrics.SeriesQueueWait); ok != (tc.capped > 0) {
+				t.Errorf("final snapshot has %s: %v, want %v", metrics.SeriesQueueWait, ok, tc.capped > 0)
 			}
 		})
 	}

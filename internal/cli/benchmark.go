@@ -144,7 +144,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 		},
 		get: func() string { return strconv.FormatFloat(c.Load.Burstiness, 'g', -1, 64) },
 	}, "burstiness", "online: gamma inter-arrival shape K with the --target-qps mean (1 = Poisson, <1 burstier, >1 smoother; default 1)")
-	fs.DurationVar(&c.Load.RampUp, "ramp-up", c.Load.RampUp, "online: grow the rate linearly from 0 to --target-qps over this long, then hold it")
+	fs.DurationVar(&c.Load.RampUp, "ramp-up", c.Load.RampUp, "online: grow the rate linearly from 0 to --target-qps over this long, then hold it; concurrency: grow the workers linearly from 1 to --concurrency")
 	fs.Var(funcValue{kind: "string",
 		set: func(s string) error {
 			if _, err := loadgen.ParseStages(s); err != nil {
@@ -154,7 +154,18 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 			return nil
 		},
 		get: func() string { return c.Load.Stages },
-	}, "stages", "online: piecewise-constant rate QPS:DURATION,… (e.g. 10:30s,20:30s,40:60s) instead of --target-qps; issuing ends after the last stage")
+	}, "stages", "online: piecewise-constant rate QPS:DURATION,… (e.g. 10:30s,20:30s,40:60s) instead of --target-qps; concurrency: workers N:DURATION,… instead of --concurrency; issuing ends after the last stage")
+	fs.Var(funcValue{kind: "int",
+		set: func(s string) error {
+			n, err := strconv.ParseInt(s, 0, 0)
+			if err != nil || n < 1 {
+				return errors.New("want a number of requests >= 1")
+			}
+			c.Load.MaxConcurrency = int(n)
+			return nil
+		},
+		get: func() string { return strconv.Itoa(c.Load.MaxConcurrency) },
+	}, "max-concurrency", "online: at most N requests in flight; a request whose time has come waits FIFO for a slot, measured as queue_wait_ns (never in TTFT) (default: no cap)")
 	fs.IntVar(&c.Load.Concurrency, "concurrency", c.Load.Concurrency, "concurrency: requests kept in flight")
 	fs.IntVar(&c.Load.MaxInFlight, "max-in-flight", c.Load.MaxInFlight, "offline: requests in flight at most")
 	fs.IntVar(&c.Load.NumSamples, "num-samples", c.Load.NumSamples, "requests to issue (default: one pass over the dataset, or unlimited with --duration)")

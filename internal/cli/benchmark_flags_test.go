@@ -147,6 +147,7 @@ func TestBenchmarkFlags_OverrideConfig(t *testing.T) {
 			c.Load.Mode, c.Load.Burstiness, c.Load.RampUp = string(loadgen.ModePoisson), 0.5, 30*time.Second
 		}},
 		{"stages", "online", []string{"--stages", "10:30s,20:1m"}, func(c *config.Run) { c.Load.Stages = "10:30s,20:1m" }},
+		{"max concurrency", "online", []string{"--target-qps", "5", "--max-concurrency", "8"}, func(c *config.Run) { c.Load.TargetQPS, c.Load.MaxConcurrency = 5, 8 }},
 		{"seed sets both seeds", "online", []string{"--seed", "99"}, func(c *config.Run) { c.Load.Seed, c.Load.SampleSeed = 99, 99 }},
 		{"grace-period", "online", []string{"--grace-period", "1s"}, func(c *config.Run) { c.Load.GracePeriod = time.Second }},
 		{"report-dir", "online", []string{"--report-dir", "/tmp/flag"}, func(c *config.Run) { c.ReportDir = "/tmp/flag" }},

@@ -415,8 +415,12 @@ func TestBadInput(t *testing.T) {
 		{"negative burstiness", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--burstiness", "-1"}, "--burstiness"},
 		{"zero burstiness", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--burstiness", "0"}, "--burstiness"},
 		{"burstiness with constant arrival", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--arrival", "constant", "--burstiness", "2"}, "burstiness"},
+		{"zero max-concurrency", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--max-concurrency", "0"}, "--max-concurrency"},
+		{"negative max-concurrency", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--max-concurrency", "-3"}, "--max-concurrency"},
+		{"max-concurrency in offline", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--max-concurrency", "2"}, "max_concurrency 2"},
 		{"negative ramp-up", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--target-qps", "5", "--ramp-up", "-1s"}, "ramp_up"},
-		{"ramp-up in concurrency", []string{"benchmark", "concurrency", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--concurrency", "2", "--ramp-up", "5s"}, "ramp_up"},
+		{"ramp-up in offline", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--ramp-up", "5s"}, "ramp_up"},
+		{"fractional concurrency stage", []string{"benchmark", "concurrency", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--stages", "2.5:5s"}, "whole number of workers"},
 		{"bad stages", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--stages", "10:30s,x"}, "--stages"},
 		{"negative connect timeout", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--connect-timeout", "-1s"}, "connect_timeout"},
 	}

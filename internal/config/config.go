@@ -27,6 +27,7 @@
 //	  target_qps: 10
 //	  burstiness: 0.5      # gamma shape of the gaps (poisson; 1 = Poisson)
 //	  ramp_up: 30s         # or stages: "10:30s,20:30s,40:60s"
+//	  max_concurrency: 64  # cap on requests in flight (online; 0 = none)
 //	  num_samples: 1000
 //	metrics:
 //	  publish_interval: 250ms
@@ -161,9 +162,14 @@ type Loadgen struct {
 	GracePeriod   time.Duration `yaml:"grace_period"`
 	// Burstiness, RampUp and Stages shape an open-loop rate: see
 	// loadgen.Config. Stages is "QPS:DURATION,…" (e.g. "10:30s,20:30s").
+	// RampUp and Stages also shape the worker count of the concurrency
+	// mode (Stages then "WORKERS:DURATION,…").
 	Burstiness float64       `yaml:"burstiness"`
 	RampUp     time.Duration `yaml:"ramp_up"`
 	Stages     string        `yaml:"stages"`
+	// MaxConcurrency caps the requests in flight of an online run (0: no
+	// cap); see loadgen.Config.
+	MaxConcurrency int `yaml:"max_concurrency"`
 }
 
 // Metrics configures the aggregator and the snapshot stream.

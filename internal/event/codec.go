@@ -64,7 +64,8 @@ const (
 	keyFinishReason   = "finish_reason"
 	keyScheduledNS    = "scheduled_ns"
 	keyUsage          = "usage"
-	keyRetries        = "retries" // Output.Retries, when not 0
+	keyRetries        = "retries"     // Output.Retries, when not 0
+	keyReleasedNS     = "released_ns" // PromptData.ReleasedNS, when not 0
 )
 
 // The array lengths, tag included, of the Python tool's current payloads:
@@ -79,14 +80,14 @@ const (
 // AppendRecord appends the msgpack map form of r to b, in the current layout
 // of the Python tool, with inferbench's extensions as extra keys.
 func AppendRecord(b []byte, r *Record) []byte {
-	var sched int64
+	var sched, released int64
 	var usage *Usage
 	var finish string
 	var retries int32
 	switch d := r.Data.(type) {
 	case *PromptData:
 		if d != nil {
-			sched = d.ScheduledNS
+			sched, released = d.ScheduledNS, d.ReleasedNS
 		}
 	case *Output:
 		if d != nil {
@@ -104,6 +105,9 @@ func AppendRecord(b []byte, r *Record) []byte {
 		n++
 	}
 	if retries != 0 {
+		n++
+	}
+	if released != 0 {
 		n++
 	}
 	b = msgp.AppendMapHeader(b, n)
@@ -134,6 +138,10 @@ func AppendRecord(b []byte, r *Record) []byte {
 	if retries != 0 {
 		b = msgp.AppendString(b, keyRetries)
 		b = msgp.AppendInt32(b, retries)
+	}
+	if released != 0 {
+		b = msgp.AppendString(b, keyReleasedNS)
+		b = msgp.AppendInt64(b, released)
 	}
 	return b
 }
@@ -246,7 +254,7 @@ func DecodeRecord(p []byte) (Record, error) {
 		ou                 *outputUsage // the decoded output, when data is one
 		finish             []byte
 		hasFinish          bool
-		sched              int64
+		sched, released    int64
 		hasSched, hasUsage bool
 		usage              Usage
 		retries            int32
@@ -293,6 +301,12 @@ func DecodeRecord(p []byte) (Record, error) {
 			} else {
 				p, err = msgpskip.Skip(p)
 			}
+		case keyReleasedNS:
+			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
+				released, p, err = msgp.ReadInt64Bytes(p)
+			} else {
+				p, err = msgpskip.Skip(p)
+			}
 		case keyRetries:
 			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
 				retries, p, err = msgp.ReadInt32Bytes(p)
@@ -326,11 +340,14 @@ func DecodeRecord(p []byte) (Record, error) {
 		}
 		ou.o.Retries = retries
 	}
-	if hasSched {
+	if hasSched || released != 0 {
 		if pd, ok := r.Data.(*PromptData); ok {
-			pd.ScheduledNS = sched
+			if hasSched {
+				pd.ScheduledNS = sched
+			}
+			pd.ReleasedNS = released
 		} else if r.Data == nil {
-			r.Data = &PromptData{ScheduledNS: sched}
+			r.Data = &PromptData{ScheduledNS: sched, ReleasedNS: released}
 		}
 	}
 	return r, nil

@@ -29,6 +29,8 @@
 //	scheduled_ns     int, on sample.issued: inferbench's intended issue time
 //	usage            map {prompt_tokens, completion_tokens[, reasoning_tokens]}:
 //	                 inferbench's copy of the server's usage
+//	released_ns      int, on sample.issued under a concurrency cap: when the
+//	                 scheduler released the sample to wait for a free slot
 //
 // data is one of
 //
@@ -36,7 +38,7 @@
 //	["TextModelOutput", output, reasoning, nil]   a streamed field is [first chunk, the rest]
 //	["ErrorData", error_type, error_message]
 //
-// scheduled_ns and usage are inferbench's extensions. They are keys of the
+// scheduled_ns, released_ns and usage are inferbench's extensions. They are keys of the
 // record map, which the Python decoder ignores, and never positional elements
 // of a payload array: those arrays grow at the end as the Python tool evolves.
 // [DecodeRecord] also reads the seed-era layout (four keys; scheduled_ns as
@@ -162,6 +164,11 @@ type PromptData struct {
 	// record can reference the prompt instead of repeating it; 0 means
 	// unknown (the wire format does not carry it).
 	Index int
+	// ReleasedNS is when a concurrency cap (--max-concurrency) released the
+	// sample to wait for a free slot, on the record's clock; 0 when no cap
+	// applies. Then ScheduledNS → ReleasedNS is the scheduler's lateness and
+	// ReleasedNS → the record's timestamp (the send) the queue wait.
+	ReleasedNS int64
 }
 
 // Usage is the token usage reported by the server, when it reports one.

@@ -364,7 +364,7 @@ func unwrapPath(err error) error {
 //
 //	{"event_type":"sample.issued","timestamp_ns":123,"sample_uuid":"…","data":{"text":"…"}}
 //
-// with data {"text","token_ids","scheduled_ns"} for prompts,
+// with data {"text","token_ids","scheduled_ns","dataset_index","released_ns"} for prompts,
 // {"output","reasoning","first_chunk_len","usage","finish_reason","retries"} for outputs
 // and {"error_type","error_message"} for errors (null when absent).
 func AppendJSON(b []byte, r *event.Record) []byte {
@@ -396,6 +396,10 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 		if d.Index > 0 {
 			b = append(b, `,"dataset_index":`...)
 			b = strconv.AppendInt(b, int64(d.Index-1), 10)
+		}
+		if d.ReleasedNS != 0 {
+			b = append(b, `,"released_ns":`...)
+			b = strconv.AppendInt(b, d.ReleasedNS, 10)
 		}
 		b = append(b, '}')
 	case *event.Output:

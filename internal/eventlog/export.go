@@ -39,6 +39,9 @@ type Row struct {
 	FinishReason string   `parquet:"finish_reason"`
 	ErrorClass   string   `parquet:"error_class"`
 	ErrorExcerpt string   `parquet:"error_excerpt"`
+	// QueueWaitNS is the wait for a --max-concurrency slot (send −
+	// release); absent without a cap.
+	QueueWaitNS *int64 `parquet:"queue_wait_ns,optional"`
 }
 
 // Rows converts the requests of a log into export rows.
@@ -58,9 +61,13 @@ func (rs *Requests) Rows() []Row {
 			IssuedNS: r.Iss, FirstChunkNS: at(r.TTFT), LastChunkNS: at(r.Last), CompletedNS: at(r.Lat),
 			LatenessNS: r.Late, TTFTNS: r.TTFT, LatencyNS: r.Lat, Chunks: r.Chunks,
 			ISL: r.ISL, OSL: r.OSL, OSLUsage: r.UOSL, FinishReason: r.Fin, ErrorClass: r.Err, ErrorExcerpt: r.Msg,
+			QueueWaitNS: r.QW,
 		}
 		if r.Late != nil {
 			v := r.Iss - *r.Late
+			if r.QW != nil {
+				v -= *r.QW
+			}
 			row.ScheduledNS = &v
 		}
 		if dec := r.DecodeTokens(); dec > 0 && r.Lat != nil && rs.Streaming {
@@ -74,7 +81,7 @@ func (rs *Requests) Rows() []Row {
 
 var csvHeader = []string{"sample_id", "dataset_index", "tracked", "tracking_window", "scheduled_ns", "issued_ns",
 	"first_chunk_ns", "last_chunk_ns", "completed_ns", "issue_lateness_ns", "ttft_ns", "latency_ns", "tpot_ns",
-	"chunks", "isl", "osl", "osl_usage", "finish_reason", "error_class", "error_excerpt"}
+	"chunks", "isl", "osl", "osl_usage", "finish_reason", "error_class", "error_excerpt", "queue_wait_ns"}
 
 // Export writes the requests of a log to w as CSV (with a header row) or
 // Parquet.
@@ -103,7 +110,7 @@ func (rs *Requests) Export(w io.Writer, format string) error {
 				strconv.FormatInt(r.Window, 10), i64(r.ScheduledNS), strconv.FormatInt(r.IssuedNS, 10),
 				i64(r.FirstChunkNS), i64(r.LastChunkNS), i64(r.CompletedNS), i64(r.LatenessNS), i64(r.TTFTNS),
 				i64(r.LatencyNS), tpot, strconv.FormatInt(r.Chunks, 10), i64(r.ISL), i64(r.OSL), i64(r.OSLUsage),
-				r.FinishReason, r.ErrorClass, r.ErrorExcerpt)
+				r.FinishReason, r.ErrorClass, r.ErrorExcerpt, i64(r.QueueWaitNS))
 			if err := cw.Write(rec); err != nil {
 				return err
 			}

@@ -26,9 +26,12 @@ type Request struct {
 	Untracked int `json:"untracked"`
 	Blk       int `json:"blk"` // the tracking window it was issued in (0 first)
 	// Iss is the issue time since session.started; Late is issue − intended
-	// time (nil when the schedule has none).
+	// time (nil when the schedule has none). Under a concurrency cap QW is
+	// the wait for a free slot (send − release) and Late is release −
+	// intended, so the intended time is Iss − Late − QW.
 	Iss  int64  `json:"iss"`
 	Late *int64 `json:"late"`
+	QW   *int64 `json:"qw"`
 	// TTFT, Last and Lat are the first chunk, the last chunk and the
 	// completion, relative to the issue. Lat is nil for a request that never
 	// completed.

@@ -170,6 +170,21 @@ func (b *builder) record(name string, v int64) {
 	}
 }
 
+// queueWait records the wait of a tracked request that went through a
+// concurrency cap; like the aggregator, it registers the cap's series and
+// counter at the first one.
+func (b *builder) queueWait(qw int64) {
+	if b.series[metrics.SeriesQueueWait] == nil {
+		b.counter(metrics.TrackedQueued, false)
+		b.newSeries(metrics.SeriesQueueWait, metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh})
+	}
+	qw = max(qw, 0)
+	b.record(metrics.SeriesQueueWait, qw)
+	if qw > 0 {
+		b.add(metrics.TrackedQueued, 1)
+	}
+}
+
 type window struct{ start, lastComplete, lastIssue int64 }
 
 func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
@@ -236,6 +251,9 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		}
 		if r.Late != nil {
 			b.record(metrics.SeriesLateness, max(*r.Late, 0))
+		}
+		if r.QW != nil {
+			b.queueWait(*r.QW)
 		}
 		if r.ISL != nil {
 			b.record(metrics.SeriesISL, *r.ISL)

@@ -25,6 +25,10 @@ import (
 //	{"id":"…","idx":17,"iss":5100200,"late":1200,"ttft":20311000,"last":270877000,
 //	 "lat":270901000,"chunks":250,"isl":128,"osl":250,"fin":"length"}
 //
+// Under a concurrency cap a request also has "qw", its wait for a free slot
+// (send − release), and "late" is release − intended, so that the intended
+// time is iss − late − qw.
+//
 // See [Request] for the fields. Requests still in flight when the log closes
 // get a line without "lat".
 const logVersion = 1
@@ -38,7 +42,7 @@ type reqState struct {
 	idx              int // event.PromptData.Index: 1 + dataset index, 0 unknown
 	tracked          bool
 	block            int
-	iss, sched       int64
+	iss, sched, rel  int64 // rel: released to the concurrency cap's queue (0: no cap)
 	first, last      int64
 	hasFirst         bool
 	chunks           int64
@@ -169,7 +173,7 @@ func (t *table) sample(b []byte, r *event.Record) []byte {
 		st := t.newRow()
 		st.id, st.iss, st.tracked, st.block, st.isl = r.SampleUUID, ts, t.tracking, t.blocks-1, -1
 		if p, ok := r.Data.(*event.PromptData); ok && p != nil {
-			st.idx, st.sched = p.Index, p.ScheduledNS
+			st.idx, st.sched, st.rel = p.Index, p.ScheduledNS, p.ReleasedNS
 			// ISL as the aggregator records it at issue: token ids, else the
 			// tokenizer's count of the prompt. Untracked requests are not
 			// counted (the aggregator does not count them either).
@@ -224,7 +228,15 @@ func (t *table) appendRequest(b []byte, st *reqState, ts int64, out *event.Outpu
 	b = strconv.AppendInt(b, st.iss-t.base, 10)
 	if st.sched != 0 {
 		b = append(b, `,"late":`...)
-		b = strconv.AppendInt(b, st.iss-st.sched, 10)
+		if st.rel != 0 {
+			b = strconv.AppendInt(b, st.rel-st.sched, 10)
+		} else {
+			b = strconv.AppendInt(b, st.iss-st.sched, 10)
+		}
+	}
+	if st.rel != 0 {
+		b = append(b, `,"qw":`...)
+		b = strconv.AppendInt(b, st.iss-st.rel, 10)
 	}
 	if st.hasFirst {
 		b = append(b, `,"ttft":`...)

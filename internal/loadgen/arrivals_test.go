@@ -254,7 +254,13 @@ func TestConfig_ValidateArrivals(t *testing.T) {
 		{"NaN burstiness", func(c *loadgen.Config) { c.Burstiness = math.NaN() }, "burstiness"},
 		{"burstiness on constant", func(c *loadgen.Config) { c.Mode, c.Burstiness = loadgen.ModeConstant, 2 }, "burstiness"},
 		{"negative ramp", func(c *loadgen.Config) { c.RampUp = -time.Second }, "ramp_up"},
-		{"ramp on concurrency", func(c *loadgen.Config) { c.Mode, c.Concurrency, c.RampUp = loadgen.ModeConcurrency, 2, time.Second }, "ramp_up"},
+		{"ramp on offline", func(c *loadgen.Config) { c.Mode, c.RampUp = loadgen.ModeOffline, time.Second }, "ramp_up"},
+		{"fractional concurrency stage", func(c *loadgen.Config) {
+			c.Mode, c.Stages = loadgen.ModeConcurrency, []loadgen.Stage{{QPS: 2.5, Duration: time.Second}}
+		}, "stages[0] 2.5:1s: a concurrency stage wants a whole number"},
+		{"concurrency ramp without a target", func(c *loadgen.Config) { c.Mode, c.RampUp = loadgen.ModeConcurrency, time.Second }, "concurrency 0"},
+		{"negative max concurrency", func(c *loadgen.Config) { c.MaxConcurrency = -1 }, "max_concurrency -1"},
+		{"max concurrency on concurrency", func(c *loadgen.Config) { c.Mode, c.Concurrency, c.MaxConcurrency = loadgen.ModeConcurrency, 2, 2 }, "max_concurrency 2"},
 		{"ramp and stages", func(c *loadgen.Config) {
 			c.RampUp, c.Stages = time.Second, []loadgen.Stage{{QPS: 1, Duration: time.Second}}
 		}, "choose one"},
@@ -275,6 +281,15 @@ func TestConfig_ValidateArrivals(t *testing.T) {
 	stagesOnly := loadgen.Config{Mode: loadgen.ModeConstant, Stages: []loadgen.Stage{{QPS: 5, Duration: time.Second}}}
 	if err := stagesOnly.Validate(); err != nil {
 		t.Errorf("stages without target_qps rejected: %v", err)
+	}
+	for _, c := range []loadgen.Config{
+		{Mode: loadgen.ModeConcurrency, Concurrency: 8, RampUp: time.Second},
+		{Mode: loadgen.ModeConcurrency, Stages: []loadgen.Stage{{QPS: 2, Duration: time.Second}, {QPS: 8, Duration: time.Second}}},
+		{Mode: loadgen.ModePoisson, TargetQPS: 5, MaxConcurrency: 4, RampUp: time.Second},
+	} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v rejected: %v", c, err)
+		}
 	}
 }
 

@@ -9,12 +9,15 @@
 //   - poisson: open loop; inter-arrival times are exponential with mean
 //     1/TargetQPS (seeded), so arrivals form a Poisson process.
 //   - constant: open loop; one request every 1/TargetQPS.
+//   - concurrency: closed loop; Concurrency workers each issue their next
+//     request when the previous one completes.
 //
 // Open-loop rates may be shaped (see [Schedule]): Burstiness K makes the
 // poisson gaps gamma-distributed with shape K; RampUp grows the rate linearly
-// from 0; Stages make it piecewise constant.
-//   - concurrency: closed loop; Concurrency workers each issue their next
-//     request when the previous one completes.
+// from 0; Stages make it piecewise constant. MaxConcurrency caps the requests
+// in flight of an open-loop schedule; the wait for a slot is measured apart
+// from the scheduler's lateness (cap.go). RampUp and Stages also shape the
+// worker count of the concurrency schedule (workers.go).
 //
 // Open-loop schedules never wait for the server: a slow server does not delay
 // issue times. The intended time travels in the sample.issued record, so the
@@ -52,6 +55,10 @@ const (
 	ModeConstant    Mode = "constant"
 	ModeConcurrency Mode = "concurrency"
 )
+
+// maxStageWorkers bounds the workers of a concurrency stage: each is a
+// goroutine.
+const maxStageWorkers = 1 << 20
 
 // Defaults of [Config].
 const (
@@ -93,6 +100,10 @@ type Config struct {
 	// Stages, when set, replace TargetQPS with a piecewise-constant rate;
 	// issuing ends after the last stage.
 	Stages []Stage `yaml:"stages"`
+	// MaxConcurrency, when > 0, caps the requests in flight of a poisson or
+	// constant schedule: a request whose time has come waits FIFO for a
+	// free slot, and that wait is measured apart (see cap.go).
+	MaxConcurrency int `yaml:"max_concurrency"`
 }
 
 // Validate checks the configuration; errors name the field.
@@ -104,8 +115,13 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("target_qps %v: a %s schedule needs a positive rate", c.TargetQPS, c.Mode)
 		}
 	case ModeConcurrency:
-		if c.Concurrency <= 0 {
+		if len(c.Stages) == 0 && c.Concurrency <= 0 {
 			return fmt.Errorf("concurrency %d: must be at least 1", c.Concurrency)
+		}
+		for i, st := range c.Stages {
+			if st.QPS != math.Trunc(st.QPS) || st.QPS < 1 || st.QPS > maxStageWorkers {
+				return fmt.Errorf("stages[%d] %v:%v: a concurrency stage wants a whole number of workers from 1 to %d", i, st.QPS, st.Duration, maxStageWorkers)
+			}
 		}
 	default:
 		return fmt.Errorf("mode %q: want offline, poisson, constant or concurrency", c.Mode)
@@ -119,8 +135,8 @@ func (c *Config) Validate() error {
 	if c.RampUp < 0 {
 		return fmt.Errorf("ramp_up %v: must not be negative", c.RampUp)
 	}
-	if (c.RampUp > 0 || len(c.Stages) > 0) && c.Mode != ModePoisson && c.Mode != ModeConstant {
-		return fmt.Errorf("ramp_up and stages apply to poisson or constant arrivals, not %s", c.Mode)
+	if (c.RampUp > 0 || len(c.Stages) > 0) && c.Mode != ModePoisson && c.Mode != ModeConstant && c.Mode != ModeConcurrency {
+		return fmt.Errorf("ramp_up and stages apply to poisson, constant or concurrency schedules, not %s", c.Mode)
 	}
 	if c.RampUp > 0 && len(c.Stages) > 0 {
 		return errors.New("ramp_up and stages: choose one")
@@ -129,6 +145,12 @@ func (c *Config) Validate() error {
 		if !(st.QPS > 0) || math.IsInf(st.QPS, 0) || st.Duration <= 0 {
 			return fmt.Errorf("stages[%d] %v:%v: want a positive rate and duration", i, st.QPS, st.Duration)
 		}
+	}
+	if c.MaxConcurrency < 0 {
+		return fmt.Errorf("max_concurrency %d: must be at least 1 (0: no cap)", c.MaxConcurrency)
+	}
+	if c.MaxConcurrency > 0 && c.Mode != ModePoisson && c.Mode != ModeConstant {
+		return fmt.Errorf("max_concurrency %d: caps poisson or constant arrivals, not %s", c.MaxConcurrency, c.Mode)
 	}
 	if c.NumSamples < 0 || c.WarmupSamples < 0 || c.MaxInFlight < 0 {
 		return errors.New("num_samples, warmup_samples and max_in_flight must not be negative")
@@ -332,6 +354,8 @@ func (s *Session) runPhase(ctx context.Context, wg *sync.WaitGroup, tracked bool
 	switch {
 	case !tracked || s.cfg.Mode == ModeOffline:
 		s.runOffline(ctx, wg, tracked, &lim)
+	case s.cfg.Mode == ModeConcurrency && newWorkerPlan(s.cfg).shaped():
+		s.runShapedConcurrency(ctx, wg, tracked, &lim, start)
 	case s.cfg.Mode == ModeConcurrency:
 		s.runConcurrency(ctx, wg, tracked, &lim)
 	default:
@@ -387,6 +411,10 @@ func (s *Session) runConcurrency(ctx context.Context, wg *sync.WaitGroup, tracke
 // runTimed is the open-loop scheduler for poisson and constant rates; the
 // intended times come from a [Schedule].
 func (s *Session) runTimed(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits, start int64) {
+	if s.cfg.MaxConcurrency > 0 {
+		s.runCapped(ctx, wg, tracked, lim, start)
+		return
+	}
 	sched := NewSchedule(s.cfg)
 	for i := 0; ; i++ {
 		off, ok := sched.Next()
@@ -443,17 +471,31 @@ const busyWindow = 50 * time.Microsecond
 // issue publishes sample.issued and sends the request on its own goroutine;
 // done runs when the request finished and its records were published.
 func (s *Session) issue(ctx context.Context, idx int, tracked bool, scheduled int64, done func()) {
+	s.issueAt(ctx, idx, tracked, scheduled, 0, done)
+}
+
+// releaseAtSend, as issueAt's released, marks a request that passed a
+// concurrency cap without waiting: its release time is its send time.
+const releaseAtSend = -1
+
+// issueAt is issue for a request that a concurrency cap released at
+// released (0: no cap; see cap.go).
+func (s *Session) issueAt(ctx context.Context, idx int, tracked bool, scheduled, released int64, done func()) {
 	smp := &s.ds.Samples[idx]
 	uuid := s.newUUID()
 	req := &client.Request{Prompt: smp.Prompt, System: smp.System, TokenIDs: smp.TokenIDs, MaxTokens: smp.MaxTokens}
 	if req.MaxTokens == 0 {
 		req.MaxTokens = s.cfg.MaxTokens
 	}
+	now := event.Now()
+	if released == releaseAtSend {
+		released = now
+	}
 	s.publish(event.Record{
 		Type:        event.SampleIssued,
-		TimestampNS: event.Now(),
+		TimestampNS: now,
 		SampleUUID:  uuid,
-		Data:        &event.PromptData{Text: smp.Prompt, TokenIDs: smp.TokenIDs, ScheduledNS: scheduled, Index: idx + 1},
+		Data:        &event.PromptData{Text: smp.Prompt, TokenIDs: smp.TokenIDs, ScheduledNS: scheduled, Index: idx + 1, ReleasedNS: released},
 	})
 	if tracked {
 		s.issued.Add(1)

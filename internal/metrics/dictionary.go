@@ -52,7 +52,21 @@ const (
 	SeriesISL           = "isl"
 	SeriesOSL           = "osl"
 	// SeriesLateness is the scheduler's lateness: issue time − intended time.
+	// Under a concurrency cap it is release − intended time (the scheduler's
+	// own delay), and the wait for a slot is SeriesQueueWait.
 	SeriesLateness = "issue_lateness_ns"
+)
+
+// Names of the concurrency cap (--max-concurrency): registered at the first
+// tracked sample that went through the cap, so runs without one do not
+// carry them. For every such sample
+// intended + issue_lateness_ns + queue_wait_ns = the actual send.
+const (
+	// SeriesQueueWait is the time a released sample waited for a free slot
+	// (send − release; 0 when a slot was free).
+	SeriesQueueWait = "queue_wait_ns"
+	// TrackedQueued counts the tracked samples that had to wait for a slot.
+	TrackedQueued = "tracked_samples_queued"
 )
 
 // Names of the server-usage OSL and its comparison with the tokenizer, which
@@ -216,6 +230,8 @@ var dictionary = []Desc{
 		Help: "Tracked requests that succeeded and met every --goodput bound."},
 	{Name: TrackedGoodTokens, Kind: KindCounter, Unit: UnitTokens, Title: "Output tokens of good samples", Label: "good tokens",
 		Help: "Output tokens of the tracked requests that met every --goodput bound."},
+	{Name: TrackedQueued, Kind: KindCounter, Unit: UnitCount, Title: "Requests queued for a concurrency slot", Label: "queued",
+		Help: "Tracked samples that waited for a free --max-concurrency slot before they were sent."},
 	// Error families.
 	{Name: ErrorCounterPrefix, Kind: KindCounter, Family: true, Unit: UnitCount, Title: "Errors by class", Label: "errors",
 		Help: "Failed tracked requests by error class."},
@@ -261,6 +277,9 @@ var dictionary = []Desc{
 	{Name: SeriesLateness, Kind: KindSeries, Unit: UnitNanoseconds, Title: "Scheduler lateness (issue − intended time)", Label: "sched. lateness",
 		Help:        "Scheduler lateness of tracked samples (issue − intended time).",
 		DisplayUnit: "us", DisplayScale: 1e-3},
+	{Name: SeriesQueueWait, Kind: KindSeries, Unit: UnitNanoseconds, Title: "Queue wait for a concurrency slot (send − release)", Label: "queue wait",
+		Help:        "Time tracked samples waited for a free --max-concurrency slot after the scheduler released them (send − release).",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
 
 	// Derived figures.
 	{Name: QPSName, Kind: KindDerived, Float: true, Unit: UnitPerSecond, Title: "QPS", Label: "QPS",

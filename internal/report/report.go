@@ -125,6 +125,10 @@ type Report struct {
 	// the server closed a reused connection before answering (warmup
 	// included); nil when the snapshot has no such counter.
 	RetriedRequests *int64 `json:"retried_requests,omitempty"`
+	// Queued counts the tracked samples that waited for a free
+	// --max-concurrency slot (their waits are the queue_wait_ns section);
+	// nil for a run without a cap.
+	Queued *int64 `json:"queued_samples,omitempty"`
 	// OSLAgreement compares the tokenizer's output counts with the server's
 	// usage, when a run had both.
 	OSLAgreement *Agreement `json:"osl_agreement,omitempty"`
@@ -184,6 +188,7 @@ var sections = []string{
 	metrics.SeriesOSL,
 	metrics.SeriesOSLUsage,
 	metrics.SeriesLateness,
+	metrics.SeriesQueueWait,
 }
 
 // Build derives a report from a snapshot.
@@ -252,6 +257,10 @@ func Build(s *metrics.Snapshot) *Report {
 	if m, ok := s.Find(metrics.RetriedRequests); ok && m.Kind == metrics.KindCounter {
 		v, _ := m.Value.Int64()
 		r.RetriedRequests = &v
+	}
+	if m, ok := s.Find(metrics.TrackedQueued); ok && m.Kind == metrics.KindCounter {
+		v, _ := m.Value.Int64()
+		r.Queued = &v
 	}
 	if n := s.CounterInt(metrics.OSLCompared); n > 0 {
 		rel, _ := s.Find(metrics.OSLRelDiffSum)

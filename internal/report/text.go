@@ -103,6 +103,9 @@ func (r *Report) summary(w *bufio.Writer) {
 	if n := r.RetriedRequests; n != nil {
 		fmt.Fprintf(w, "Retried requests: %d (sent again after the server closed a reused connection before answering)\n", *n)
 	}
+	if n := r.Queued; n != nil {
+		fmt.Fprintf(w, "Queued for a --max-concurrency slot: %d of %d samples (the wait is the queue wait below, never in TTFT or latency)\n", *n, r.Issued)
+	}
 	if r.DurationNS.Valid() {
 		fmt.Fprintf(w, "Duration: %.2f seconds\n", float64(r.DurationNS)/1e9)
 	} else {
