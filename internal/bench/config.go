@@ -92,17 +92,25 @@ func SyntheticConfig(s config.Synthetic) (dataset.SyntheticConfig, error) {
 	if err != nil {
 		return dataset.SyntheticConfig{}, fmt.Errorf("dataset.synthetic.output: %w", err)
 	}
-	return dataset.SyntheticConfig{N: s.N, Input: in, Output: out, Seed: s.Seed}, nil
+	return dataset.SyntheticConfig{N: s.N, Input: in, Output: out, Seed: s.Seed,
+		SharedPrefixLen: s.SharedPrefixLen, NumPrefixes: s.NumPrefixes}, nil
 }
 
 // LoadDataset reads the dataset file, or generates the synthetic prompts,
 // that the dataset section names.
 func LoadDataset(d config.Dataset) (*dataset.Dataset, error) {
+	return LoadDatasetCounted(d, nil)
+}
+
+// LoadDatasetCounted is LoadDataset with the run's token counter (nil:
+// none), with which synthetic prompts are exactly their lengths in tokens.
+func LoadDatasetCounted(d config.Dataset, tok dataset.TokenCounter) (*dataset.Dataset, error) {
 	if d.Synthetic != nil {
 		sc, err := SyntheticConfig(*d.Synthetic)
 		if err != nil {
 			return nil, err
 		}
+		sc.Counter = tok
 		return dataset.Synthetic(sc)
 	}
 	return dataset.Load(d.Path, DatasetOptions(d.Options))
@@ -119,7 +127,11 @@ func Validate(cfg *config.Run) error {
 		return err
 	}
 	if s := cfg.Dataset.Synthetic; s != nil {
-		if _, err := SyntheticConfig(*s); err != nil {
+		sc, err := SyntheticConfig(*s)
+		if err != nil {
+			return err
+		}
+		if err := sc.Validate(); err != nil {
 			return err
 		}
 	}

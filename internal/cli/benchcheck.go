@@ -17,7 +17,7 @@ func checkDatasetFlags(fs *pflag.FlagSet, file *config.Run) error {
 		return usagef("--dataset and --synthetic exclude each other: give a dataset file or synthetic prompts, not both")
 	}
 	synthetic := fs.Changed("synthetic") || (file.Dataset.Synthetic != nil && !fs.Changed("dataset"))
-	for _, name := range []string{"input-len", "output-len"} {
+	for _, name := range []string{"input-len", "output-len", "shared-prefix-len", "num-prefixes"} {
 		if fs.Changed(name) && !synthetic {
 			return usagef("--%s shapes synthetic prompts only: add --synthetic N (or drop --%s)", name, name)
 		}

@@ -113,6 +113,8 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.Var(syntheticValue(c, "synthetic"), "synthetic", "generate N synthetic prompts instead of a dataset")
 	fs.Var(syntheticValue(c, "input-len"), "input-len", "synthetic prompt length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV")
 	fs.Var(syntheticValue(c, "output-len"), "output-len", "synthetic output length in tokens: N, uniform:MIN:MAX or normal:MEAN:STDDEV")
+	fs.Var(syntheticValue(c, "shared-prefix-len"), "shared-prefix-len", "synthetic: start every prompt with one of --num-prefixes fixed prefixes of this many tokens (below the shortest --input-len)")
+	fs.Var(syntheticValue(c, "num-prefixes"), "num-prefixes", "synthetic: how many distinct shared prefixes; prompt i takes prefix i mod N (default 1)")
 	fs.Float64Var(&c.Load.TargetQPS, "target-qps", c.Load.TargetQPS, "online: requests per second (at least one expected within --duration; without one, the samples must issue within 24h)")
 	fs.Var(funcValue{kind: "string",
 		set: func(s string) error {
@@ -237,6 +239,29 @@ func syntheticValue(c *config.Run, name string) funcValue {
 			}
 			return strconv.Itoa(c.Dataset.Synthetic.N)
 		}
+	case "shared-prefix-len", "num-prefixes":
+		v.kind = "int"
+		v.set = func(s string) error {
+			n, err := strconv.ParseInt(s, 0, 0)
+			if err != nil || n < 1 {
+				return errors.New("want a number >= 1")
+			}
+			if name == "num-prefixes" {
+				ensure().NumPrefixes = int(n)
+			} else {
+				ensure().SharedPrefixLen = int(n)
+			}
+			return nil
+		}
+		v.get = func() string {
+			switch {
+			case c.Dataset.Synthetic == nil:
+				return "0"
+			case name == "num-prefixes":
+				return strconv.Itoa(c.Dataset.Synthetic.NumPrefixes)
+			}
+			return strconv.Itoa(c.Dataset.Synthetic.SharedPrefixLen)
+		}
 	case "input-len", "output-len":
 		v.set = func(s string) error {
 			d, err := dataset.ParseDist(s)
@@ -297,13 +322,14 @@ func resolveBenchConfig(given *pflag.FlagSet, configFile string, mode loadgen.Mo
 }
 
 func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
-	ds, err := bench.LoadDataset(cfg.Dataset)
-	if err != nil {
-		return asUsage(err)
-	}
 	tok, err := a.loadTokenCounter(ctx, cfg.Metrics.Tokenizer)
 	if err != nil {
 		return err
+	}
+	// With a tokenizer, synthetic prompts are exact in its tokens.
+	ds, err := bench.LoadDatasetCounted(cfg.Dataset, tok)
+	if err != nil {
+		return asUsage(err)
 	}
 	// While the dashboard draws, log lines would garble it: keep them and
 	// print them when it is gone.

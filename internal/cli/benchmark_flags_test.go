@@ -132,6 +132,9 @@ func TestBenchmarkFlags_OverrideConfig(t *testing.T) {
 		{"output-len", "online", []string{"--output-len", "uniform:1:9"}, func(c *config.Run) {
 			c.Dataset.Synthetic.Output = "uniform:1:9"
 		}},
+		{"shared prefix", "online", []string{"--shared-prefix-len", "4", "--num-prefixes", "3"}, func(c *config.Run) {
+			c.Dataset.Synthetic.SharedPrefixLen, c.Dataset.Synthetic.NumPrefixes = 4, 3
+		}},
 		{"target-qps keeps file's constant arrival", "online", []string{"--target-qps", "2.5"}, func(c *config.Run) { c.Load.TargetQPS = 2.5 }},
 		{"arrival", "online", []string{"--arrival", "poisson"}, func(c *config.Run) { c.Load.Mode = string(loadgen.ModePoisson) }},
 		{"subcommand sets the mode", "concurrency", []string{"--concurrency", "4"}, func(c *config.Run) {

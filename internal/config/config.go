@@ -22,6 +22,7 @@
 //	dataset:
 //	  path: prompts.jsonl  # or synthetic:
 //	  synthetic: {n: 1000, input: "128", output: "uniform:64:256"}
+//	  # shared prefixes: add shared_prefix_len: 64, num_prefixes: 4
 //	load:            # see loadgen.Config
 //	  mode: poisson        # offline | poisson | constant | concurrency
 //	  target_qps: 10
@@ -121,6 +122,10 @@ type Synthetic struct {
 	Input  string `yaml:"input"`
 	Output string `yaml:"output"`
 	Seed   uint64 `yaml:"seed"`
+	// SharedPrefixLen and NumPrefixes start every prompt with one of N
+	// fixed prefixes of that many tokens (see dataset.SyntheticConfig).
+	SharedPrefixLen int `yaml:"shared_prefix_len,omitempty"`
+	NumPrefixes     int `yaml:"num_prefixes,omitempty"`
 }
 
 // Endpoint configures the HTTP client (see client.Config, which documents

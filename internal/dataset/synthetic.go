@@ -196,6 +196,22 @@ type SyntheticConfig struct {
 	Input  Dist   `yaml:"input"`  // prompt length in tokens (words)
 	Output Dist   `yaml:"output"` // requested output length, becomes MaxTokens
 	Seed   uint64 `yaml:"seed"`   // same seed, same dataset
+	// SharedPrefixLen, when > 0, starts every prompt with one of
+	// NumPrefixes fixed prefixes of this many tokens (see prefix.go); it
+	// must be below the shortest input length.
+	SharedPrefixLen int `yaml:"shared_prefix_len"`
+	// NumPrefixes is how many distinct prefixes there are (0 means 1);
+	// prompt i takes prefix i mod NumPrefixes.
+	NumPrefixes int `yaml:"num_prefixes"`
+	// Counter, when set, counts tokens as the run's tokenizer does, and
+	// every prompt (prefix included) is made exactly its drawn length in
+	// its tokens, not only in words.
+	Counter TokenCounter `yaml:"-"`
+}
+
+// TokenCounter counts the tokens of a text (without special tokens).
+type TokenCounter interface {
+	Count(text string) int
 }
 
 // vocabulary holds common lowercase English words that are each a single
@@ -220,37 +236,64 @@ var _ [64]string = vocabulary
 // spaces) and whose MaxTokens is drawn from Output. The result depends only
 // on cfg.
 func Synthetic(cfg SyntheticConfig) (*Dataset, error) {
-	if cfg.N < 1 {
-		return nil, newError("synthetic", "", 0, ErrConfig, nil, "n %d must be >= 1", cfg.N)
-	}
-	if err := cfg.Input.Validate(); err != nil {
-		return nil, newError("synthetic", "", 0, ErrConfig, err, "input: %v", err)
-	}
-	if err := cfg.Output.Validate(); err != nil {
-		return nil, newError("synthetic", "", 0, ErrConfig, err, "output: %v", err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	// Two streams from one seed, so changing the output distribution does
 	// not change the prompts.
 	rIn := rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15))
 	rOut := rand.New(rand.NewPCG(cfg.Seed, 0xbf58476d1ce4e5b9))
+	prefixes, err := makePrefixes(cfg)
+	if err != nil {
+		return nil, err
+	}
 	ds := &Dataset{Name: "synthetic", Samples: make([]Sample, cfg.N)}
 	var b strings.Builder
 	for i := range ds.Samples {
 		n := cfg.Input.Sample(rIn)
-		b.Reset()
-		b.Grow(n * 6)
-		var bits uint64
-		for w := range n {
-			if w%10 == 0 {
-				bits = rIn.Uint64()
+		var prompt string
+		switch {
+		case prefixes != nil:
+			p := prefixes[i%len(prefixes)]
+			if prompt, err = fitWords(cfg.Counter, p.text+" ", n, n-p.tokens, rIn); err != nil {
+				return nil, newError("synthetic", "", 0, ErrConfig, nil, "prompt %d: %v", i+1, err)
 			}
-			if w > 0 {
-				b.WriteByte(' ')
+		case cfg.Counter != nil:
+			if prompt, err = fitWords(cfg.Counter, "", n, n, rIn); err != nil {
+				return nil, newError("synthetic", "", 0, ErrConfig, nil, "prompt %d: %v", i+1, err)
 			}
-			b.WriteString(vocabulary[bits&63])
-			bits >>= 6
+		default:
+			b.Reset()
+			b.Grow(n * 6)
+			var bits uint64
+			for w := range n {
+				if w%10 == 0 {
+					bits = rIn.Uint64()
+				}
+				if w > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(vocabulary[bits&63])
+				bits >>= 6
+			}
+			prompt = b.String()
 		}
-		ds.Samples[i] = Sample{Prompt: b.String(), MaxTokens: cfg.Output.Sample(rOut)}
+		ds.Samples[i] = Sample{Prompt: prompt, MaxTokens: cfg.Output.Sample(rOut)}
 	}
 	return ds, nil
+}
+
+// Validate checks the configuration; errors are [*Error]s of class
+// [ErrConfig] naming the key.
+func (cfg SyntheticConfig) Validate() error {
+	if cfg.N < 1 {
+		return newError("synthetic", "", 0, ErrConfig, nil, "n %d must be >= 1", cfg.N)
+	}
+	if err := cfg.Input.Validate(); err != nil {
+		return newError("synthetic", "", 0, ErrConfig, err, "input: %v", err)
+	}
+	if err := cfg.Output.Validate(); err != nil {
+		return newError("synthetic", "", 0, ErrConfig, err, "output: %v", err)
+	}
+	return cfg.validatePrefix()
 }
