@@ -172,6 +172,7 @@ type block struct {
 	start, lastComplete int64
 	lastIssue           int64
 	completed           int64
+	lastRelease         int64 // under a concurrency cap (queue.go)
 }
 
 // New builds an aggregator that publishes snapshots on pub (nil: none).
@@ -506,7 +507,7 @@ func (a *Aggregator) sample(r *event.Record) {
 		if p, ok := r.Data.(*event.PromptData); ok && p != nil {
 			switch {
 			case p.ReleasedNS != 0:
-				a.capped(p, ts)
+				a.capped(p, ts, &a.blocks[rw.block])
 			case p.ScheduledNS != 0:
 				a.lateness.Record(max(ts-p.ScheduledNS, 0))
 			}

@@ -11,7 +11,13 @@ import (
 // release, is a series of its own, so that neither hides in the other and
 // intended + lateness + queue wait = send. The cap's series and counter are
 // registered at the first such sample: runs without a cap do not carry them.
-func (a *Aggregator) capped(p *event.PromptData, ts int64) {
+//
+// The achieved issue rate (tracked_issue_duration_ns) runs to the last
+// release, not the last send: it judges the scheduler, as lateness does; a
+// cap that holds requests back shows in the queue wait instead.
+func (a *Aggregator) capped(p *event.PromptData, ts int64, b *block) {
+	b.lastRelease = max(b.lastRelease, p.ReleasedNS)
+	b.lastIssue = b.lastRelease
 	if a.queueWait == nil {
 		if !a.registerQueue() {
 			return
@@ -37,6 +43,7 @@ func (a *Aggregator) registerQueue() bool {
 	}
 	o := d.SeriesOpts()
 	o.SigFigs, o.Buckets = a.cfg.SigFigs, a.cfg.Buckets
+	o.ZeroOK = true // a request that found a free slot waited 0
 	c, err := a.reg.NewCounter(metrics.TrackedQueued, false)
 	if err != nil {
 		a.log.Error("cannot count queued samples", "err", err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
@@ -134,6 +135,23 @@ func TestRun_MaxConcurrency(t *testing.T) {
 				if !freed {
 					t.Errorf("request %d was sent %v after its release, not right after a completion", k, time.Duration(*r.QW))
 				}
+			}
+			// The achieved issue rate judges the scheduler: it runs to the
+			// last release, not to the last send.
+			var base, trackStart, lastRelease int64
+			for _, m := range rs.Marks {
+				switch m.Ev {
+				case event.SessionStarted.Topic():
+					base = m.TS
+				case event.SessionStartTracking.Topic():
+					trackStart = m.TS
+				}
+			}
+			for _, r := range reqs {
+				lastRelease = max(lastRelease, r.Iss-*r.QW)
+			}
+			if got, want := out.Final.CounterInt(metrics.TrackedIssueDuration), base+lastRelease-trackStart; got != want {
+				t.Errorf("%s = %d, want the last release − tracking start = %d", metrics.TrackedIssueDuration, got, want)
 			}
 			// The snapshot and the report carry the cap's series.
 			qs, ok := out.Final.Find(metrics.SeriesQueueWait)

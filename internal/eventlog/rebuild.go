@@ -176,7 +176,7 @@ func (b *builder) record(name string, v int64) {
 func (b *builder) queueWait(qw int64) {
 	if b.series[metrics.SeriesQueueWait] == nil {
 		b.counter(metrics.TrackedQueued, false)
-		b.newSeries(metrics.SeriesQueueWait, metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh})
+		b.newSeries(metrics.SeriesQueueWait, metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh, ZeroOK: true})
 	}
 	qw = max(qw, 0)
 	b.record(metrics.SeriesQueueWait, qw)
@@ -247,7 +247,12 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		b.add(metrics.TrackedIssued, 1)
 		if r.Blk >= 0 && r.Blk < len(windows) {
 			w := &windows[r.Blk]
-			w.lastIssue = max(w.lastIssue, base+r.Iss)
+			// Under a concurrency cap the issue rate runs to the release.
+			iss := r.Iss
+			if r.QW != nil {
+				iss -= *r.QW
+			}
+			w.lastIssue = max(w.lastIssue, base+iss)
 		}
 		if r.Late != nil {
 			b.record(metrics.SeriesLateness, max(*r.Late, 0))

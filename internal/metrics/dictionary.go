@@ -33,7 +33,8 @@ const (
 	RetriedRequests = "retried_requests"
 	// TrackedIssueDuration is the sum over tracking windows of (last
 	// tracked issue − window start): tracked_samples_issued over it is the
-	// issue rate the scheduler achieved.
+	// issue rate the scheduler achieved. Under a concurrency cap the last
+	// issue is the last release (the wait for a slot is queue_wait_ns).
 	TrackedIssueDuration = "tracked_issue_duration_ns"
 	// TrackedGood counts the tracked samples that succeeded and met every
 	// bound of the goodput rule, and TrackedGoodTokens their output tokens;

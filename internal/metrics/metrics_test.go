@@ -383,3 +383,24 @@ func TestPercentileKey(t *testing.T) {
 		}
 	}
 }
+
+// TestSeries_ZeroOK records zeros in a series where 0 is ordinary: no
+// clamp warning, and the live (HDR) percentiles see them as 0.
+func TestSeries_ZeroOK(t *testing.T) {
+	var logs bytes.Buffer
+	r := metrics.NewRegistry()
+	r.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	s := newSeries(t, r, "q", metrics.SeriesOpts{ZeroOK: true})
+	for range 3 {
+		s.Record(0)
+	}
+	s.Record(1000)
+	s.Record(-1) // below 0 still clamps
+	if n := strings.Count(logs.String(), "clamped"); n != 1 {
+		t.Errorf("%d warnings, want 1 (for -1 only):\n%s", n, logs.String())
+	}
+	m := seriesOf(t, r.Snapshot(metrics.StateLive, 0, 1), "q")
+	if p50, ok := m.Percentile("50.0"); !ok || p50 != 0 {
+		t.Errorf("live p50 %v, %v: want 0", p50, ok)
+	}
+}

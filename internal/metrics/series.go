@@ -23,6 +23,10 @@ type SeriesOpts struct {
 	// EarlyStopping computes MLPerf's early-stopping estimates of the
 	// percentiles ≥ 50 in the terminal snapshot (tail-latency series).
 	EarlyStopping bool
+	// ZeroOK records 0 in the HDR view as it is, without the clamp warning,
+	// for an integer series where 0 is an ordinary value (queue_wait_ns: no
+	// wait).
+	ZeroOK bool
 }
 
 // Series records values into exact rollups, an HDR histogram and a raw list.
@@ -51,6 +55,7 @@ type Series struct {
 
 	hdr         *hdrhistogram.Histogram
 	low, high   int64
+	zeroOK      bool
 	clampWarned bool
 	reg         *Registry
 
@@ -101,6 +106,7 @@ func newSeries(name string, o SeriesOpts, reg *Registry) (*Series, error) {
 		hdr:         hdrhistogram.New(o.Low, o.High, o.SigFigs),
 		low:         o.Low,
 		high:        o.High,
+		zeroOK:      o.ZeroOK && !o.Float,
 		reg:         reg,
 		percentiles: slices.Clone(o.Percentiles),
 		keys:        keys,
@@ -143,7 +149,7 @@ func (s *Series) Record(v int64) {
 	s.iSumSq.addSquare(v)
 	s.iRaw.add(v)
 	s.sorted = false
-	s.recordHDR(v, v < s.low || v > s.high, float64(v))
+	s.recordHDR(v, (v < s.low && !(v == 0 && s.zeroOK)) || v > s.high, float64(v))
 }
 
 // RecordFloat adds v (an integer series records v truncated toward zero).
