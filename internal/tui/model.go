@@ -244,7 +244,7 @@ func (m *Model) apply(s metrics.Snapshot, now time.Time) {
 
 // selectable lists the series the histogram can show, in display order.
 var selectable = []string{metrics.SeriesTTFT, metrics.SeriesTPOT, metrics.SeriesLatency, metrics.SeriesChunkDelta,
-	metrics.SeriesLateness, metrics.SeriesISL, metrics.SeriesOSL, metrics.SeriesFailedLatency}
+	metrics.SeriesLateness, metrics.SeriesISL, metrics.SeriesOSL, metrics.SeriesFailedLatency, metrics.SeriesQueueWait}
 
 // present returns the selectable series in the latest snapshot.
 func (m Model) present() []string {
