@@ -176,6 +176,10 @@ func ReportRun(cfg *config.Run) *report.Run {
 	case loadgen.ModeConcurrency:
 		run.Concurrency = cfg.Load.Concurrency
 	}
+	run.MaxConcurrency, run.Stages = cfg.Load.MaxConcurrency, cfg.Load.Stages
+	if cfg.Load.RampUp > 0 {
+		run.RampUp = cfg.Load.RampUp.String()
+	}
 	if s := cfg.Dataset.Synthetic; s != nil {
 		run.Dataset = fmt.Sprintf("synthetic (%d prompts, input %s, output %s tokens)", s.N, s.Input, s.Output)
 	}

@@ -166,6 +166,12 @@ type Run struct {
 	TargetQPS   float64 `json:"target_qps,omitempty"`
 	Concurrency int     `json:"concurrency,omitempty"`
 	Dataset     string  `json:"dataset"`
+	// MaxConcurrency is the cap on requests in flight of an online run
+	// (--max-concurrency); Stages the rates or worker counts of a staged
+	// run ("10:30s,20:30s"); RampUp its ramp ("60s").
+	MaxConcurrency int    `json:"max_concurrency,omitempty"`
+	Stages         string `json:"stages,omitempty"`
+	RampUp         string `json:"ramp_up,omitempty"`
 }
 
 // Agreement compares two token counts of the same samples.

@@ -208,6 +208,12 @@ func TestWriteSummary_Run(t *testing.T) {
 		{report.Run{Endpoint: "http://h:1", Model: "m", API: "completions", Mode: "concurrency", Concurrency: 8, Dataset: "d"},
 			"Load: 8 concurrent requests; dataset d"},
 		{report.Run{Endpoint: "http://h:1", Model: "m", API: "chat", Mode: "offline", Dataset: "d"}, "(model m, chat API, not streaming)"},
+		{report.Run{Mode: "poisson", TargetQPS: 40, MaxConcurrency: 16, RampUp: "1m0s", Dataset: "d"},
+			"Load: poisson at 40 req/s, ramped up over 1m0s, at most 16 in flight; dataset d"},
+		{report.Run{Mode: "concurrency", Concurrency: 8, Stages: "2:30s,8:1m", Dataset: "d"},
+			"Load: concurrency in stages 2:30s,8:1m; dataset d"},
+		{report.Run{Mode: "constant", TargetQPS: 5, Stages: "10:30s", Dataset: "d"},
+			"Load: constant in stages 10:30s; dataset d"},
 	}
 	for _, tc := range tests {
 		r := report.Build(&s)

@@ -61,10 +61,19 @@ func (r *Report) summary(w *bufio.Writer) {
 		fmt.Fprintf(w, "Endpoint: %s (model %s, %s API, %s)\n", run.Endpoint, run.Model, run.API, stream)
 		load := run.Mode
 		switch {
-		case run.TargetQPS > 0:
+		case run.TargetQPS > 0 && run.Stages == "":
 			load += fmt.Sprintf(" at %g req/s", run.TargetQPS)
-		case run.Concurrency > 0:
+		case run.Concurrency > 0 && run.Stages == "":
 			load = fmt.Sprintf("%d concurrent requests", run.Concurrency)
+		}
+		switch {
+		case run.Stages != "":
+			load += " in stages " + run.Stages
+		case run.RampUp != "":
+			load += ", ramped up over " + run.RampUp
+		}
+		if run.MaxConcurrency > 0 {
+			load += fmt.Sprintf(", at most %d in flight", run.MaxConcurrency)
 		}
 		fmt.Fprintf(w, "Load: %s; dataset %s\n", load, run.Dataset)
 	}
