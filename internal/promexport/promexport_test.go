@@ -337,3 +337,40 @@ func TestExporter_DictionaryHelp(t *testing.T) {
 		t.Errorf("unknown counter's HELP %q: want a generic line naming it", h)
 	}
 }
+
+// TestExporter_QueueWait exports a capped run's queue wait (in seconds, with
+// its zeros) and queued count under their dictionary names.
+func TestExporter_QueueWait(t *testing.T) {
+	reg := metrics.NewRegistry()
+	reg.Vet = metrics.VetName
+	c, err := reg.NewCounter(metrics.TrackedQueued, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := reg.NewSeries(metrics.SeriesQueueWait, metrics.SeriesOpts{ZeroOK: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int64{0, 0, 100e6, 200e6} {
+		s.Record(v)
+		if v > 0 {
+			c.Add(1)
+		}
+	}
+	e := promexport.New()
+	url := serve(t, e)
+	e.Update(reg.Snapshot(metrics.StateLive, 0, 1))
+	fams := scrape(t, url)
+	if v := one(t, fams, "inferbench_tracked_samples_queued_total", dto.MetricType_COUNTER).GetCounter().GetValue(); v != 2 {
+		t.Errorf("queued %v, want 2", v)
+	}
+	sum := one(t, fams, "inferbench_queue_wait_seconds", dto.MetricType_SUMMARY).GetSummary()
+	if sum.GetSampleCount() != 4 || math.Abs(sum.GetSampleSum()-0.3) > 1e-9 {
+		t.Errorf("queue wait count %d sum %v, want 4 and 0.3 s", sum.GetSampleCount(), sum.GetSampleSum())
+	}
+	for _, q := range sum.GetQuantile() {
+		if q.GetQuantile() == 0.5 && q.GetValue() != 0 {
+			t.Errorf("median queue wait %v s, want 0", q.GetValue())
+		}
+	}
+}
