@@ -208,13 +208,15 @@ func resolveSweepConfig(cmd *cobra.Command, o *sweepOpts) (sweep.Config, error) 
 }
 
 func (a *app) runSweep(ctx context.Context, sc sweep.Config) error {
-	ds, err := bench.LoadDataset(sc.Base.Dataset)
-	if err != nil {
-		return asUsage(err)
-	}
 	tok, err := a.loadTokenCounter(ctx, sc.Base.Metrics.Tokenizer)
 	if err != nil {
 		return err
+	}
+	// With a tokenizer, synthetic prompts are exact in its tokens, as in a
+	// single benchmark.
+	ds, err := bench.LoadDatasetCounted(sc.Base.Dataset, tok)
+	if err != nil {
+		return asUsage(err)
 	}
 	log := a.logger()
 	sc.NewRunner = func(cfg config.Run) (sweep.Runner, error) {
