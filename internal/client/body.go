@@ -21,6 +21,13 @@ type Request struct {
 	// instead of Prompt. Chat requests ignore it.
 	TokenIDs  []int32
 	MaxTokens int // 0 means Config.MaxTokens
+	// History, chat only, is the earlier turns of a conversation, already
+	// encoded: JSON message objects separated by commas, without brackets
+	// (`{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}`).
+	// It goes between the system message and the prompt. A conversation
+	// keeps these bytes and appends each turn to them, so that building turn
+	// k costs a copy of the history, not a re-encoding of every message.
+	History []byte
 }
 
 // bodyTemplate is the part of every request body that New computes once.
@@ -81,6 +88,9 @@ func (t *bodyTemplate) append(dst []byte, r *Request) []byte {
 		if r.System != "" {
 			dst = jsonw.AppendString(append(dst, `{"role":"system","content":`...), r.System)
 			dst = append(dst, "},"...)
+		}
+		if len(r.History) > 0 {
+			dst = append(append(dst, r.History...), ',')
 		}
 		dst = jsonw.AppendString(append(dst, `{"role":"user","content":`...), r.Prompt)
 		dst = append(dst, "}]"...)
@@ -162,4 +172,15 @@ func (b *body) Close() error {
 		bodyPool.Put(&body{buf: b.buf[:0]})
 	}
 	return nil
+}
+
+// AppendMessage appends one chat message to an encoded history (see
+// [Request.History]), with the separating comma when dst is not empty.
+func AppendMessage(dst []byte, role, content string) []byte {
+	if len(dst) > 0 {
+		dst = append(dst, ',')
+	}
+	dst = jsonw.AppendString(append(dst, `{"role":`...), role)
+	dst = jsonw.AppendString(append(dst, `,"content":`...), content)
+	return append(dst, '}')
 }

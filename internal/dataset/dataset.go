@@ -30,6 +30,14 @@ type Dataset struct {
 	// Skipped counts ShareGPT conversations left out because they have no
 	// non-empty human turn (real dumps contain system-only or empty ones).
 	Skipped int
+	// Conversations is set by [LoadConversations] (multi-turn datasets,
+	// nil otherwise): Samples then holds each conversation's first turn.
+	Conversations []Conversation
+	// Turns is the number of user turns of all Conversations.
+	Turns int
+	// DroppedLeading counts assistant messages before a conversation's
+	// first user message (ShareGPT dumps have some); they are left out.
+	DroppedLeading int
 }
 
 // Len returns the number of samples.

@@ -66,6 +66,7 @@ const (
 	keyUsage          = "usage"
 	keyRetries        = "retries"     // Output.Retries, when not 0
 	keyReleasedNS     = "released_ns" // PromptData.ReleasedNS, when not 0
+	keyLastTurn       = "last_turn"   // Record.LastTurn, when true
 )
 
 // The array lengths, tag included, of the Python tool's current payloads:
@@ -110,6 +111,9 @@ func AppendRecord(b []byte, r *Record) []byte {
 	if released != 0 {
 		n++
 	}
+	if r.LastTurn {
+		n++
+	}
 	b = msgp.AppendMapHeader(b, n)
 	b = msgp.AppendString(b, keyEventType)
 	b = msgp.AppendString(b, r.Type.Topic())
@@ -118,9 +122,13 @@ func AppendRecord(b []byte, r *Record) []byte {
 	b = msgp.AppendString(b, keySampleUUID)
 	b = msgp.AppendString(b, r.SampleUUID)
 	b = msgp.AppendString(b, keyConversationID)
-	b = msgp.AppendString(b, "")
+	b = msgp.AppendString(b, r.ConversationID)
 	b = msgp.AppendString(b, keyTurn)
-	b = msgp.AppendNil(b)
+	if r.Turn != 0 {
+		b = msgp.AppendInt32(b, r.Turn)
+	} else {
+		b = msgp.AppendNil(b)
+	}
 	b = msgp.AppendString(b, keyData)
 	b = appendData(b, r.Data)
 	if finish != "" {
@@ -142,6 +150,10 @@ func AppendRecord(b []byte, r *Record) []byte {
 	if released != 0 {
 		b = msgp.AppendString(b, keyReleasedNS)
 		b = msgp.AppendInt64(b, released)
+	}
+	if r.LastTurn {
+		b = msgp.AppendString(b, keyLastTurn)
+		b = msgp.AppendBool(b, true)
 	}
 	return b
 }
@@ -284,6 +296,24 @@ func DecodeRecord(p []byte) (Record, error) {
 			}
 		case keyData:
 			r.Data, ou, p, err = decodeData(p)
+		case keyConversationID:
+			if msgp.NextType(p) == msgp.StrType {
+				r.ConversationID, p, err = msgp.ReadStringBytes(p)
+			} else {
+				p, err = msgpskip.Skip(p)
+			}
+		case keyTurn:
+			if t := msgp.NextType(p); t == msgp.IntType || t == msgp.UintType {
+				r.Turn, p, err = msgp.ReadInt32Bytes(p)
+			} else {
+				p, err = msgpskip.Skip(p)
+			}
+		case keyLastTurn:
+			if msgp.NextType(p) == msgp.BoolType {
+				r.LastTurn, p, err = msgp.ReadBoolBytes(p)
+			} else {
+				p, err = msgpskip.Skip(p)
+			}
 		// The optional keys below are skipped when their type is not the
 		// expected one, so that a future key of the same name with another
 		// meaning cannot make every record undecodable.

@@ -21,6 +21,10 @@ func TestCodec_RoundTrip(t *testing.T) {
 		{"prompt text", event.Record{Type: event.SampleIssued, TimestampNS: 2, SampleUUID: uuid,
 			Data: &event.PromptData{Text: "héllo ✓"}}},
 		{"prompt empty text", event.Record{Type: event.SampleIssued, SampleUUID: uuid, Data: &event.PromptData{}}},
+		{"conversation turn", event.Record{Type: event.SampleIssued, TimestampNS: 3, SampleUUID: uuid,
+			Data: &event.PromptData{Text: "and then?"}, ConversationID: "conv-7", Turn: 3}},
+		{"conversation last turn", event.Record{Type: event.SampleIssued, TimestampNS: 3, SampleUUID: uuid,
+			Data: &event.PromptData{Text: "bye"}, ConversationID: "conv-7", Turn: 4, LastTurn: true}},
 		{"prompt token ids", event.Record{Type: event.SampleIssued, SampleUUID: uuid,
 			Data: &event.PromptData{TokenIDs: []int32{0, 1, -1, 1 << 30, 128000}}}},
 		{"prompt text and ids", event.Record{Type: event.SampleIssued, SampleUUID: uuid,
@@ -276,9 +280,9 @@ func TestDecodeRecord_PythonLayout(t *testing.T) {
 		want    event.Record
 	}{
 		{"issued with messages", issued, event.Record{Type: event.SampleIssued, TimestampNS: 11, SampleUUID: "u",
-			Data: &event.PromptData{Text: "hello"}}},
+			Data: &event.PromptData{Text: "hello"}, ConversationID: "c1", Turn: 2}},
 		{"complete with finish_reason key", complete, event.Record{Type: event.SampleComplete, TimestampNS: 11, SampleUUID: "u",
-			Data: &event.Output{Text: "xyz", Streamed: true, FirstChunkLen: 1, FinishReason: "tool_calls"}}},
+			Data: &event.Output{Text: "xyz", Streamed: true, FirstChunkLen: 1, FinishReason: "tool_calls"}, ConversationID: "c1", Turn: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := event.DecodeRecord(tc.payload)

@@ -244,6 +244,16 @@ type Record struct {
 	TimestampNS int64
 	SampleUUID  string
 	Data        Data // nil when the event carries none
+	// ConversationID and Turn place a sample in a multi-turn conversation:
+	// the load generator sets them on sample.issued ("" and 0 for a
+	// single-turn sample). Turn is 1-based. On the wire they are the Python
+	// tool's conversation_id and turn keys.
+	ConversationID string
+	Turn           int32
+	// LastTurn marks the issued record of a conversation's final turn, so
+	// that a consumer knows the conversation is complete when that turn
+	// completes (the wire's last_turn key, an inferbench extension).
+	LastTurn bool
 }
 
 //go:linkname nanotime runtime.nanotime

@@ -55,6 +55,12 @@ type Request struct {
 	// message.
 	Err string `json:"err"`
 	Msg string `json:"msg"`
+	// Conv and Turn place a turn of a multi-turn conversation (1-based
+	// turn; absent for single-turn requests); LastTurn is 1 on the
+	// conversation's final turn.
+	Conv     string `json:"conv"`
+	Turn     int    `json:"turn"`
+	LastTurn int    `json:"last_turn"`
 }
 
 // Tracked reports whether the request was issued inside a tracking window.

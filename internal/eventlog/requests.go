@@ -29,6 +29,10 @@ import (
 // (send − release), and "late" is release − intended, so that the intended
 // time is iss − late − qw.
 //
+// A turn of a multi-turn conversation ends with its conversation and 1-based
+// turn ("conv":"c17","turn":2), and the conversation's final turn with
+// "last_turn":1.
+//
 // See [Request] for the fields. Requests still in flight when the log closes
 // get a line without "lat".
 const logVersion = 1
@@ -49,6 +53,9 @@ type reqState struct {
 	isl              int64 // -1: none recorded
 	errClass, errMsg string
 	failed           bool
+	conv             string // event.Record.ConversationID ("" single-turn)
+	turn             int32  // event.Record.Turn (0 single-turn)
+	lastTurn         bool
 }
 
 // table follows requests in flight and appends their lines.
@@ -172,6 +179,7 @@ func (t *table) sample(b []byte, r *event.Record) []byte {
 		}
 		st := t.newRow()
 		st.id, st.iss, st.tracked, st.block, st.isl = r.SampleUUID, ts, t.tracking, t.blocks-1, -1
+		st.conv, st.turn, st.lastTurn = r.ConversationID, r.Turn, r.LastTurn
 		if p, ok := r.Data.(*event.PromptData); ok && p != nil {
 			st.idx, st.sched, st.rel = p.Index, p.ScheduledNS, p.ReleasedNS
 			// ISL as the aggregator records it at issue: token ids, else the
@@ -290,6 +298,15 @@ func (t *table) appendRequest(b []byte, st *reqState, ts int64, out *event.Outpu
 		if st.errMsg != "" {
 			b = append(b, `,"msg":`...)
 			b = jsonw.AppendString(b, st.errMsg)
+		}
+	}
+	if st.turn > 0 {
+		b = append(b, `,"conv":`...)
+		b = jsonw.AppendString(b, st.conv)
+		b = append(b, `,"turn":`...)
+		b = strconv.AppendInt(b, int64(st.turn), 10)
+		if st.lastTurn {
+			b = append(b, `,"last_turn":1`...)
 		}
 	}
 	return append(b, "}\n"...)

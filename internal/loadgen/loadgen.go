@@ -104,6 +104,13 @@ type Config struct {
 	// constant schedule: a request whose time has come waits FIFO for a
 	// free slot, and that wait is measured apart (see cap.go).
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// TurnDelay is the think time between the turns of a conversation
+	// (multi-turn datasets; see conversation.go); the zero value uses the
+	// dataset's own delays.
+	TurnDelay ThinkTime `yaml:"turn_delay"`
+	// RecordedHistory makes a conversation's history carry the dataset's
+	// recorded replies instead of the server's actual ones.
+	RecordedHistory bool `yaml:"recorded_history"`
 }
 
 // Validate checks the configuration; errors name the field.
@@ -174,6 +181,11 @@ type Result struct {
 	Issued, Completed, Failed int64 // performance phase
 	Stopped                   bool  // Stop or ctx ended the run early
 	Start, End                int64 // event.Now() at started and ended
+	// Conversations of the performance phase (multi-turn datasets): started,
+	// completed (every turn succeeded), failed (a turn failed; its later
+	// turns were not sent) and the most active at once. Started −
+	// completed − failed were cut short by Stop or the duration.
+	ConvStarted, ConvCompleted, ConvFailed, ConvMaxActive int64
 }
 
 // Session runs one benchmark. Run it once.
@@ -198,6 +210,9 @@ type Session struct {
 
 	issued, completed, failed atomic.Int64
 	pubErr                    atomic.Pointer[error]
+
+	convSeq atomic.Uint64 // conversations started, warmup included
+	convs   convCounters
 }
 
 // New prepares a session over ds, sending through doer and publishing events on pub.
@@ -213,6 +228,9 @@ func New(cfg Config, ds *dataset.Dataset, doer Doer, pub bus.Publisher[event.Rec
 	}
 	if ds == nil || len(ds.Samples) == 0 {
 		return nil, errors.New("loadgen: the dataset has no samples")
+	}
+	if err := cfg.validateConversations(ds.Conversations != nil); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
 	}
 	hi := rand.Uint64()
 	return &Session{
@@ -298,6 +316,10 @@ func (s *Session) Run(ctx context.Context) (Result, error) {
 	res.End = event.Now()
 	s.session(event.SessionEnded)
 	res.Issued, res.Completed, res.Failed = s.issued.Load(), s.completed.Load(), s.failed.Load()
+	s.convs.mu.Lock()
+	res.ConvStarted, res.ConvCompleted, res.ConvFailed = s.convs.started, s.convs.completed, s.convs.failed
+	res.ConvMaxActive = s.convs.maxActive
+	s.convs.mu.Unlock()
 	if p := s.pubErr.Load(); p != nil {
 		return res, *p
 	}
@@ -350,6 +372,10 @@ func (s *Session) runPhase(ctx context.Context, wg *sync.WaitGroup, tracked bool
 	}
 	if !tracked {
 		lim = phaseLimits{n: n}
+	}
+	if s.ds.Conversations != nil {
+		s.runConversations(ctx, wg, tracked, &lim, start)
+		return
 	}
 	switch {
 	case !tracked || s.cfg.Mode == ModeOffline:
