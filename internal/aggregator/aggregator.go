@@ -158,6 +158,8 @@ type Aggregator struct {
 	hurry     chan struct{} // closed by Hurry
 
 	tokens *tokenPool
+
+	conv convMetrics // multi-turn conversations; see conversation.go
 }
 
 type row struct {
@@ -166,6 +168,9 @@ type row struct {
 	block                       int
 	failed                      bool
 	islKnown                    bool
+	conv                        string // conversation of a multi-turn sample ("" none)
+	turn                        int32  // its 1-based turn (0 none)
+	lastTurn                    bool
 }
 
 type block struct {
@@ -504,6 +509,9 @@ func (a *Aggregator) sample(r *event.Record) {
 		a.blocks[rw.block].lastIssue = ts
 		a.rows[r.SampleUUID] = rw
 		a.trackedIssued.Add(1)
+		if r.Turn > 0 {
+			a.convIssued(rw, r)
+		}
 		if p, ok := r.Data.(*event.PromptData); ok && p != nil {
 			switch {
 			case p.ReleasedNS != 0:
@@ -515,7 +523,9 @@ func (a *Aggregator) sample(r *event.Record) {
 			case p.TokenIDs != nil:
 				a.isl.Record(int64(len(p.TokenIDs)))
 				rw.islKnown = true
-			case p.Text != "" && a.tokens != nil:
+			case p.Text != "" && a.tokens != nil && r.Turn <= 1:
+				// A later turn's text is only its new message: its ISL
+				// (the whole history) comes from the server's usage.
 				a.tokens.submit(tokenJob{kind: jobISL, text: p.Text})
 				rw.islKnown = true
 			}
@@ -529,6 +539,9 @@ func (a *Aggregator) sample(r *event.Record) {
 			rw.hasFirst, rw.recvFirst = true, ts
 			if a.ttft != nil {
 				a.ttft.Record(ts - rw.issued)
+				if rw.turn > 0 {
+					a.turnTTFT(rw.turn, ts-rw.issued)
+				}
 			}
 		} else if rw.lastRecv != 0 && a.chunkDelta != nil {
 			a.chunkDelta.Record(ts - rw.lastRecv)
@@ -549,6 +562,9 @@ func (a *Aggregator) sample(r *event.Record) {
 		b := &a.blocks[rw.block]
 		b.lastComplete = max(b.lastComplete, ts)
 		b.completed++
+		if rw.conv != "" {
+			a.convEnded(rw, ts)
+		}
 		if rw.failed {
 			a.failedLatency.Record(ts - rw.issued)
 		} else {

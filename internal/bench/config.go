@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/inferbench/inferbench/internal/client"
@@ -56,7 +57,48 @@ func LoadgenConfig(l config.Loadgen) loadgen.Config {
 		Stages:        stages(l.Stages),
 
 		MaxConcurrency: l.MaxConcurrency,
+
+		TurnDelay:       turnDelay(l.TurnDelay),
+		RecordedHistory: l.History == HistoryRecorded,
 	}
+}
+
+// The values of load.history.
+const (
+	HistoryServer   = "server"
+	HistoryRecorded = "recorded"
+)
+
+// turnDelay parses load.turn_delay; a bad string yields the default here
+// and is reported by validateRun.
+func turnDelay(s string) loadgen.ThinkTime {
+	t, _ := loadgen.ParseThinkTime(s)
+	return t
+}
+
+// validateMultiTurn checks the multi-turn settings; errors name the key.
+func validateMultiTurn(cfg *config.Run) error {
+	if _, err := loadgen.ParseThinkTime(cfg.Load.TurnDelay); err != nil {
+		return fmt.Errorf("load.turn_delay: %w", err)
+	}
+	switch cfg.Load.History {
+	case "", HistoryServer, HistoryRecorded:
+	default:
+		return fmt.Errorf("load.history %q: want server or recorded", cfg.Load.History)
+	}
+	if !cfg.Dataset.MultiTurn {
+		if cfg.Load.TurnDelay != "" || cfg.Load.History != "" {
+			return errors.New("load.turn_delay and load.history apply to multi-turn runs: add dataset.multi_turn (--multi-turn)")
+		}
+		return nil
+	}
+	if cfg.Dataset.Synthetic != nil || cfg.Dataset.Path == "" {
+		return errors.New("dataset.multi_turn: needs a conversation dataset file (dataset.path), not synthetic prompts")
+	}
+	if api := cfg.Endpoint.API; api != "" && api != client.APIChat {
+		return fmt.Errorf("dataset.multi_turn: needs the chat API (a conversation is a messages list), not %q", api)
+	}
+	return nil
 }
 
 // stages parses load.stages; a bad string yields none here and is reported
@@ -113,6 +155,9 @@ func LoadDatasetCounted(d config.Dataset, tok dataset.TokenCounter) (*dataset.Da
 		sc.Counter = tok
 		return dataset.Synthetic(sc)
 	}
+	if d.MultiTurn {
+		return dataset.LoadConversations(d.Path, DatasetOptions(d.Options))
+	}
 	return dataset.Load(d.Path, DatasetOptions(d.Options))
 }
 
@@ -155,6 +200,9 @@ func validateRun(cfg *config.Run) error {
 		return fmt.Errorf("load: %w", err)
 	}
 	if _, err := VerdictSpec(cfg); err != nil {
+		return err
+	}
+	if err := validateMultiTurn(cfg); err != nil {
 		return err
 	}
 	return cfg.ValidateRun()

@@ -38,6 +38,11 @@ func VerdictSpec(cfg *config.Run) (verdict.Spec, error) {
 		if cfg.Load.RampUp > 0 || cfg.Load.Stages != "" {
 			lc.TargetQPS = shapedMeanRate(LoadgenConfig(cfg.Load))
 		}
+		if cfg.Dataset.MultiTurn {
+			// The rate starts conversations, while the issue rate counts
+			// their turns: only the lateness is checked.
+			lc.TargetQPS = 0
+		}
 	}
 	spec.Load = lc
 	return spec, nil

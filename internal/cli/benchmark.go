@@ -168,6 +168,27 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 		},
 		get: func() string { return strconv.Itoa(c.Load.MaxConcurrency) },
 	}, "max-concurrency", "online: at most N requests in flight; a request whose time has come waits FIFO for a slot, measured as queue_wait_ns (never in TTFT) (default: no cap)")
+	fs.BoolVar(&c.Dataset.MultiTurn, "multi-turn", c.Dataset.MultiTurn, "the dataset's rows are conversations (ShareGPT conversations, OpenAI messages, or {conversation_id, turns}): run each as a session, turn k+1 after turn k's reply; --target-qps and --concurrency then count conversations")
+	fs.Var(funcValue{kind: "string",
+		set: func(s string) error {
+			if _, err := loadgen.ParseThinkTime(s); err != nil {
+				return err
+			}
+			c.Load.TurnDelay = s
+			return nil
+		},
+		get: func() string { return c.Load.TurnDelay },
+	}, "turn-delay", "multi-turn: think time before each later turn: 2s, exp:2s, uniform:1s-3s, or dataset (the dataset's delay_ms; the default)")
+	fs.Var(funcValue{kind: "string",
+		set: func(s string) error {
+			if s != bench.HistoryServer && s != bench.HistoryRecorded {
+				return errors.New("want server or recorded")
+			}
+			c.Load.History = s
+			return nil
+		},
+		get: func() string { return c.Load.History },
+	}, "history", "multi-turn: the history carries the server's replies (server, the default) or the dataset's recorded ones (recorded)")
 	fs.IntVar(&c.Load.Concurrency, "concurrency", c.Load.Concurrency, "concurrency: requests kept in flight")
 	fs.IntVar(&c.Load.MaxInFlight, "max-in-flight", c.Load.MaxInFlight, "offline: requests in flight at most")
 	fs.IntVar(&c.Load.NumSamples, "num-samples", c.Load.NumSamples, "requests to issue (default: one pass over the dataset, or unlimited with --duration)")

@@ -76,6 +76,7 @@ func serverFlags(f *pflag.FlagSet, c *mockserver.Config) {
 	f.Float64Var(&c.Faults.Truncate, "fault-truncate", 0, "rate of truncated responses (no finish, no [DONE])")
 	f.Float64Var(&c.Faults.Malformed, "fault-malformed", 0, "rate of malformed chunks")
 	f.Float64Var(&c.Faults.Stall, "fault-stall", 0, "rate of stalled responses")
+	f.BoolVar(&c.CheckHistory, "check-history", false, "verify multi-turn histories: every assistant message must be the reply sent for the messages before it, complete before the request arrived (violations are printed at exit)")
 }
 
 func (a *app) runServe(cmd *cobra.Command, o serveOpts) error {
@@ -130,6 +131,13 @@ func (a *app) runServe(cmd *cobra.Command, o serveOpts) error {
 	}
 	st := srv.Stats()
 	fmt.Fprintf(a.stderr, "inferbench serve: served %d requests (%d faults injected)\n", st.Requests, st.TotalFaults())
+	if h, ok := srv.History(); ok {
+		fmt.Fprintf(a.stderr, "inferbench serve: history check: %d chat requests, %d assistant messages verified, %d violations\n",
+			h.Requests, h.Messages, h.Violations)
+		for _, ex := range h.Examples {
+			fmt.Fprintf(a.stderr, "inferbench serve: history violation: %s\n", ex)
+		}
+	}
 	return nil
 }
 

@@ -99,6 +99,10 @@ type Dataset struct {
 	// its config.yaml so that the per-request records, which reference
 	// prompts by dataset index, identify the prompts. It is not read back.
 	SHA256 string `yaml:"sha256,omitempty"`
+	// MultiTurn reads the file's rows as conversations (ShareGPT
+	// conversations, OpenAI messages or {conversation_id, turns}) and runs
+	// them as multi-turn sessions (see dataset.LoadConversations).
+	MultiTurn bool `yaml:"multi_turn,omitempty"`
 }
 
 // DatasetOptions select a dataset file's format and columns (see
@@ -175,6 +179,14 @@ type Loadgen struct {
 	// MaxConcurrency caps the requests in flight of an online run (0: no
 	// cap); see loadgen.Config.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// TurnDelay is the think time between the turns of a multi-turn
+	// conversation: "2s", "exp:2s", "uniform:1s-3s", or "" / "dataset"
+	// (the dataset's delays, else none); see loadgen.ParseThinkTime.
+	TurnDelay string `yaml:"turn_delay,omitempty"`
+	// History is what a conversation's history carries as the assistant's
+	// earlier replies: "server" (the replies received; "" means it) or
+	// "recorded" (the dataset's).
+	History string `yaml:"history,omitempty"`
 }
 
 // Metrics configures the aggregator and the snapshot stream.

@@ -188,7 +188,7 @@ func (t *table) sample(b []byte, r *event.Record) []byte {
 			switch {
 			case p.TokenIDs != nil:
 				st.isl = int64(len(p.TokenIDs))
-			case p.Text != "" && t.tok != nil && st.tracked:
+			case p.Text != "" && t.tok != nil && st.tracked && r.Turn <= 1:
 				st.isl = int64(t.tok.Count(p.Text))
 			}
 		}

@@ -12,10 +12,12 @@ package loadgen
 // pass count conversations; Duration stops every conversation's next turn.
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,7 +243,7 @@ func (s *Session) converse(ctx context.Context, idx int, tracked bool, at int64,
 			if lim.until > 0 && sched >= lim.until {
 				return
 			}
-			if !sleepUntil(time.Duration(sched-event.Now()), s.stop) {
+			if !s.waker.wait(sched, s.stop) {
 				return
 			}
 		}
@@ -266,6 +268,110 @@ func (s *Session) converse(ctx context.Context, idx int, tracked bool, at int64,
 		hist = client.AppendMessage(hist, "assistant", reply)
 	}
 	outcome = 1
+}
+
+// turnWaker wakes conversations at their next turn's intended time. One
+// goroutine waits for the earliest time with the open-loop scheduler's
+// precision (a timer, then a short spin; see waitUntil), so that any number
+// of waiting conversations cost one timer and at most one spinning
+// goroutine, and a turn's lateness is the scheduler's, not a timer's. The
+// goroutine exits when nothing waits and starts again on demand.
+type turnWaker struct {
+	mu      sync.Mutex
+	h       wakeHeap
+	running bool
+	kick    chan struct{} // a new earliest time: re-arm the timer
+}
+
+type wakeAt struct {
+	at int64
+	ch chan struct{}
+}
+
+// wakeHeap is a min-heap of wake times.
+type wakeHeap []wakeAt
+
+func (h wakeHeap) Len() int           { return len(h) }
+func (h wakeHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h wakeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *wakeHeap) Push(x any)        { *h = append(*h, x.(wakeAt)) }
+func (h *wakeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// wait blocks until event.Now() >= at; false when stop closed first.
+func (w *turnWaker) wait(at int64, stop <-chan struct{}) bool {
+	if at <= event.Now() {
+		select {
+		case <-stop:
+			return false
+		default:
+			return true
+		}
+	}
+	ch := make(chan struct{})
+	w.mu.Lock()
+	if w.kick == nil {
+		w.kick = make(chan struct{}, 1)
+	}
+	heap.Push(&w.h, wakeAt{at: at, ch: ch})
+	first := w.h[0].ch == ch
+	if !w.running {
+		w.running = true
+		go w.run()
+	}
+	w.mu.Unlock()
+	if first {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	select {
+	case <-ch:
+		return true
+	case <-stop:
+		return false // the entry stays; its wake-up finds no one
+	}
+}
+
+func (w *turnWaker) run() {
+	for {
+		w.mu.Lock()
+		if len(w.h) == 0 {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		at := w.h[0].at
+		w.mu.Unlock()
+		d := time.Duration(at - event.Now())
+		if d > spinWindow {
+			t := time.NewTimer(d - spinWindow)
+			select {
+			case <-t.C:
+			case <-w.kick:
+				t.Stop()
+			}
+			continue
+		}
+		if d > 0 {
+			// Re-read the earliest time every pass: a new one may be sooner.
+			if d > busyWindow {
+				runtime.Gosched()
+			}
+			continue
+		}
+		now := event.Now()
+		w.mu.Lock()
+		for len(w.h) > 0 && w.h[0].at <= now {
+			close(heap.Pop(&w.h).(wakeAt).ch)
+		}
+		w.mu.Unlock()
+	}
 }
 
 // sendTurn issues one turn and publishes its records as issue does, but on

@@ -213,6 +213,7 @@ type Session struct {
 
 	convSeq atomic.Uint64 // conversations started, warmup included
 	convs   convCounters
+	waker   turnWaker
 }
 
 // New prepares a session over ds, sending through doer and publishing events on pub.

@@ -3,6 +3,8 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -69,6 +71,48 @@ const (
 	// TrackedQueued counts the tracked samples that had to wait for a slot.
 	TrackedQueued = "tracked_samples_queued"
 )
+
+// Multi-turn conversations (a multi-turn dataset): conversations whose
+// first turn was tracked, started and ended (completed: every turn
+// succeeded; failed: a turn failed, which ends the conversation), and the
+// latency of a completed one (its last turn's completion − its first turn's
+// issue). TTFT by turn number is the series TTFTByTurn(k).
+const (
+	TrackedConversationsStarted   = "tracked_conversations_started"
+	TrackedConversationsCompleted = "tracked_conversations_completed"
+	TrackedConversationsFailed    = "tracked_conversations_failed"
+	SeriesConversationLatency     = "conversation_latency_ns"
+)
+
+// MaxTurnSeries is the last turn number with a TTFT series of its own;
+// later turns share one ("17+"), so the series stay bounded however long
+// the conversations.
+const MaxTurnSeries = 16
+
+// TTFTByTurn returns the name of the TTFT series of turn k (1-based):
+// "ttft_turn_3_ns", or "ttft_turn_17plus_ns" for every turn past
+// MaxTurnSeries. k < 1 is taken as 1.
+func TTFTByTurn(k int) string {
+	k = max(k, 1)
+	if k > MaxTurnSeries {
+		return "ttft_turn_" + strconv.Itoa(MaxTurnSeries+1) + "plus_ns"
+	}
+	return "ttft_turn_" + strconv.Itoa(k) + "_ns"
+}
+
+// TurnLabel returns the turn label of a TTFTByTurn series ("3", "17+"), and
+// false for any other name.
+func TurnLabel(name string) (string, bool) {
+	for k := 1; k <= MaxTurnSeries+1; k++ {
+		if TTFTByTurn(k) == name {
+			if k > MaxTurnSeries {
+				return strconv.Itoa(k) + "+", true
+			}
+			return strconv.Itoa(k), true
+		}
+	}
+	return "", false
+}
 
 // Names of the server-usage OSL and its comparison with the tokenizer, which
 // exist when a tokenizer counts OSL.
@@ -249,6 +293,13 @@ var dictionary = []Desc{
 		Help: "Compared samples whose tokenizer OSL differs from the server's usage."},
 	{Name: OSLRelDiffSum, Kind: KindCounter, Float: true, Unit: UnitRatio, Title: "Sum of OSL relative differences", Label: "osl rel. diff",
 		Help: "Sum over compared samples of |tokenizer − usage| / usage."},
+	// Multi-turn conversations.
+	{Name: TrackedConversationsStarted, Kind: KindCounter, Unit: UnitCount, Title: "Conversations started", Label: "convs started",
+		Help: "Multi-turn conversations whose first turn was issued inside a performance-tracking window."},
+	{Name: TrackedConversationsCompleted, Kind: KindCounter, Unit: UnitCount, Title: "Conversations completed", Label: "convs completed",
+		Help: "Tracked conversations whose every turn succeeded."},
+	{Name: TrackedConversationsFailed, Kind: KindCounter, Unit: UnitCount, Title: "Conversations failed", Label: "convs failed",
+		Help: "Tracked conversations ended by a failed turn (their later turns were not sent)."},
 
 	// Series.
 	{Name: SeriesTTFT, Kind: KindSeries, Unit: UnitNanoseconds, Title: "TTFT", Label: "TTFT",
@@ -280,6 +331,9 @@ var dictionary = []Desc{
 		DisplayUnit: "us", DisplayScale: 1e-3},
 	{Name: SeriesQueueWait, Kind: KindSeries, Unit: UnitNanoseconds, Title: "Queue wait for a concurrency slot (send − release)", Label: "queue wait",
 		Help:        "Time tracked samples waited for a free --max-concurrency slot after the scheduler released them (send − release).",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
+	{Name: SeriesConversationLatency, Kind: KindSeries, Unit: UnitNanoseconds, Title: "Conversation latency (first issue → last completion)", Label: "conv. latency",
+		Help:        "Latency of completed tracked conversations: last turn's completion − first turn's issue, think times included.",
 		DisplayUnit: "ms", DisplayScale: 1e-6},
 
 	// Derived figures.
@@ -377,4 +431,27 @@ func Class(name string) (Desc, string, bool) {
 		return Desc{}, "", false
 	}
 	return d, name[len(d.Name):], true
+}
+
+// The TTFT-by-turn series are generated (one per turn number up to
+// MaxTurnSeries, then "17+") and placed after the other series, before the
+// derived figures.
+func init() {
+	var turns []Desc
+	for k := 1; k <= MaxTurnSeries+1; k++ {
+		label, _ := TurnLabel(TTFTByTurn(k))
+		turns = append(turns, Desc{Name: TTFTByTurn(k), Kind: KindSeries, Unit: UnitNanoseconds,
+			Title: "TTFT of turn " + label, Label: "TTFT turn " + label,
+			Help:        "Time to first token of tracked multi-turn samples that are turn " + label + " of their conversation.",
+			DisplayUnit: "ms", DisplayScale: 1e-6})
+	}
+	i := slices.IndexFunc(dictionary, func(d Desc) bool { return d.Kind == KindDerived })
+	if i < 0 {
+		i = len(dictionary)
+	}
+	dictionary = slices.Insert(dictionary, i, turns...)
+	clear(byName)
+	for i, d := range dictionary {
+		byName[d.Name] = i
+	}
 }

@@ -105,6 +105,13 @@ type Config struct {
 	// Faults are the per-request fault probabilities.
 	Faults FaultRates `yaml:"faults"`
 
+	// CheckHistory makes the server verify the history of multi-turn chat
+	// requests: every assistant message must be the reply it sent for the
+	// messages before it, complete before the request arrived (see
+	// Server.History). It remembers every chat reply, so it is for tests
+	// and demos, not for long runs.
+	CheckHistory bool `yaml:"check_history"`
+
 	// ShutdownGrace bounds how long Serve waits for in-flight requests after
 	// its context ends (duration); default DefaultShutdownGrace.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`

@@ -58,6 +58,8 @@ type Server struct {
 	requests    atomic.Uint64
 	badRequests atomic.Uint64
 	faults      [numFaults]atomic.Uint64
+
+	hist *historyCheck // nil unless Config.CheckHistory
 }
 
 // New validates cfg, applies defaults and returns a Server. A bad field
@@ -70,6 +72,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, rates: cfg.Faults.rates()}
 	if cfg.MaxConcurrent > 0 {
 		s.slots = make(chan struct{}, cfg.MaxConcurrent)
+	}
+	if cfg.CheckHistory {
+		s.hist = newHistoryCheck()
 	}
 	s.modelJSON = append([]byte{'"'}, jsonw.AppendEscaped(nil, cfg.Model)...)
 	s.modelJSON = append(s.modelJSON, '"')
@@ -180,6 +185,9 @@ type job struct {
 	answer    tokenSource
 	think     tokenSource
 	rng       rng
+	histOn    bool     // the reply is remembered for the history check
+	histKey   [32]byte // the hash of the request's messages
+	reply     string   // the content it will send, when histOn
 }
 
 func (s *Server) completion(w http.ResponseWriter, r *http.Request, a api) {
@@ -227,6 +235,9 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request, a api) {
 	}
 	if j.fault != FaultNone {
 		s.faults[j.fault].Add(1)
+	}
+	if s.hist != nil && a == apiChat {
+		s.checkHistory(j, st.body)
 	}
 	switch j.fault {
 	case FaultHTTP429:
@@ -461,6 +472,7 @@ func (s *Server) whole(w http.ResponseWriter, r *http.Request, j *job, st *reqSt
 	case FaultMalformed:
 		_, _ = io.WriteString(w, "{not json")
 	default:
+		s.rememberReply(j)
 		_, _ = w.Write(b)
 	}
 }
@@ -556,6 +568,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, st *reqS
 		return
 	}
 	st.out = appendFinalChunk(st.out[:0], st.prefix, j.api, role, j.finish, j.usage, j.promptTok, j.reasoning+j.content)
+	if j.fault != FaultMalformed {
+		s.rememberReply(j)
+	}
 	send(st.out)
 	flush()
 }

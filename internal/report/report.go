@@ -143,6 +143,8 @@ type Report struct {
 	// load-delivered check; see SetVerdict.
 	Verdict  *verdict.Result `json:"verdict,omitempty"`
 	Sections []Section       `json:"metrics"`
+	// Conversations summarizes a multi-turn run (counters, TTFT by turn).
+	Conversations *Conversations `json:"conversations,omitempty"`
 }
 
 // Samples counts a group of samples (the warmup): completed = succeeded +
@@ -195,6 +197,7 @@ var sections = []string{
 	metrics.SeriesOSLUsage,
 	metrics.SeriesLateness,
 	metrics.SeriesQueueWait,
+	metrics.SeriesConversationLatency,
 }
 
 // Build derives a report from a snapshot.
@@ -293,6 +296,7 @@ func Build(s *metrics.Snapshot) *Report {
 		d, _ := metrics.Lookup(name)
 		r.Sections = append(r.Sections, section(m, d.Title, d.DisplayUnit, d.DisplayScale))
 	}
+	r.buildConversations(s)
 	for _, m := range s.Metrics {
 		if m.Kind == metrics.KindSeries && m.Approximate {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: percentiles and histogram are approximate (HDR, ±0.1 %%): its raw values could not be written to disk", m.Name))

@@ -123,6 +123,7 @@ func (r *Report) summary(w *bufio.Writer) {
 	fmt.Fprintf(w, "%s: %s\n", metrics.Title(metrics.QPSName), r.QPS.text(""))
 	fmt.Fprintf(w, "%s: %s\n", metrics.Title(metrics.TPSName), r.TPS.text(""))
 	r.writeVerdict(w)
+	r.writeConversations(w)
 	if ag := r.OSLAgreement; ag != nil {
 		fmt.Fprintf(w, "OSL tokenizer vs server usage: %d samples compared, %d differ (%.1f%%), mean relative difference %.2f%%\n",
 			ag.Compared, ag.Differ, 100*float64(ag.DifferShare), 100*float64(ag.MeanRelDiff))
