@@ -105,6 +105,23 @@ func TestClient_Do_requestBody(t *testing.T) {
 			},
 		},
 		{
+			name:     "chat with a pre-encoded history between the system message and the prompt",
+			endpoint: srv.URL,
+			req: client.Request{Prompt: "and then?", System: "sys",
+				History: client.AppendMessage(client.AppendMessage(nil, "user", nasty), "assistant", "ok \"fine\"")},
+			path: "/v1/chat/completions",
+			want: map[string]any{
+				"model": "m",
+				"messages": []any{
+					map[string]any{"role": "system", "content": "sys"},
+					map[string]any{"role": "user", "content": strings.ReplaceAll(nasty, "\xff\xfe", "\uFFFD\uFFFD")},
+					map[string]any{"role": "assistant", "content": "ok \"fine\""},
+					map[string]any{"role": "user", "content": "and then?"},
+				},
+				"max_tokens": 256.0, "stream": false,
+			},
+		},
+		{
 			name:     "chat base ending in /v1/, escaping, per-request max_tokens",
 			endpoint: srv.URL + "/v1/",
 			req:      client.Request{Prompt: nasty, MaxTokens: 9},

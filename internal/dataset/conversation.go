@@ -49,7 +49,7 @@ type Conversation struct {
 type convRow struct {
 	ConversationID json.RawMessage `json:"conversation_id"`
 	ID             json.RawMessage `json:"id"`
-	Conversations  []convMsg       `json:"conversations"` // ShareGPT
+	Conversations  json.RawMessage `json:"conversations"` // ShareGPT: null in some dumps
 	Messages       []convMsg       `json:"messages"`      // OpenAI chat
 	Turns          []convMsg       `json:"turns"`         // inferbench's simple layout
 }
@@ -78,7 +78,9 @@ type convMsg struct {
 // message are left out and counted). delay_ms on a user message is the
 // think time before it. A row without a user message, with an unknown
 // role, an empty user message, more than [MaxConversationTurns] turns or a
-// bad delay is an error naming the file and line (JSONL) or record (JSON).
+// bad delay is an error naming the file and line (JSONL) or record (JSON);
+// except that ShareGPT rows without a usable human turn or with an unknown
+// speaker, which real dumps contain, are skipped and counted in Skipped.
 // opts.Limit keeps the first Limit conversations; opts.Format may be "",
 // "jsonl", "json" or "sharegpt".
 //
@@ -109,6 +111,10 @@ func LoadConversations(path string, opts Options) (*Dataset, error) {
 		}
 		c, dropped, err := row.conversation(strconv.Itoa(n))
 		if err != nil {
+			if err.skippable && row.Turns == nil && row.Messages == nil {
+				cs.Skipped++
+				return nil
+			}
 			return newError(path, unit, n, ErrValue, nil, "%s", err.msg)
 		}
 		cs.DroppedLeading += dropped
@@ -154,13 +160,23 @@ func LoadConversations(path string, opts Options) (*Dataset, error) {
 		}
 	}
 	if len(cs.Conversations) == 0 {
+		if cs.Skipped > 0 {
+			return nil, newError(path, "", 0, ErrEmpty, nil, "no conversations (%d ShareGPT conversations without a usable human turn skipped)", cs.Skipped)
+		}
 		return nil, newError(path, "", 0, ErrEmpty, nil, "no conversations")
 	}
 	return cs, nil
 }
 
 // rowError is a problem of one row; the caller adds the position.
-type rowError struct{ msg string }
+// skippable marks a problem real ShareGPT dumps have (a conversation
+// without a usable human turn, an unknown speaker): such ShareGPT rows are
+// skipped and counted, as the single-turn loader does, while the other
+// layouts, written for benchmarking, are held to the rule.
+type rowError struct {
+	msg       string
+	skippable bool
+}
 
 func rowErrorf(format string, args ...any) *rowError {
 	return &rowError{msg: fmt.Sprintf(format, args...)}
@@ -175,7 +191,10 @@ func (r *convRow) conversation(pos string) (Conversation, int, *rowError) {
 	case r.Messages != nil:
 		msgs, key = r.Messages, "messages"
 	case r.Conversations != nil:
-		msgs, key = r.Conversations, "conversations"
+		key = "conversations"
+		if err := json.Unmarshal(r.Conversations, &msgs); err != nil {
+			return c, 0, rowErrorf("conversations: want a list of messages: %v", err)
+		}
 	default:
 		return c, 0, rowErrorf(`no "turns", "messages" or "conversations" list`)
 	}
@@ -203,7 +222,9 @@ func (r *convRow) conversation(pos string) (Conversation, int, *rowError) {
 			c.System = join(c.System, text)
 		case role == "human" || role == "user":
 			if strings.TrimSpace(text) == "" {
-				return c, 0, rowErrorf("%s[%d]: empty user message", key, i)
+				e := rowErrorf("%s[%d]: empty user message", key, i)
+				e.skippable = true
+				return c, 0, e
 			}
 			var delay time.Duration
 			if m.DelayMS != nil {
@@ -235,11 +256,15 @@ func (r *convRow) conversation(pos string) (Conversation, int, *rowError) {
 			t.Reply = join(t.Reply, text)
 			hasReply = true
 		default:
-			return c, 0, rowErrorf("%s[%d]: role %s: want system, user/human or assistant/gpt", key, i, quoteShort(role))
+			e := rowErrorf("%s[%d]: role %s: want system, user/human or assistant/gpt", key, i, quoteShort(role))
+			e.skippable = true
+			return c, 0, e
 		}
 	}
 	if len(c.Turns) == 0 {
-		return c, 0, rowErrorf("conversation %s has no user turn", quoteShort(c.ID))
+		e := rowErrorf("conversation %s has no user turn", quoteShort(c.ID))
+		e.skippable = true
+		return c, 0, e
 	}
 	return c, dropped, nil
 }
