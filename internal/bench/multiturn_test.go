@@ -341,3 +341,38 @@ func TestRun_MultiTurn_FailedTurnEndsConversation(t *testing.T) {
 		t.Errorf("errors %v", out.Report.Errors)
 	}
 }
+
+// TestRun_MultiTurn_Rebuild: the conversation metrics rebuilt from
+// requests.jsonl equal the aggregator's.
+func TestRun_MultiTurn_Rebuild(t *testing.T) {
+	path, _ := writeConversations(t, 60, 1, 20)
+	url, _ := startMock(t, mockserver.Config{OutputTokens: 4, TTFT: time.Millisecond, Jitter: 0.5, Seed: 5,
+		Faults: mockserver.FaultRates{HTTP500: 0.03}})
+	cfg, ds := multiTurnConfig(t, url, path)
+	cfg.Load.Mode, cfg.Load.Concurrency = string(loadgen.ModeConcurrency), 16
+	cfg.Load.WarmupSamples = 3
+	out := run(t, cfg, ds, nil)
+	rb, err := eventlog.Rebuild(out.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{metrics.TrackedConversationsStarted, metrics.TrackedConversationsCompleted,
+		metrics.TrackedConversationsFailed, metrics.SeriesConversationLatency, metrics.TTFTByTurn(1), metrics.TTFTByTurn(17)}
+	if out.Final.CounterInt(metrics.TrackedConversationsFailed) == 0 {
+		t.Fatal("no conversation failed: the fault rate does not exercise the failed path")
+	}
+	for _, name := range names {
+		want, ok := out.Final.Find(name)
+		if !ok {
+			t.Fatalf("final snapshot lacks %s", name)
+		}
+		got, ok := rb.Snapshot.Find(name)
+		if !ok {
+			t.Errorf("rebuilt snapshot lacks %s", name)
+			continue
+		}
+		if w, g := metricJSON(t, want), metricJSON(t, got); w != g {
+			t.Errorf("%s differs:\n final   %s\n rebuilt %s", name, w, g)
+		}
+	}
+}

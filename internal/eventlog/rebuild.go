@@ -83,6 +83,7 @@ type builder struct {
 	counters             map[string]*metrics.Counter
 	series               map[string]*metrics.Series
 	errs                 []error
+	convOpen             map[string]int64 // conversation → its first turn's issue (nil: none seen)
 }
 
 func newBuilder(streaming, tokenizer bool) *builder {
@@ -266,6 +267,9 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		if r.TTFT != nil {
 			b.record(metrics.SeriesTTFT, *r.TTFT)
 		}
+		if r.Turn > 0 {
+			b.conversationTurn(r)
+		}
 		if r.Err != "" {
 			b.add(metrics.TrackedFailed, 1)
 		}
@@ -328,6 +332,45 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 		state = metrics.StateComplete
 	}
 	return b.reg.Snapshot(state, 0, base+lastTS)
+}
+
+// conversationTurn folds a tracked conversation turn into the conversation
+// metrics as the aggregator does (see its conversation.go): requests.jsonl
+// holds the turns of a conversation in order, since a turn is issued only
+// after its predecessor completed.
+func (b *builder) conversationTurn(r *Request) {
+	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
+	if b.convOpen == nil {
+		b.convOpen = map[string]int64{}
+		b.counter(metrics.TrackedConversationsStarted, false)
+		b.counter(metrics.TrackedConversationsCompleted, false)
+		b.counter(metrics.TrackedConversationsFailed, false)
+		b.newSeries(metrics.SeriesConversationLatency, timeOpts)
+	}
+	if r.Turn == 1 {
+		b.add(metrics.TrackedConversationsStarted, 1)
+		if _, dup := b.convOpen[r.Conv]; !dup {
+			b.convOpen[r.Conv] = r.Iss
+		}
+	}
+	if r.TTFT != nil && b.streaming {
+		name := metrics.TTFTByTurn(r.Turn)
+		if b.series[name] == nil {
+			b.newSeries(name, timeOpts)
+		}
+		b.record(name, *r.TTFT)
+	}
+	start, open := b.convOpen[r.Conv]
+	if r.Lat == nil || !open || r.Err == "" && r.LastTurn == 0 {
+		return
+	}
+	delete(b.convOpen, r.Conv)
+	if r.Err != "" {
+		b.add(metrics.TrackedConversationsFailed, 1)
+		return
+	}
+	b.add(metrics.TrackedConversationsCompleted, 1)
+	b.record(metrics.SeriesConversationLatency, r.Iss+*r.Lat-start)
 }
 
 // chunkDeltas replays events.jsonl.zst the way the aggregator reads the bus
