@@ -217,6 +217,7 @@ func ReportRun(cfg *config.Run) *report.Run {
 		Streaming: cfg.Endpoint.Streaming,
 		Mode:      cfg.Load.Mode,
 		Dataset:   cfg.Dataset.Path,
+		MultiTurn: cfg.Dataset.MultiTurn,
 	}
 	switch loadgen.Mode(cfg.Load.Mode) {
 	case loadgen.ModePoisson, loadgen.ModeConstant:

@@ -394,8 +394,12 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 	if err := runner.Open(); err != nil {
 		return asUsage(err)
 	}
-	fmt.Fprintf(a.stderr, "inferbench: %s benchmark of %s (%d samples in the dataset); run directory %s; live snapshots on %s\n",
-		cfg.Load.Mode, cfg.Endpoint.Endpoint, ds.Len(), runner.Dir(), runner.MetricsAddr())
+	inDataset := fmt.Sprintf("%d samples", ds.Len())
+	if ds.Conversations != nil {
+		inDataset = fmt.Sprintf("%d conversations, %d turns", len(ds.Conversations), ds.Turns)
+	}
+	fmt.Fprintf(a.stderr, "inferbench: %s benchmark of %s (%s in the dataset); run directory %s; live snapshots on %s\n",
+		cfg.Load.Mode, cfg.Endpoint.Endpoint, inDataset, runner.Dir(), runner.MetricsAddr())
 	if addr := runner.EventsAddr(); addr != "" {
 		fmt.Fprintf(a.stderr, "inferbench: events on %s (waiting for %d subscribers)\n", addr, cfg.Metrics.EventsSubscribers)
 	}
@@ -442,7 +446,17 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 			}
 		}()
 	} else {
-		progress := newProgress(a.stderr, bench.LoadgenConfig(cfg.Load), ds.Len())
+		lc, n := bench.LoadgenConfig(cfg.Load), ds.Len()
+		if ds.Conversations != nil {
+			// Progress counts requests (turns); num_samples counts
+			// conversations, so only a pass over the dataset has a known
+			// number of turns.
+			n = ds.Turns
+			if lc.NumSamples > 0 {
+				n, lc.NumSamples = 0, 0
+			}
+		}
+		progress := newProgress(a.stderr, lc, n)
 		runner.OnSnapshot = func(s metrics.Snapshot) {
 			progress.snapshot(s)
 			if exporter != nil {

@@ -174,6 +174,9 @@ type Run struct {
 	MaxConcurrency int    `json:"max_concurrency,omitempty"`
 	Stages         string `json:"stages,omitempty"`
 	RampUp         string `json:"ramp_up,omitempty"`
+	// MultiTurn: the dataset's rows are conversations, and TargetQPS and
+	// Concurrency count conversations.
+	MultiTurn bool `json:"multi_turn,omitempty"`
 }
 
 // Agreement compares two token counts of the same samples.

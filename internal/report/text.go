@@ -61,8 +61,12 @@ func (r *Report) summary(w *bufio.Writer) {
 		fmt.Fprintf(w, "Endpoint: %s (model %s, %s API, %s)\n", run.Endpoint, run.Model, run.API, stream)
 		load := run.Mode
 		switch {
+		case run.TargetQPS > 0 && run.Stages == "" && run.MultiTurn:
+			load += fmt.Sprintf(" at %g conversations/s", run.TargetQPS)
 		case run.TargetQPS > 0 && run.Stages == "":
 			load += fmt.Sprintf(" at %g req/s", run.TargetQPS)
+		case run.Concurrency > 0 && run.Stages == "" && run.MultiTurn:
+			load = fmt.Sprintf("%d concurrent conversations", run.Concurrency)
 		case run.Concurrency > 0 && run.Stages == "":
 			load = fmt.Sprintf("%d concurrent requests", run.Concurrency)
 		}
@@ -74,6 +78,9 @@ func (r *Report) summary(w *bufio.Writer) {
 		}
 		if run.MaxConcurrency > 0 {
 			load += fmt.Sprintf(", at most %d in flight", run.MaxConcurrency)
+		}
+		if run.MultiTurn {
+			load += " (multi-turn)"
 		}
 		fmt.Fprintf(w, "Load: %s; dataset %s\n", load, run.Dataset)
 	}
