@@ -334,8 +334,22 @@ func (w *turnWaker) wait(at int64, stop <-chan struct{}) bool {
 	case <-ch:
 		return true
 	case <-stop:
-		return false // the entry stays; its wake-up finds no one
 	}
+	// Stopped: take the entry out, so that the waker does not outlive the
+	// session waiting for it (a linear scan, once per waiting conversation).
+	w.mu.Lock()
+	for i := range w.h {
+		if w.h[i].ch == ch {
+			heap.Remove(&w.h, i)
+			break
+		}
+	}
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	return false
 }
 
 func (w *turnWaker) run() {
