@@ -56,7 +56,11 @@ func sampleRecords(n int) []event.Record {
 		default:
 			pd = &event.PromptData{Text: "héllo wörld ✓ " + uuid, TokenIDs: []int32{1, 2, 3}, ScheduledNS: int64(1000 + i)}
 		}
-		add(event.Record{Type: event.SampleIssued, SampleUUID: uuid, Data: pd})
+		issued := event.Record{Type: event.SampleIssued, SampleUUID: uuid, Data: pd}
+		if i%7 == 3 { // a turn of a multi-turn conversation
+			issued.ConversationID, issued.Turn, issued.LastTurn = fmt.Sprint("conv-", i%11), int32(1+i%5), i%2 == 0
+		}
+		add(issued)
 		add(event.Record{Type: event.SampleRecvFirst, SampleUUID: uuid})
 		if i%5 == 0 {
 			add(event.Record{Type: event.SampleRecvNonFirst, SampleUUID: uuid})

@@ -678,7 +678,13 @@ func pythonView(r event.Record) map[string]any {
 		return s
 	}
 	rec := map[string]any{"event_type": r.Type.Topic(), "timestamp_ns": r.TimestampNS,
-		"sample_uuid": r.SampleUUID, "conversation_id": "", "turn": nil}
+		"sample_uuid": r.SampleUUID, "conversation_id": r.ConversationID, "turn": nil}
+	if r.Turn != 0 {
+		rec["turn"] = r.Turn
+	}
+	if r.LastTurn {
+		rec["last_turn"] = true
+	}
 	switch d := r.Data.(type) {
 	case *event.PromptData:
 		m := map[string]any{"tag": "PromptData", "text": d.Text, "token_ids": nil, "messages": nil, "tools": nil,
