@@ -356,6 +356,25 @@ func TestRun_MultiTurn_Rebuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The CSV export carries each turn's conversation and turn number.
+	rs, err := eventlog.ReadRequests(rundir.Requests(out.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csvOut bytes.Buffer
+	if err := rs.Export(&csvOut, eventlog.FormatCSV); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(csvOut.String()), "\n")
+	if !strings.HasSuffix(lines[0], ",conversation_id,turn") || len(lines) < 2 {
+		t.Fatalf("CSV header %q", lines[0])
+	}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if len(f) < 2 || !strings.HasPrefix(f[len(f)-2], "c") || f[len(f)-1] == "" {
+			t.Fatalf("CSV row without its conversation and turn: %q", l)
+		}
+	}
 	names := []string{metrics.TrackedConversationsStarted, metrics.TrackedConversationsCompleted,
 		metrics.TrackedConversationsFailed, metrics.SeriesConversationLatency, metrics.TTFTByTurn(1), metrics.TTFTByTurn(17)}
 	if out.Final.CounterInt(metrics.TrackedConversationsFailed) == 0 {

@@ -42,6 +42,10 @@ type Row struct {
 	// QueueWaitNS is the wait for a --max-concurrency slot (send −
 	// release); absent without a cap.
 	QueueWaitNS *int64 `parquet:"queue_wait_ns,optional"`
+	// ConversationID and Turn place a turn of a multi-turn conversation
+	// ("" and null for a single-turn request).
+	ConversationID string `parquet:"conversation_id"`
+	Turn           *int64 `parquet:"turn,optional"`
 }
 
 // Rows converts the requests of a log into export rows.
@@ -70,6 +74,10 @@ func (rs *Requests) Rows() []Row {
 			}
 			row.ScheduledNS = &v
 		}
+		if r.Turn > 0 {
+			v := int64(r.Turn)
+			row.ConversationID, row.Turn = r.Conv, &v
+		}
 		if dec := r.DecodeTokens(); dec > 0 && r.Lat != nil && rs.Streaming {
 			v := float64(*r.Lat-*r.TTFT) / float64(dec)
 			row.TPOTNS = &v
@@ -81,7 +89,7 @@ func (rs *Requests) Rows() []Row {
 
 var csvHeader = []string{"sample_id", "dataset_index", "tracked", "tracking_window", "scheduled_ns", "issued_ns",
 	"first_chunk_ns", "last_chunk_ns", "completed_ns", "issue_lateness_ns", "ttft_ns", "latency_ns", "tpot_ns",
-	"chunks", "isl", "osl", "osl_usage", "finish_reason", "error_class", "error_excerpt", "queue_wait_ns"}
+	"chunks", "isl", "osl", "osl_usage", "finish_reason", "error_class", "error_excerpt", "queue_wait_ns", "conversation_id", "turn"}
 
 // Export writes the requests of a log to w as CSV (with a header row) or
 // Parquet.
@@ -110,7 +118,7 @@ func (rs *Requests) Export(w io.Writer, format string) error {
 				strconv.FormatInt(r.Window, 10), i64(r.ScheduledNS), strconv.FormatInt(r.IssuedNS, 10),
 				i64(r.FirstChunkNS), i64(r.LastChunkNS), i64(r.CompletedNS), i64(r.LatenessNS), i64(r.TTFTNS),
 				i64(r.LatencyNS), tpot, strconv.FormatInt(r.Chunks, 10), i64(r.ISL), i64(r.OSL), i64(r.OSLUsage),
-				r.FinishReason, r.ErrorClass, r.ErrorExcerpt, i64(r.QueueWaitNS))
+				r.FinishReason, r.ErrorClass, r.ErrorExcerpt, i64(r.QueueWaitNS), r.ConversationID, i64(r.Turn))
 			if err := cw.Write(rec); err != nil {
 				return err
 			}
