@@ -1,5 +1,7 @@
 // Package dataset loads the prompts a benchmark sends: from files (JSONL,
-// JSON, CSV, Parquet, ShareGPT) with [Load], or generated with [Synthetic].
+// JSON, CSV, Parquet, ShareGPT) with [Load], or generated with [Synthetic];
+// multi-turn conversations (ShareGPT conversations, OpenAI messages, or
+// {conversation_id, turns}) with [LoadConversations].
 //
 // Columns map to [Sample] fields through [Options]; by default the usual
 // names are recognised (prompt/text/text_input/input/question/article for

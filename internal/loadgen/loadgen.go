@@ -23,6 +23,11 @@
 // issue times. The intended time travels in the sample.issued record, so the
 // scheduler's lateness (actual − intended) is measured for every sample.
 //
+// A dataset of conversations (dataset.LoadConversations) runs as multi-turn
+// sessions: the schedules start conversations instead of requests, and a
+// conversation's next turn follows its previous turn's completion plus a
+// think time (see conversation.go).
+//
 // Samples are drawn without replacement in a seeded order, reshuffled after
 // each pass. A failed request publishes its error record before its
 // completion record: the completion removes the sample's tracked row.
