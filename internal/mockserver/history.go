@@ -46,19 +46,22 @@ type HistoryStats struct {
 
 type sentReply struct {
 	text string
-	end  time.Time // just before the reply's last byte was written
+	end  time.Time // just before the reply's last byte was written; zero while it is being sent
 }
 
 type historyCheck struct {
-	mu       sync.Mutex
-	sent     map[[sha256.Size]byte]sentReply
+	mu sync.Mutex
+	// sent holds every reply sent for a history: the same history can be
+	// answered more than once (a conversation run twice at once).
+	sent     map[[sha256.Size]byte][]sentReply
+	nSent    int
 	examples []string
 
 	requests, messages, violations atomic.Uint64
 }
 
 func newHistoryCheck() *historyCheck {
-	return &historyCheck{sent: make(map[[sha256.Size]byte]sentReply)}
+	return &historyCheck{sent: make(map[[sha256.Size]byte][]sentReply)}
 }
 
 // historyRequest is the slow-path decoding of a checked request.
@@ -102,16 +105,8 @@ func (c *historyCheck) verify(body []byte, arrival time.Time, seq uint64) [sha25
 			c.messages.Add(1)
 			var k [sha256.Size]byte
 			h.Sum(k[:0])
-			c.mu.Lock()
-			r, ok := c.sent[k]
-			c.mu.Unlock()
-			switch {
-			case !ok:
-				c.violation("request %d: message %d: no reply was sent for the history before it (out of order, edited or invented)", seq, i)
-			case r.text != text:
-				c.violation("request %d: message %d: differs from the reply sent (%d bytes sent, %d received)", seq, i, len(r.text), len(text))
-			case !arrival.After(r.end):
-				c.violation("request %d: message %d: the request arrived %v before that reply was complete", seq, i, r.end.Sub(arrival))
+			if msg := c.check(k, text, arrival); msg != "" {
+				c.violation("request %d: message %d: %s", seq, i, msg)
 			}
 		}
 		writeMessage(h, m.Role, text)
@@ -120,14 +115,50 @@ func (c *historyCheck) verify(body []byte, arrival time.Time, seq uint64) [sha25
 	return key
 }
 
-// remember notes the reply sent for the history key, just before its last
-// byte is written.
-func (c *historyCheck) remember(key [sha256.Size]byte, text string) {
+// check returns what is wrong with text as the reply to the history k for a
+// request that arrived at arrival, or "" when a reply sent for that history
+// is text and was complete before arrival.
+func (c *historyCheck) check(k [sha256.Size]byte, text string, arrival time.Time) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rs := c.sent[k]
+	if len(rs) == 0 {
+		return "no reply was sent for the history before it (out of order, edited or invented)"
+	}
+	msg := fmt.Sprintf("differs from the reply sent (%d bytes sent, %d received)", len(rs[0].text), len(text))
+	for _, r := range rs {
+		switch {
+		case r.text != text:
+		case r.end.IsZero():
+			msg = "the request arrived before that reply was complete (it was still being sent)"
+		case !arrival.After(r.end):
+			msg = fmt.Sprintf("the request arrived %v before that reply was complete", r.end.Sub(arrival))
+		default:
+			return ""
+		}
+	}
+	return msg
+}
+
+// sending notes the reply about to be sent for the history key, not yet
+// complete; remember completes it just before its last byte is written.
+func (c *historyCheck) sending(key [sha256.Size]byte, text string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nSent >= maxHistoryReplies {
+		return -1
+	}
+	c.nSent++
+	c.sent[key] = append(c.sent[key], sentReply{text: text})
+	return len(c.sent[key]) - 1
+}
+
+func (c *historyCheck) remember(key [sha256.Size]byte, i int) {
 	end := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.sent) < maxHistoryReplies {
-		c.sent[key] = sentReply{text: text, end: end}
+	if rs := c.sent[key]; i >= 0 && i < len(rs) {
+		rs[i].end = end
 	}
 }
 
@@ -171,12 +202,12 @@ func replyText(j *job, tpc int) string {
 // be remembered; it runs before the handler takes any token.
 func (s *Server) checkHistory(j *job, body []byte) {
 	j.histKey, j.histOn = s.hist.verify(body, j.arrival, j.seq), true
-	j.reply = replyText(j, s.cfg.TokensPerChunk)
+	j.histIdx = s.hist.sending(j.histKey, replyText(j, s.cfg.TokensPerChunk))
 }
 
 // rememberReply notes a checked job's reply, just before its last byte.
 func (s *Server) rememberReply(j *job) {
 	if j.histOn {
-		s.hist.remember(j.histKey, j.reply)
+		s.hist.remember(j.histKey, j.histIdx)
 	}
 }

@@ -187,7 +187,7 @@ type job struct {
 	rng       rng
 	histOn    bool     // the reply is remembered for the history check
 	histKey   [32]byte // the hash of the request's messages
-	reply     string   // the content it will send, when histOn
+	histIdx   int      // its reply's index among the replies to that history
 }
 
 func (s *Server) completion(w http.ResponseWriter, r *http.Request, a api) {
