@@ -98,6 +98,12 @@ func validateMultiTurn(cfg *config.Run) error {
 	if api := cfg.Endpoint.API; api != "" && api != client.APIChat {
 		return fmt.Errorf("dataset.multi_turn: needs the chat API (a conversation is a messages list), not %q", api)
 	}
+	if cfg.Load.MaxConcurrency > 0 {
+		return errors.New("load.max_concurrency (--max-concurrency): not for multi-turn runs, whose load is in conversations (use benchmark concurrency)")
+	}
+	if loadgen.Mode(cfg.Load.Mode) == loadgen.ModeConcurrency && (cfg.Load.RampUp > 0 || cfg.Load.Stages != "") {
+		return errors.New("load.ramp_up and load.stages (--ramp-up, --stages) of the concurrency mode: not for multi-turn runs")
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,11 +40,20 @@ func TestBadInput_MultiTurn(t *testing.T) {
 		{"bad history", []string{"--dataset", goodFile, "--multi-turn", "--history", "made-up"}, []string{"--history", "server or recorded"}},
 		{"turn delay without multi-turn", []string{"--dataset", goodFile, "--turn-delay", "1s"}, []string{"--multi-turn"}},
 		{"multi-turn on completions", []string{"--dataset", goodFile, "--multi-turn", "--api", "completions"}, []string{"chat API"}},
+		{"multi-turn with a concurrency cap", []string{"--dataset", goodFile, "--multi-turn", "--target-qps", "5", "--max-concurrency", "4"}, []string{"--max-concurrency"}},
+		{"multi-turn with concurrency stages", []string{"--dataset", goodFile, "--multi-turn", "--stages", "2:1s,4:1s"}, []string{"--stages"}},
 		{"multi-turn with synthetic prompts", []string{"--synthetic", "3", "--multi-turn"}, []string{"dataset file"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := runInferbench(t, append(append([]string{}, base...), tc.args...)...)
+			args := append([]string{}, base...)
+			switch {
+			case slices.Contains(tc.args, "--target-qps"):
+				args[1] = "online"
+			case slices.Contains(tc.args, "--stages"):
+				args[1] = "concurrency"
+			}
+			code, _, stderr := runInferbench(t, append(args, tc.args...)...)
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")
 			ok := code == 2 && len(lines) == 1 && !strings.Contains(stderr, "goroutine")
 			for _, w := range tc.want {

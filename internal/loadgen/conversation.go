@@ -444,6 +444,12 @@ func (c *Config) validateConversations(multi bool) error {
 	if !multi && (c.TurnDelay != ThinkTime{} || c.RecordedHistory) {
 		return errors.New("turn_delay and history apply to a multi-turn dataset only")
 	}
+	if multi && c.MaxConcurrency > 0 {
+		return fmt.Errorf("max_concurrency %d: not for multi-turn runs (the load is in conversations; use the concurrency mode)", c.MaxConcurrency)
+	}
+	if multi && c.Mode == ModeConcurrency && (c.RampUp > 0 || len(c.Stages) > 0) {
+		return errors.New("ramp_up and stages of the concurrency mode: not for multi-turn runs (online rates can be shaped)")
+	}
 	switch c.TurnDelay.Kind {
 	case ThinkDataset, ThinkFixed, ThinkExp, ThinkUniform:
 	default:
