@@ -106,8 +106,13 @@ type Runner struct {
 	// (fault injection in tests).
 	WrapLogWriter func(name string, w io.Writer) io.Writer
 
+	// NewSource, when set before Run, replaces the load generator: the run's
+	// events come from the Source it returns, published on pub (a fleet
+	// coordinator; see [Source]).
+	NewSource func(pub bus.Publisher[event.Record]) (Source, error)
+
 	mu      sync.Mutex
-	session *loadgen.Session
+	session Source
 	abort   context.CancelFunc
 	stopReq bool
 }
@@ -475,12 +480,11 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		elog.Close()
 		return nil, err
 	}
-	session, err := loadgen.New(LoadgenConfig(r.cfg.Load), r.ds, r.client, events)
+	session, err := r.source(events)
 	if err != nil {
 		elog.Close()
 		return nil, err
 	}
-	session.OnComplete = r.OnComplete
 
 	runCtx, abort := context.WithCancel(ctx)
 	defer abort()
@@ -548,6 +552,9 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	var we *eventlog.WriteError
 	if errors.As(logErr, &we) {
 		rep.Warnings = append([]string{fmt.Sprintf("the run was stopped: its event log %s could not be written (%v)", we.Path, we.Err)}, rep.Warnings...)
+	}
+	if n, ok := session.(interface{ Notes() []string }); ok {
+		rep.Warnings = append(rep.Warnings, n.Notes()...)
 	}
 	rep.SetVerdict(verdict.Evaluate(&final, spec))
 	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Requests: elog.Requests(), Events: elog.Events()}

@@ -37,6 +37,8 @@ type benchOpts struct {
 	// cfg receives the flags as parsed; only which were given, and their
 	// text, are used (see replayFlags).
 	cfg config.Run
+	// fleet: coordinator mode (--fleet-size; see fleet.go).
+	fleet fleetOpts
 }
 
 func (a *app) benchmarkCmd() *cobra.Command {
@@ -61,17 +63,26 @@ func (a *app) benchmarkCmd() *cobra.Command {
 			Long:  mode.short + ".\n\n" + exitCodesHelp,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				isFleet, err := o.fleet.enabled(cmd.Flags())
+				if err != nil {
+					return err
+				}
 				cfg, err := resolveBenchConfig(cmd.Flags(), o.configFile, mode.mode)
 				if err != nil {
 					return err
 				}
-				return a.runBenchmark(cmd.Context(), cfg)
+				var fo *fleetOpts
+				if isFleet {
+					fo = &o.fleet
+				}
+				return a.runBenchmark(cmd.Context(), cfg, fo)
 			},
 		}
 		f := sub.Flags()
 		f.StringVarP(&o.configFile, "config", "c", "", "YAML configuration file (flags override it; see inferbench init)")
 		o.cfg = config.Default()
 		benchFlags(f, &o.cfg)
+		fleetFlags(f, &o.fleet)
 		cmd.AddCommand(sub)
 	}
 	return cmd
@@ -342,7 +353,9 @@ func resolveBenchConfig(given *pflag.FlagSet, configFile string, mode loadgen.Mo
 	return cfg, nil
 }
 
-func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
+// runBenchmark runs one benchmark; with fo (not nil) this process is a
+// fleet coordinator and the load comes from fo.size workers.
+func (a *app) runBenchmark(ctx context.Context, cfg config.Run, fo *fleetOpts) error {
 	tok, err := a.loadTokenCounter(ctx, cfg.Metrics.Tokenizer)
 	if err != nil {
 		return err
@@ -382,6 +395,13 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 	if m := runner.ProbedModel(); m != "" {
 		fmt.Fprintf(a.stderr, "inferbench: no --model given: using %q, the only model the server lists\n", m)
 	}
+	var fc *coordinator
+	if fo != nil {
+		if fc, err = listenFleet(fo, log); err != nil {
+			return err
+		}
+		defer fc.close()
+	}
 	var exporter *promexport.Exporter
 	var promLn net.Listener
 	if cfg.Metrics.PrometheusAddr != "" {
@@ -402,6 +422,11 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run) error {
 		cfg.Load.Mode, cfg.Endpoint.Endpoint, inDataset, runner.Dir(), runner.MetricsAddr())
 	if addr := runner.EventsAddr(); addr != "" {
 		fmt.Fprintf(a.stderr, "inferbench: events on %s (waiting for %d subscribers)\n", addr, cfg.Metrics.EventsSubscribers)
+	}
+	if fc != nil {
+		if err := fc.wait(ctx, a, runner); err != nil {
+			return err
+		}
 	}
 
 	sigs := make(chan os.Signal, 2)

@@ -116,6 +116,9 @@ type Config struct {
 	// RecordedHistory makes a conversation's history carry the dataset's
 	// recorded replies instead of the server's actual ones.
 	RecordedHistory bool `yaml:"recorded_history"`
+	// Share, when set, makes this session one of several that together run
+	// one benchmark (a fleet worker): see [Share].
+	Share *Share `yaml:"-"`
 }
 
 // Validate checks the configuration; errors name the field.
@@ -219,6 +222,11 @@ type Session struct {
 	convSeq atomic.Uint64 // conversations started, warmup included
 	convs   convCounters
 	waker   turnWaker
+	// BeforeTracking, when set, is called between the warmup and the
+	// tracked phase (after every warmup request finished); false stops the
+	// session there. A fleet worker waits in it for the coordinated start
+	// of the tracked phase.
+	BeforeTracking func() bool
 }
 
 // New prepares a session over ds, sending through doer and publishing events on pub.
@@ -244,7 +252,7 @@ func New(cfg Config, ds *dataset.Dataset, doer Doer, pub bus.Publisher[event.Rec
 		ds:     ds,
 		doer:   doer,
 		pub:    pub,
-		order:  newSampleOrder(len(ds.Samples), cfg.SampleSeed),
+		order:  newSampleOrder(len(ds.Samples), cfg.SampleSeed).share(cfg.Share),
 		uuidHi: fmt.Sprintf("%016x", hi),
 		stop:   make(chan struct{}),
 	}, nil
@@ -303,6 +311,9 @@ func (s *Session) Run(ctx context.Context) (Result, error) {
 		var wg sync.WaitGroup
 		s.runPhase(reqCtx, &wg, false, s.cfg.WarmupSamples, 0, 0)
 		wg.Wait()
+	}
+	if s.BeforeTracking != nil && !s.stopped() && !s.BeforeTracking() {
+		s.Stop()
 	}
 	if !s.stopped() {
 		s.session(event.SessionStartTracking)
@@ -450,7 +461,7 @@ func (s *Session) runTimed(ctx context.Context, wg *sync.WaitGroup, tracked bool
 	sched := NewSchedule(s.cfg)
 	for i := 0; ; i++ {
 		off, ok := sched.Next()
-		at := start + int64(off)
+		at := start + int64(off) + s.cfg.Share.phase()
 		if !ok || lim.done(i, at) || !waitUntil(at, s.stop) {
 			return
 		}
@@ -594,10 +605,11 @@ func (s *Session) newUUID() string {
 // sampleOrder yields dataset indices without replacement in a seeded order,
 // reshuffling after each pass. It is safe for concurrent use.
 type sampleOrder struct {
-	mu   sync.Mutex
-	rng  *rand.Rand
-	perm []int
-	pos  int
+	mu     sync.Mutex
+	rng    *rand.Rand
+	perm   []int
+	pos    int
+	stride int // >1: yield every stride-th position (see share)
 }
 
 func newSampleOrder(n int, seed uint64) *sampleOrder {
@@ -622,5 +634,8 @@ func (o *sampleOrder) next() int {
 	}
 	i := o.perm[o.pos]
 	o.pos++
+	for range o.stride - 1 {
+		o.skip()
+	}
 	return i
 }

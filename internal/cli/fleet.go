@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/spf13/pflag"
+
+	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/fleet"
+)
+
+// fleetOpts are the coordinator flags of the benchmark commands: with
+// --fleet-size the run's load is issued by that many `inferbench worker`
+// processes (see package fleet) and this process aggregates.
+type fleetOpts struct {
+	size    int
+	listen  string
+	wait    time.Duration
+	timeout time.Duration
+	onLoss  string
+	keys    string
+}
+
+func fleetFlags(fs *pflag.FlagSet, o *fleetOpts) {
+	fs.IntVar(&o.size, "fleet-size", 0, "run the benchmark on this many `inferbench worker` processes (coordinator mode; needs --fleet-listen)")
+	fs.StringVar(&o.listen, "fleet-listen", "", "fleet: address the workers connect to, tcp://HOST:PORT")
+	fs.DurationVar(&o.wait, "fleet-wait", fleet.DefaultWait, "fleet: how long to wait for every worker to join")
+	fs.DurationVar(&o.timeout, "fleet-timeout", fleet.DefaultTimeout, "fleet: a worker silent this long is lost")
+	fs.StringVar(&o.onLoss, "fleet-on-loss", fleet.OnLossContinue, "fleet: a lost worker makes the run continue (its load is not delivered; the report says so) or abort")
+	fs.StringVar(&o.keys, "fleet-keys", "", "fleet: directory of CURVE keys (required when --fleet-listen is not loopback; see inferbench keygen)")
+}
+
+// enabled reports whether the flags ask for a fleet run; a bad
+// combination is a usage error.
+func (o *fleetOpts) enabled(fs *pflag.FlagSet) (bool, error) {
+	if !fs.Changed("fleet-size") {
+		for _, name := range []string{"fleet-listen", "fleet-wait", "fleet-timeout", "fleet-on-loss", "fleet-keys"} {
+			if fs.Changed(name) {
+				return false, usagef("--%s needs --fleet-size", name)
+			}
+		}
+		return false, nil
+	}
+	switch {
+	case o.size < 1:
+		return false, usagef("--fleet-size %d: want at least 1 worker", o.size)
+	case o.listen == "":
+		return false, usagef("--fleet-size needs --fleet-listen tcp://HOST:PORT")
+	case !strings.HasPrefix(o.listen, "tcp://"):
+		return false, usagef("--fleet-listen %q: want tcp://HOST:PORT", o.listen)
+	case o.onLoss != fleet.OnLossContinue && o.onLoss != fleet.OnLossAbort:
+		return false, usagef("--fleet-on-loss %q: want continue or abort", o.onLoss)
+	case o.wait <= 0:
+		return false, usagef("--fleet-wait %v: must be positive", o.wait)
+	case o.timeout <= 0:
+		return false, usagef("--fleet-timeout %v: must be positive", o.timeout)
+	}
+	if _, err := serverSecurity(o.listen, o.keys); err != nil {
+		return false, asUsage(err)
+	}
+	return true, nil
+}
+
+// coordinator is a fleet run's coordinator as the benchmark command holds it.
+type coordinator struct {
+	o   *fleetOpts
+	c   *fleet.Coordinator
+	run *fleet.Run
+}
+
+// listenFleet binds the fleet address (a usage error when it cannot).
+func listenFleet(o *fleetOpts, log *slog.Logger) (*coordinator, error) {
+	secure, err := serverSecurity(o.listen, o.keys)
+	if err != nil {
+		return nil, asUsage(err)
+	}
+	c, err := fleet.Listen(fleet.Options{Listen: o.listen, Size: o.size, Timeout: o.timeout, OnLoss: o.onLoss, Logger: log, Secure: secure})
+	if err != nil {
+		return nil, asUsage(err)
+	}
+	return &coordinator{o: o, c: c}, nil
+}
+
+// wait waits for the workers (a signal ends the wait), then makes the
+// runner's events come from them.
+func (fc *coordinator) wait(ctx context.Context, a *app, runner *bench.Runner) error {
+	fmt.Fprintf(a.stderr, "inferbench: waiting up to %v for %d workers on %s (inferbench worker --coordinator %s)\n",
+		fc.o.wait, fc.o.size, fc.c.Endpoint(), fc.c.Endpoint())
+	wctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := fc.c.Wait(wctx, fc.o.wait); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return errors.New("interrupted while waiting for the fleet's workers")
+		}
+		return err
+	}
+	fmt.Fprintf(a.stderr, "inferbench: fleet ready: %s\n", strings.Join(fc.c.Workers(), ", "))
+	runner.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
+		run, err := fc.c.Source(runner.Config(), runner.Dataset(), pub)
+		fc.run = run
+		return run, err
+	}
+	return nil
+}
+
+func (fc *coordinator) close() {
+	if fc != nil {
+		_ = fc.c.Close()
+	}
+}
+
+// serverSecurity returns the CURVE setup of the coordinator's socket: nil
+// on loopback without keys.
+//
+// TODO(fleetsec): apply internal/zcurve (LoadDir + ApplyServer) once it
+// lands; until then keys are refused rather than silently ignored.
+func serverSecurity(listen, keys string) (func(*zmq.Socket) error, error) {
+	if keys != "" {
+		return nil, fmt.Errorf("--fleet-keys %s: CURVE security is not in this build yet", keys)
+	}
+	if needsCurve(listen) {
+		return nil, fmt.Errorf("--fleet-listen %s is not loopback: CURVE keys required: see inferbench keygen", listen)
+	}
+	return nil, nil
+}
+
+// clientSecurity is serverSecurity for a worker's sockets.
+//
+// TODO(fleetsec): zcurve.LoadDir + ApplyClient.
+func clientSecurity(coordinator, keys string) (func(*zmq.Socket) error, error) {
+	if keys != "" {
+		return nil, fmt.Errorf("--fleet-keys %s: CURVE security is not in this build yet", keys)
+	}
+	if needsCurve(coordinator) {
+		return nil, fmt.Errorf("--coordinator %s is not loopback: CURVE keys required: see inferbench keygen", coordinator)
+	}
+	return nil, nil
+}
+
+// needsCurve reports whether an endpoint's host is not loopback.
+// TODO(fleetsec): replace with zcurve.NeedsCurve.
+func needsCurve(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return true
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(h)
+	return ip == nil || !ip.IsLoopback()
+}

@@ -1,0 +1,67 @@
+package fleet
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/inferbench/inferbench/internal/event"
+)
+
+// lateWindow keeps a worker's most recent scheduler lateness values, for
+// the live p99 of the fleet table. It is safe for concurrent use.
+type lateWindow struct {
+	mu   sync.Mutex
+	vals [512]int64
+	n    int
+	next int
+}
+
+func (w *lateWindow) add(v int64) {
+	w.mu.Lock()
+	w.vals[w.next] = max(v, 0)
+	w.next = (w.next + 1) % len(w.vals)
+	w.n = min(w.n+1, len(w.vals))
+	w.mu.Unlock()
+}
+
+// p99 is the 99th percentile of the recent values (0 without any).
+func (w *lateWindow) p99() int64 {
+	w.mu.Lock()
+	vals := slices.Clone(w.vals[:w.n])
+	w.mu.Unlock()
+	if len(vals) == 0 {
+		return 0
+	}
+	slices.Sort(vals)
+	return vals[(len(vals)-1)*99/100]
+}
+
+// WorkerStats are one worker's live counters.
+type WorkerStats struct {
+	Name                          string
+	Issued, Completed, Failed     int64
+	InFlight                      int64
+	QPS                           float64 // completions per second since the start
+	LatenessP99                   time.Duration
+	ClockOffset, ClockUncertainty time.Duration
+	Lost                          bool
+}
+
+// Stats returns every worker's live counters, in index order.
+func (r *Run) Stats() []WorkerStats {
+	now := event.Now()
+	out := make([]WorkerStats, len(r.peers))
+	for i, p := range r.peers {
+		off, unc, _ := p.clock.estimate()
+		s := WorkerStats{Name: p.name, Issued: p.issued.Load(), Completed: p.completed.Load(),
+			Failed: p.failed.Load(), LatenessP99: time.Duration(p.lateness.p99()),
+			ClockOffset: time.Duration(off), ClockUncertainty: time.Duration(unc), Lost: p.lost.Load()}
+		s.InFlight = s.Issued - s.Completed
+		if el := now - r.startedAt; r.startedAt != 0 && el > 0 {
+			s.QPS = float64(s.Completed) / (float64(el) / 1e9)
+		}
+		out[i] = s
+	}
+	return out
+}

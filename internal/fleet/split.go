@@ -1,0 +1,108 @@
+package fleet
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/inferbench/inferbench/internal/loadgen"
+)
+
+// Part is one worker's share of a run's load.
+type Part struct {
+	Load loadgen.Config
+	// Idle is true when the share holds no request (fewer samples than
+	// workers): the worker joins the run's phases and issues nothing.
+	Idle bool
+}
+
+// Split divides the load of one run among n workers so that the union of
+// their requests is the run one process would make (datasetLen is the
+// dataset's size, for the one-pass default):
+//
+//   - the sample order: one global seeded order; worker i takes positions
+//     i, i+n, … (warmup first), so the warmup and tracked counts are split
+//     exactly, the remainder spread over the first workers;
+//   - poisson at rate R: n independent Poisson streams at R/n, seeded
+//     differently (their superposition is Poisson at R); stages and ramps
+//     scale the same way;
+//   - constant at rate R: R/n each, worker i delayed by its first
+//     position's offset k/R, so the merged spacing is 1/R;
+//   - concurrency C and offline max-in-flight M: C/n (M/n) each, the
+//     remainder spread; each needs at least one per worker.
+//
+// A time limit (duration, min_duration) applies to every worker as it is.
+func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("fleet size %d: must be at least 1", n)
+	}
+	warm := load.WarmupSamples
+	total := load.NumSamples
+	if total == 0 && load.Duration == 0 && load.MinDuration == 0 {
+		total = datasetLen
+	}
+	switch load.Mode {
+	case loadgen.ModeConcurrency:
+		if load.Concurrency < n {
+			return nil, fmt.Errorf("concurrency %d is less than the fleet size %d: each worker needs at least one", load.Concurrency, n)
+		}
+	case loadgen.ModeOffline:
+		m := load.MaxInFlight
+		if m == 0 {
+			m = loadgen.DefaultMaxInFlight
+		}
+		if m < n {
+			return nil, fmt.Errorf("max_in_flight %d is less than the fleet size %d: each worker needs at least one", m, n)
+		}
+		load.MaxInFlight = m
+	}
+	parts := make([]Part, n)
+	for i := range parts {
+		c := load
+		c.Share = &loadgen.Share{Index: i, Of: n}
+		c.WarmupSamples = countMod(warm, i, n)
+		if total > 0 {
+			c.NumSamples = countMod(warm+total, i, n) - c.WarmupSamples
+			parts[i].Idle = c.NumSamples == 0 && c.WarmupSamples == 0
+		}
+		c.Stages = nil
+		for _, st := range load.Stages {
+			c.Stages = append(c.Stages, loadgen.Stage{QPS: st.QPS / float64(n), Duration: st.Duration})
+		}
+		switch load.Mode {
+		case loadgen.ModePoisson:
+			c.TargetQPS = load.TargetQPS / float64(n)
+			// Independent streams: distinct seeds (worker 0 keeps the
+			// run's, so a fleet of one is the single-host run).
+			c.Seed = load.Seed + uint64(i)*0x9e3779b97f4a7c15
+		case loadgen.ModeConstant:
+			c.TargetQPS = load.TargetQPS / float64(n)
+			if load.RampUp == 0 && len(load.Stages) == 0 && load.TargetQPS > 0 {
+				// Worker i's first tracked position is the k-th of the
+				// phase, k = (i − warm) mod n.
+				k := ((i-warm)%n + n) % n
+				c.Share.Phase = time.Duration(float64(k) / load.TargetQPS * 1e9)
+			}
+		case loadgen.ModeConcurrency:
+			c.Concurrency = load.Concurrency/n + b2i(i < load.Concurrency%n)
+		case loadgen.ModeOffline:
+			c.MaxInFlight = load.MaxInFlight/n + b2i(i < load.MaxInFlight%n)
+		}
+		parts[i].Load = c
+	}
+	return parts, nil
+}
+
+// countMod is how many positions p in [0, end) have p mod n = i.
+func countMod(end, i, n int) int {
+	if end <= i {
+		return 0
+	}
+	return (end - i + n - 1) / n
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,338 @@
+package fleet
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/inferbench/inferbench/internal/dataset"
+	"github.com/inferbench/inferbench/internal/event"
+)
+
+// The wire: every ZeroMQ message between a worker and the coordinator is one
+// frame (after the ROUTER's routing id): a kind byte, then a msgpack array
+// of the message's fields, positional. A reader takes the fields it knows
+// and ignores any after them, so a message may grow at the end. Event
+// batches (kindEvents) are the exception: a fixed binary header, then a
+// msgpack array of record payloads (see appendEventHeader).
+//
+// Everything read is hostile: msgp checks every string and bin length
+// against the bytes that remain, and every array count is checked the same
+// way before anything is allocated for it. ZeroMQ's maximum message size
+// bounds a frame (MaxControlFrame, MaxJobFrame, MaxEventFrame).
+
+// The message kinds.
+const (
+	kindRegister  byte = 'R' // w→c control: name, pid, host, version
+	kindRefuse    byte = 'X' // c→w: reason
+	kindWelcome   byte = 'W' // c→w: index, token, heartbeat period
+	kindHello     byte = 'E' // w→c event socket: index, token
+	kindJob       byte = 'J' // c→w: spec (JSON), samples
+	kindReady     byte = 'Y' // w→c: error ("" when the job is accepted)
+	kindStart     byte = 'S' // c→w: start time on the worker's clock
+	kindWarm      byte = 'M' // w→c: last event sequence of the warmup
+	kindTrack     byte = 'T' // c→w: tracked-phase start on the worker's clock
+	kindDone      byte = 'D' // w→c: last sequence, issued, completed, failed, stopped
+	kindStop      byte = 'P' // c→w: abort (bool)
+	kindRelease   byte = 'Z' // c→w: the run is over
+	kindHeartbeat byte = 'H' // both ways
+	kindPing      byte = 'G' // c→w: t1 (coordinator clock)
+	kindPong      byte = 'O' // w→c: t1, t2, t3 (t2, t3 on the worker's clock)
+	kindEvents    byte = 'V' // w→c event socket: header + records
+)
+
+// Frame bounds (ZeroMQ's maximum message size on each socket).
+const (
+	// MaxEventFrame bounds one event batch (and every frame the
+	// coordinator reads); a worker cuts its batches well below it.
+	MaxEventFrame = 64 << 20
+	// MaxJobFrame bounds what a worker reads: the job carries the dataset.
+	MaxJobFrame = 1 << 30
+	// eventBatchBytes is where a worker cuts an event batch.
+	eventBatchBytes = 1 << 20
+)
+
+var errShort = errors.New("fleet: malformed message")
+
+// msg builds a message: kind, then an array of n fields.
+func msg(kind byte, n uint32) []byte {
+	b := make([]byte, 1, 64)
+	b[0] = kind
+	return msgp.AppendArrayHeader(b, n)
+}
+
+// reader reads a message's fields in order; the first error sticks and
+// later reads return zero values.
+type reader struct {
+	p   []byte
+	n   uint32 // fields left
+	err error
+}
+
+// open starts reading the fields of a message body (after the kind byte).
+func open(body []byte) *reader {
+	n, rest, err := msgp.ReadArrayHeaderBytes(body)
+	if err == nil && uint64(n) > uint64(len(rest)) {
+		err = errShort
+	}
+	return &reader{p: rest, n: n, err: err}
+}
+
+// take reports whether a next field exists and no error happened.
+func (r *reader) take() bool {
+	if r.err != nil || r.n == 0 {
+		if r.err == nil {
+			r.err = errShort
+		}
+		return false
+	}
+	r.n--
+	return true
+}
+
+func (r *reader) int() int64 {
+	if !r.take() {
+		return 0
+	}
+	v, rest, err := msgp.ReadInt64Bytes(r.p)
+	r.p, r.err = rest, err
+	return v
+}
+
+func (r *reader) uint() uint64 {
+	if !r.take() {
+		return 0
+	}
+	v, rest, err := msgp.ReadUint64Bytes(r.p)
+	r.p, r.err = rest, err
+	return v
+}
+
+func (r *reader) bool() bool {
+	if !r.take() {
+		return false
+	}
+	v, rest, err := msgp.ReadBoolBytes(r.p)
+	r.p, r.err = rest, err
+	return v
+}
+
+// str reads a string of at most max bytes.
+func (r *reader) str(max int) string {
+	if !r.take() {
+		return ""
+	}
+	v, rest, err := msgp.ReadStringZC(r.p)
+	if err == nil && len(v) > max {
+		err = fmt.Errorf("fleet: a string of %d bytes exceeds %d", len(v), max)
+	}
+	r.p, r.err = rest, err
+	return string(v)
+}
+
+// bin reads a bin field (aliasing the message).
+func (r *reader) bin() []byte {
+	if !r.take() {
+		return nil
+	}
+	v, rest, err := msgp.ReadBytesZC(r.p)
+	r.p, r.err = rest, err
+	return v
+}
+
+// array starts reading a nested array and returns its count, checked
+// against the bytes that remain (each element takes at least minSize).
+func (r *reader) array(minSize int) int {
+	if !r.take() {
+		return 0
+	}
+	n, rest, err := msgp.ReadArrayHeaderBytes(r.p)
+	if err == nil && uint64(n)*uint64(minSize) > uint64(len(rest)) {
+		err = errShort
+	}
+	r.p, r.err = rest, err
+	r.n += n // the elements are read as fields
+	return int(n)
+}
+
+// Limits of the strings of control messages.
+const (
+	maxName   = 256
+	maxReason = 4096
+)
+
+// register is what a worker says first.
+type register struct {
+	Name, Host, Version string
+	PID                 int64
+}
+
+func (m *register) encode() []byte {
+	b := msg(kindRegister, 4)
+	b = msgp.AppendString(b, m.Name)
+	b = msgp.AppendInt64(b, m.PID)
+	b = msgp.AppendString(b, m.Host)
+	return msgp.AppendString(b, m.Version)
+}
+
+func decodeRegister(body []byte) (register, error) {
+	r := open(body)
+	m := register{Name: r.str(maxName), PID: r.int(), Host: r.str(maxName), Version: r.str(maxName)}
+	return m, r.err
+}
+
+// encodeSamples appends the dataset: an array of [prompt, system,
+// token_ids, max_tokens, expected].
+func appendSamples(b []byte, ss []dataset.Sample) []byte {
+	b = msgp.AppendArrayHeader(b, uint32(len(ss)))
+	for i := range ss {
+		s := &ss[i]
+		b = msgp.AppendArrayHeader(b, 5)
+		b = msgp.AppendString(b, s.Prompt)
+		b = msgp.AppendString(b, s.System)
+		if s.TokenIDs == nil {
+			b = msgp.AppendNil(b)
+		} else {
+			b = msgp.AppendArrayHeader(b, uint32(len(s.TokenIDs)))
+			for _, id := range s.TokenIDs {
+				b = msgp.AppendInt32(b, id)
+			}
+		}
+		b = msgp.AppendInt(b, s.MaxTokens)
+		b = msgp.AppendString(b, s.Expected)
+	}
+	return b
+}
+
+// readSamples reads what appendSamples wrote.
+func readSamples(p []byte) ([]dataset.Sample, []byte, error) {
+	n, p, err := msgp.ReadArrayHeaderBytes(p)
+	if err != nil {
+		return nil, p, err
+	}
+	if uint64(n)*6 > uint64(len(p)) {
+		return nil, p, errShort
+	}
+	out := make([]dataset.Sample, n)
+	for i := range out {
+		var f uint32
+		if f, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
+			return nil, p, err
+		}
+		if f < 5 {
+			return nil, p, errShort
+		}
+		s := &out[i]
+		if s.Prompt, p, err = msgp.ReadStringBytes(p); err != nil {
+			return nil, p, err
+		}
+		if s.System, p, err = msgp.ReadStringBytes(p); err != nil {
+			return nil, p, err
+		}
+		if msgp.IsNil(p) {
+			p = p[1:]
+		} else {
+			var k uint32
+			if k, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
+				return nil, p, err
+			}
+			if uint64(k) > uint64(len(p)) {
+				return nil, p, errShort
+			}
+			s.TokenIDs = make([]int32, k)
+			for j := range s.TokenIDs {
+				if s.TokenIDs[j], p, err = msgp.ReadInt32Bytes(p); err != nil {
+					return nil, p, err
+				}
+			}
+		}
+		if s.MaxTokens, p, err = msgp.ReadIntBytes(p); err != nil {
+			return nil, p, err
+		}
+		if s.Expected, p, err = msgp.ReadStringBytes(p); err != nil {
+			return nil, p, err
+		}
+		for range f - 5 {
+			if p, err = msgp.Skip(p); err != nil {
+				return nil, p, err
+			}
+		}
+	}
+	return out, p, nil
+}
+
+// The event batch header: kind, worker index (uint32), sequence (uint64),
+// all big-endian; then a msgpack array of 2·n elements, each record's
+// payload (bin, event.AppendRecord's map) followed by its dataset index
+// (PromptData.Index, which the record's wire form does not carry; 0 for
+// other records).
+const eventHeader = 1 + 4 + 8
+
+func appendEventHeader(b []byte, index uint32, seq uint64) []byte {
+	b = append(b, kindEvents)
+	b = binary.BigEndian.AppendUint32(b, index)
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+// appendEvent appends one record of a batch (the array header is written
+// by the caller once the count is known).
+func appendEvent(b []byte, r *event.Record) []byte {
+	// bin32 header, patched once the payload's length is known.
+	at := len(b)
+	b = append(b, 0xc6, 0, 0, 0, 0)
+	b = event.AppendRecord(b, r)
+	binary.BigEndian.PutUint32(b[at+1:], uint32(len(b)-at-5))
+	idx := 0
+	if p, ok := r.Data.(*event.PromptData); ok && p != nil {
+		idx = p.Index
+	}
+	return msgp.AppendInt(b, idx)
+}
+
+// readEventHeader parses the header of an event batch.
+func readEventHeader(f []byte) (index uint32, seq uint64, body []byte, err error) {
+	if len(f) < eventHeader || f[0] != kindEvents {
+		return 0, 0, nil, errShort
+	}
+	return binary.BigEndian.Uint32(f[1:]), binary.BigEndian.Uint64(f[5:]), f[eventHeader:], nil
+}
+
+// decodeEvents appends the records of an event batch body to dst.
+func decodeEvents(dst []event.Record, body []byte) ([]event.Record, error) {
+	n, p, err := msgp.ReadArrayHeaderBytes(body)
+	if err != nil {
+		return dst, err
+	}
+	if n%2 != 0 || uint64(n)*3 > uint64(len(p)) {
+		return dst, errShort
+	}
+	for range n / 2 {
+		var payload []byte
+		if payload, p, err = msgp.ReadBytesZC(p); err != nil {
+			return dst, err
+		}
+		var idx int
+		if idx, p, err = msgp.ReadIntBytes(p); err != nil {
+			return dst, err
+		}
+		r, err := event.DecodeRecord(payload)
+		if err != nil {
+			return dst, err
+		}
+		if pd, ok := r.Data.(*event.PromptData); ok && pd != nil && idx > 0 {
+			pd.Index = idx
+		}
+		dst = append(dst, r)
+	}
+	return dst, nil
+}
+
+func appendInt(b []byte, v int64) []byte     { return msgp.AppendInt64(b, v) }
+func appendUint(b []byte, v uint64) []byte   { return msgp.AppendUint64(b, v) }
+func appendBool(b []byte, v bool) []byte     { return msgp.AppendBool(b, v) }
+func appendString(b []byte, s string) []byte { return msgp.AppendString(b, s) }
+func appendBin(b []byte, p []byte) []byte    { return msgp.AppendBytes(b, p) }
+
+func putUint32(b []byte, v uint32) { binary.BigEndian.PutUint32(b, v) }

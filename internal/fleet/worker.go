@@ -1,0 +1,605 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+
+	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/client"
+	"github.com/inferbench/inferbench/internal/dataset"
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/loadgen"
+	"github.com/tinylib/msgp/msgp"
+)
+
+// Worker errors.
+var (
+	// ErrUnreachable: no answer from the coordinator within the timeout.
+	ErrUnreachable = errors.New("coordinator unreachable")
+	// ErrRefused: the coordinator refused the worker (its reason follows).
+	ErrRefused = errors.New("refused by the coordinator")
+	// ErrCoordinatorLost: the coordinator went silent during a run.
+	ErrCoordinatorLost = errors.New("coordinator lost")
+)
+
+// apiKeyEnv is the variable a worker puts the job's API key in, for its
+// client (which reads the key from the environment).
+const apiKeyEnv = "INFERBENCH_FLEET_API_KEY"
+
+// WorkerOptions configures a worker.
+type WorkerOptions struct {
+	Coordinator string // tcp://HOST:PORT
+	Name        string // unique in the fleet
+	// Once makes the worker exit after one run; otherwise it serves runs
+	// until ctx ends.
+	Once bool
+	// Timeout: the coordinator is unreachable (first connection) or lost
+	// (during a run) after this long without a message (0: DefaultTimeout).
+	Timeout time.Duration
+	Logger  *slog.Logger
+	// Secure, when set, is applied to each socket before it connects
+	// (CURVE; see package zcurve).
+	Secure func(*zmq.Socket) error
+}
+
+// RunWorker connects to the coordinator and serves runs: each time it
+// registers, receives its job, runs its share of the load at the
+// coordinated times and streams its events, until ctx ends (or after one
+// run with Once). The errors it returns wrap ErrUnreachable, ErrRefused or
+// ErrCoordinatorLost, or are the job's.
+func RunWorker(ctx context.Context, o WorkerOptions) error {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	defer func() { _ = zctx.Term() }()
+	for first := true; ; first = false {
+		if err := serveOne(ctx, zctx, &o, first); err != nil {
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		if o.Once || ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// dealer opens a DEALER socket connected to the coordinator.
+func dealer(zctx *zmq.Context, o *WorkerOptions, maxMsg int64) (*zmq.Socket, error) {
+	s, err := zctx.NewSocket(zmq.DEALER)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	for _, set := range []error{
+		s.SetLinger(o.Timeout),
+		s.SetRcvtimeo(5 * time.Millisecond),
+		s.SetSndtimeo(250 * time.Millisecond),
+		s.SetMaxmsgsize(maxMsg),
+		s.SetSndhwm(64),
+	} {
+		if set != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("fleet: %w", set)
+		}
+	}
+	if o.Secure != nil {
+		if err := o.Secure(s); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("coordinator %s: %w", o.Coordinator, err)
+		}
+	}
+	if err := s.Connect(o.Coordinator); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("coordinator %s: %w", o.Coordinator, err)
+	}
+	return s, nil
+}
+
+// conn is a worker's control connection: one goroutine owns the socket,
+// answers pings and heartbeats, and passes the other messages on.
+type conn struct {
+	sock    *zmq.Socket
+	out     chan []byte
+	in      chan []byte
+	lost    chan struct{} // closed when the coordinator went silent
+	quit    chan struct{}
+	done    chan struct{}
+	timeout time.Duration
+	hb      time.Duration
+	seen    atomic.Int64
+}
+
+func (c *conn) run() {
+	defer close(c.done)
+	next := time.Now()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case b := <-c.out:
+			c.sendNow(b)
+			continue
+		default:
+		}
+		parts, err := c.sock.RecvMessageBytes(0)
+		now := event.Now()
+		if err == nil && len(parts) == 1 && len(parts[0]) > 0 {
+			f := parts[0]
+			c.seen.Store(now)
+			switch f[0] {
+			case kindHeartbeat:
+			case kindPing:
+				r := open(f[1:])
+				t1 := r.int()
+				if r.err == nil {
+					b := msg(kindPong, 3)
+					b = appendInt(b, t1)
+					b = appendInt(b, now)
+					b = appendInt(b, event.Now())
+					c.sendNow(b)
+				}
+			default:
+				select {
+				case c.in <- f:
+				case <-c.quit:
+					return
+				}
+			}
+		} else if err != nil {
+			if e := zmq.AsErrno(err); e != zmq.Errno(syscall.EAGAIN) && e != zmq.Errno(syscall.EINTR) {
+				return
+			}
+		}
+		if c.hb > 0 && time.Now().After(next) {
+			next = time.Now().Add(c.hb)
+			c.sendNow([]byte{kindHeartbeat, 0x90})
+			if time.Duration(event.Now()-c.seen.Load()) > c.timeout {
+				select {
+				case <-c.lost:
+				default:
+					close(c.lost)
+				}
+			}
+		}
+	}
+}
+
+func (c *conn) sendNow(b []byte) {
+	_, _ = c.sock.SendBytes(b, 0)
+}
+
+// send queues a frame for the coordinator.
+func (c *conn) send(b []byte) {
+	select {
+	case c.out <- b:
+	case <-c.done:
+	}
+}
+
+func (c *conn) close() {
+	close(c.quit)
+	<-c.done
+}
+
+// serveOne serves one run.
+func serveOne(ctx context.Context, zctx *zmq.Context, o *WorkerOptions, first bool) error {
+	log := o.Logger
+	sock, err := dealer(zctx, o, MaxJobFrame)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sock.Close() }()
+	host, _ := os.Hostname()
+	reg := register{Name: o.Name, PID: int64(os.Getpid()), Host: host, Version: "1"}
+	if _, err := sock.SendBytes(reg.encode(), 0); err != nil && first {
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, o.Coordinator, err)
+	}
+	// The answer to the registration.
+	var deadline time.Time
+	if first {
+		deadline = time.Now().Add(o.Timeout)
+	}
+	var welcome []byte
+	for welcome == nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			return fmt.Errorf("%w: no answer from %s within %v (is the coordinator running?)", ErrUnreachable, o.Coordinator, o.Timeout)
+		}
+		parts, err := sock.RecvMessageBytes(0)
+		if err != nil || len(parts) != 1 || len(parts[0]) == 0 {
+			continue
+		}
+		switch f := parts[0]; f[0] {
+		case kindRefuse:
+			r := open(f[1:])
+			return fmt.Errorf("%w: %s", ErrRefused, r.str(maxReason))
+		case kindWelcome:
+			welcome = f[1:]
+		}
+	}
+	r := open(welcome)
+	index, token, hb := r.int(), r.uint(), time.Duration(r.int())
+	if r.err != nil {
+		return fmt.Errorf("fleet: malformed welcome from %s", o.Coordinator)
+	}
+	log.Info("fleet: joined", "coordinator", o.Coordinator, "name", o.Name, "index", index)
+	ev, err := dealer(zctx, o, MaxEventFrame)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ev.Close() }()
+	hello := msg(kindHello, 2)
+	hello = appendInt(hello, index)
+	hello = appendUint(hello, token)
+	if _, err := ev.SendBytes(hello, 0); err != nil {
+		return fmt.Errorf("coordinator %s: %w", o.Coordinator, err)
+	}
+	c := &conn{sock: sock, out: make(chan []byte, 64), in: make(chan []byte, 64), lost: make(chan struct{}),
+		quit: make(chan struct{}), done: make(chan struct{}), timeout: o.Timeout, hb: min(hb, o.Timeout/4)}
+	if c.hb <= 0 {
+		c.hb = heartbeatPeriod(o.Timeout)
+	}
+	c.seen.Store(event.Now())
+	go c.run()
+	defer c.close()
+	w := &workerRun{o: o, c: c, ev: ev, index: uint32(index)}
+	return w.serve(ctx)
+}
+
+// workerRun is one run on a worker.
+type workerRun struct {
+	o     *WorkerOptions
+	c     *conn
+	ev    *zmq.Socket
+	index uint32
+
+	published atomic.Int64 // records the session published
+	forwarded atomic.Int64 // records sent to the coordinator
+	seq       atomic.Uint64
+	track     chan int64
+	stop      chan struct{}
+	stopOnce  sync.Once
+}
+
+// countingPub counts the records published, so the warmup gate knows when
+// the forwarder has sent them all.
+type countingPub struct {
+	bus.Publisher[event.Record]
+	n *atomic.Int64
+}
+
+func (p countingPub) Publish(r event.Record) error {
+	p.n.Add(1)
+	return p.Publisher.Publish(r)
+}
+
+func (w *workerRun) serve(ctx context.Context) error {
+	lostErr := fmt.Errorf("%w: no message from %s for %v: stopped issuing and cancelled the requests in flight", ErrCoordinatorLost, w.o.Coordinator, w.o.Timeout)
+	// The job.
+	var job []byte
+	for job == nil {
+		select {
+		case f := <-w.c.in:
+			switch f[0] {
+			case kindJob:
+				job = f[1:]
+			case kindStop, kindRelease:
+				return nil // the run ended before it began
+			}
+		case <-w.c.lost:
+			return lostErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	spec, samples, err := decodeJob(job)
+	var session *loadgen.Session
+	var events *bus.InProc[event.Record]
+	if err == nil && !spec.Idle {
+		session, events, err = w.prepare(spec, samples)
+	}
+	if err != nil {
+		b := msg(kindReady, 1)
+		w.c.send(appendString(b, err.Error()))
+		return fmt.Errorf("fleet job: %w", err)
+	}
+	w.c.send(appendString(msg(kindReady, 1), ""))
+	w.track = make(chan int64, 1)
+	w.stop = make(chan struct{})
+	stopSession := func() {
+		w.stopOnce.Do(func() { close(w.stop) })
+		if session != nil {
+			session.Stop()
+		}
+	}
+
+	runCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+	var lost bool
+	var startAt int64
+	started := false
+	runDone := make(chan loadgen.Result, 1)
+	fwdDone := make(chan error, 1)
+	begin := func(at int64) {
+		started = true
+		if session == nil {
+			go func() {
+				// An idle share: through the phases, issuing nothing.
+				if waitUntilStop(at, w.stop) && w.gate() {
+					_ = 0
+				}
+				runDone <- loadgen.Result{}
+				fwdDone <- nil
+			}()
+			return
+		}
+		sub := events.Subscribe()
+		go func() { fwdDone <- w.forward(sub) }()
+		go func() {
+			waitUntilStop(at, w.stop)
+			res, err := session.Run(runCtx)
+			if err != nil {
+				w.o.Logger.Error("fleet: run", "err", err)
+			}
+			_ = events.Close()
+			runDone <- res
+		}()
+	}
+	if session != nil {
+		session.BeforeTracking = w.gate
+	}
+	var res loadgen.Result
+	gotRes, gotFwd := false, false
+	for !(started && gotRes && gotFwd) {
+		select {
+		case f := <-w.c.in:
+			rd := open(f[1:])
+			switch f[0] {
+			case kindStart:
+				startAt = rd.int()
+				if !started && rd.err == nil {
+					begin(startAt)
+				}
+			case kindTrack:
+				if at := rd.int(); rd.err == nil {
+					select {
+					case w.track <- at:
+					default:
+					}
+				}
+			case kindStop:
+				stopSession()
+				if rd.bool() {
+					abort()
+				}
+				if !started {
+					begin(event.Now())
+				}
+			case kindRelease:
+				stopSession()
+				abort()
+				if !started {
+					return nil
+				}
+			}
+		case <-w.c.lost:
+			if !lost {
+				lost = true
+				stopSession()
+				abort()
+				if !started {
+					return lostErr
+				}
+			}
+		case <-ctx.Done():
+			stopSession()
+			if !started {
+				begin(event.Now())
+			}
+		case res = <-runDone:
+			gotRes = true
+		case err := <-fwdDone:
+			gotFwd = true
+			if err != nil && !lost {
+				w.o.Logger.Error("fleet: event stream", "err", err)
+			}
+		}
+	}
+	if lost {
+		return lostErr
+	}
+	stopped := false
+	select {
+	case <-w.stop:
+		stopped = true
+	default:
+	}
+	b := msg(kindDone, 5)
+	b = appendUint(b, w.seq.Load())
+	b = appendInt(b, res.Issued)
+	b = appendInt(b, res.Completed)
+	b = appendInt(b, res.Failed)
+	b = appendBool(b, stopped || res.Stopped)
+	w.c.send(b)
+	// Wait for the release, so the events and the done message are
+	// delivered before the sockets close.
+	for {
+		select {
+		case f := <-w.c.in:
+			if f[0] == kindRelease {
+				return nil
+			}
+		case <-w.c.lost:
+			return lostErr
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// decodeJob parses a job.
+func decodeJob(body []byte) (jobSpec, []dataset.Sample, error) {
+	var spec jobSpec
+	n, p, err := msgp.ReadArrayHeaderBytes(body)
+	if err != nil || n < 2 {
+		return spec, nil, errShort
+	}
+	js, p, err := msgp.ReadBytesZC(p)
+	if err != nil {
+		return spec, nil, errShort
+	}
+	if err := json.Unmarshal(js, &spec); err != nil {
+		return spec, nil, fmt.Errorf("malformed job: %w", err)
+	}
+	samples, _, err := readSamples(p)
+	if err != nil {
+		return spec, nil, fmt.Errorf("malformed job samples: %w", err)
+	}
+	if len(samples) == 0 {
+		return spec, nil, errors.New("the job has no samples")
+	}
+	spec.Load.Share = &spec.Share
+	return spec, samples, nil
+}
+
+// prepare builds the client and the session of a job.
+func (w *workerRun) prepare(spec jobSpec, samples []dataset.Sample) (*loadgen.Session, *bus.InProc[event.Record], error) {
+	ep := spec.Endpoint
+	if spec.APIKey != "" {
+		if err := os.Setenv(apiKeyEnv, spec.APIKey); err != nil {
+			return nil, nil, err
+		}
+		ep.APIKeyEnv = apiKeyEnv
+	} else {
+		ep.APIKeyEnv = ""
+	}
+	cl, err := client.New(bench.ClientConfig(ep))
+	if err != nil {
+		return nil, nil, fmt.Errorf("endpoint: %w", err)
+	}
+	events := bus.NewInProc[event.Record](0)
+	ds := &dataset.Dataset{Name: "fleet", Samples: samples}
+	s, err := loadgen.New(spec.Load, ds, cl, countingPub{events, &w.published})
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return s, events, nil
+}
+
+// gate runs between the warmup and the tracked phase: once every warmup
+// event is on its way it reports the warmup done, then waits for the
+// coordinated start of the tracked phase.
+func (w *workerRun) gate() bool {
+	for w.forwarded.Load() < w.published.Load() {
+		select {
+		case <-w.stop:
+			return false
+		case <-time.After(500 * time.Microsecond):
+		}
+	}
+	b := msg(kindWarm, 1)
+	w.c.send(appendUint(b, w.seq.Load()))
+	select {
+	case at := <-w.track:
+		return waitUntilStop(at, w.stop)
+	case <-w.stop:
+		return false
+	}
+}
+
+// forward streams the session's events to the coordinator in batches until
+// the bus ends. Sending blocks when the coordinator is behind
+// (backpressure); nothing is dropped.
+func (w *workerRun) forward(sub bus.Subscriber[event.Record]) error {
+	defer func() { _ = sub.Close() }()
+	buf := make([]byte, 0, eventBatchBytes+64<<10)
+	for {
+		batch, err := sub.Next(context.Background())
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, bus.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		for len(batch) > 0 {
+			// One frame: as many records as fit in eventBatchBytes.
+			buf = buf[:0]
+			seq := w.seq.Load() + 1
+			buf = appendEventHeader(buf, w.index, seq)
+			at := len(buf)
+			buf = append(buf, 0xdd, 0, 0, 0, 0) // array32 header, patched
+			n := 0
+			for n < len(batch) && (n == 0 || len(buf) < eventBatchBytes) {
+				buf = appendEvent(buf, &batch[n])
+				n++
+			}
+			putUint32(buf[at+1:], uint32(2*n))
+			if err := w.sendEvents(buf); err != nil {
+				return err
+			}
+			w.seq.Store(seq)
+			w.forwarded.Add(int64(n))
+			batch = batch[n:]
+		}
+	}
+}
+
+// sendEvents sends one frame, waiting while the coordinator is behind;
+// it gives up only when the coordinator is lost.
+func (w *workerRun) sendEvents(frame []byte) error {
+	for {
+		_, err := w.ev.SendBytes(frame, 0)
+		if err == nil {
+			return nil
+		}
+		if zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN) {
+			return err
+		}
+		select {
+		case <-w.c.lost:
+			return ErrCoordinatorLost
+		default:
+		}
+	}
+}
+
+// waitUntilStop waits until event.Now() >= at; false when stop closed
+// first.
+func waitUntilStop(at int64, stop <-chan struct{}) bool {
+	for {
+		d := time.Duration(at - event.Now())
+		if d <= 0 {
+			return true
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+			return false
+		}
+	}
+}
