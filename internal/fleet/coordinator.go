@@ -545,7 +545,7 @@ type Run struct {
 	stopOnce  sync.Once
 	stop      chan struct{}
 	aborted   atomic.Bool
-	startedAt int64
+	startedAt atomic.Int64
 	lostAbort atomic.Bool
 }
 
@@ -649,7 +649,7 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 
 	// The coordinated start of the session (warmup).
 	t0 := event.Now() + r.lead()
-	r.startedAt = t0
+	r.startedAt.Store(t0)
 	r.session(event.SessionStarted, t0)
 	for _, p := range r.peers {
 		b := msg(kindStart, 1)
@@ -898,7 +898,7 @@ func (r *Run) Notes() []string {
 		len(r.peers), strings.Join(names, ", "), time.Duration(worst))}
 	for _, p := range r.peers {
 		if p.lost.Load() {
-			at := time.Duration(p.lostAt.Load() - r.startedAt).Round(time.Millisecond)
+			at := time.Duration(p.lostAt.Load() - r.startedAt.Load()).Round(time.Millisecond)
 			out = append(out, fmt.Sprintf("worker %s was lost %v into the run (no message for %v): its %d in-flight samples are counted failed (%s); load not delivered",
 				p.name, at, r.c.o.Timeout, p.lostCount.Load(), ClassWorkerLost))
 		}

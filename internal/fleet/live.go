@@ -58,7 +58,8 @@ func (r *Run) Stats() []WorkerStats {
 			Failed: p.failed.Load(), LatenessP99: time.Duration(p.lateness.p99()),
 			ClockOffset: time.Duration(off), ClockUncertainty: time.Duration(unc), Lost: p.lost.Load()}
 		s.InFlight = s.Issued - s.Completed
-		if el := now - r.startedAt; r.startedAt != 0 && el > 0 {
+		if st := r.startedAt.Load(); st != 0 && now > st {
+			el := now - st
 			s.QPS = float64(s.Completed) / (float64(el) / 1e9)
 		}
 		out[i] = s

@@ -1,0 +1,400 @@
+package fleet_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/inferbench/inferbench/internal/aggregator"
+	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/config"
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/fleet"
+	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/mockserver"
+	"github.com/inferbench/inferbench/internal/rundir"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func startMock(t *testing.T, cfg mockserver.Config) string {
+	t.Helper()
+	srv, err := mockserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String()
+}
+
+// runConfig is a run against the mock at url with synthetic prompts.
+func runConfig(t *testing.T, url string, mutate func(*config.Run)) config.Run {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Endpoint.Endpoint = url
+	cfg.Endpoint.Model = mockserver.DefaultModel
+	cfg.Dataset.Synthetic = &config.Synthetic{N: 40, Input: "32", Output: "16", Seed: 1}
+	cfg.Load.Mode = "offline"
+	cfg.Load.NumSamples = 90
+	cfg.ReportDir = filepath.Join(t.TempDir(), "run")
+	cfg.Metrics.PublishInterval = 50 * time.Millisecond
+	cfg.EventLog = "full"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if cfg.Load.MaxTokens == 0 {
+		cfg.Load.MaxTokens = cfg.Endpoint.MaxTokens
+	}
+	if err := bench.Validate(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// startWorkers runs n in-process workers (one run each) against addr.
+func startWorkers(t *testing.T, addr string, names ...string) (wait func() []error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			errs[i] = fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: addr, Name: name, Once: true,
+				Timeout: 5 * time.Second, Logger: quietLog()})
+		})
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return func() []error { wg.Wait(); return errs }
+}
+
+// runFleet runs cfg over a fleet of len(names) in-process workers.
+func runFleet(t *testing.T, cfg config.Run, names ...string) *bench.Outcome {
+	t.Helper()
+	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: len(names), Timeout: 5 * time.Second, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wait := startWorkers(t, c.Endpoint(), names...)
+	if err := c.Wait(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out := runBench(t, cfg, func(r *bench.Runner) {
+		r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
+			return c.Source(r.Config(), r.Dataset(), pub)
+		}
+	})
+	for i, err := range wait() {
+		if err != nil {
+			t.Errorf("worker %s: %v", names[i], err)
+		}
+	}
+	return out
+}
+
+func runBench(t *testing.T, cfg config.Run, setup func(*bench.Runner)) *bench.Outcome {
+	t.Helper()
+	ds, err := bench.LoadDataset(cfg.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := bench.New(cfg, ds, nil, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(r)
+	}
+	out, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func counter(t *testing.T, s *metrics.Snapshot, name string) int64 {
+	t.Helper()
+	if _, ok := s.Find(name); !ok {
+		t.Fatalf("no counter %s", name)
+	}
+	return s.CounterInt(name)
+}
+
+// p50 is the median of a series.
+func p50(t *testing.T, s *metrics.Snapshot, name string) float64 {
+	t.Helper()
+	m, ok := s.Find(name)
+	if !ok {
+		t.Fatalf("no series %s", name)
+	}
+	v, _ := m.Percentile("50")
+	return v
+}
+
+// numCmp compares metrics.Num by its JSON form (exact for ints and floats).
+var numCmp = cmp.Comparer(func(a, b metrics.Num) bool { return a.String() == b.String() })
+
+// TestFleet_Exactness: the merged report of a fleet is what one aggregator
+// makes of the same events. Every event the coordinator received is in the
+// full event log; replayed through a fresh aggregator they give the
+// coordinator's final snapshot, field by field (exact percentiles too).
+func TestFleet_Exactness(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 2 * time.Millisecond, TPOT: 200 * time.Microsecond, OutputTokens: 8, Jitter: 0.5, Seed: 3})
+	cfg := runConfig(t, url, func(c *config.Run) {
+		c.Load.WarmupSamples = 7
+		c.Load.NumSamples = 301
+		c.Load.MaxInFlight = 16
+	})
+	out := runFleet(t, cfg, "w0", "w1", "w2")
+	if got := counter(t, &out.Final, metrics.TrackedIssued); got != 301 {
+		t.Errorf("tracked issued %d, want exactly 301", got)
+	}
+	if got := counter(t, &out.Final, metrics.TotalIssued); got != 308 {
+		t.Errorf("total issued %d, want exactly 308 (301 + 7 warmup)", got)
+	}
+	if out.Final.State != metrics.StateComplete {
+		t.Errorf("state %s", out.Final.State)
+	}
+	recs := readEventLog(t, filepath.Join(out.Dir, "events.jsonl.zst"))
+	agg, err := aggregator.New(aggregator.Config{Streaming: true, Logger: quietLog()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !agg.Process(recs) {
+		t.Fatal("the event log has no session.ended")
+	}
+	replayed, err := agg.Finalize(metrics.StateComplete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(out.Final.Metrics, replayed.Metrics, numCmp, cmpopts.EquateNaNs()); diff != "" {
+		t.Errorf("replayed snapshot differs from the coordinator's (-coordinator +replayed):\n%s", diff)
+	}
+	if out.Final.NPendingTasks != replayed.NPendingTasks || out.Final.State != replayed.State {
+		t.Errorf("pending/state %d/%s, replayed %d/%s", out.Final.NPendingTasks, out.Final.State, replayed.NPendingTasks, replayed.State)
+	}
+	// The dataset indices travel with the records (the request log names the prompt).
+	rq, err := os.ReadFile(rundir.Requests(out.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rq), `"idx":`) {
+		t.Error("requests.jsonl has no idx: the fleet lost PromptData.Index")
+	}
+	if len(out.Report.Warnings) == 0 || !strings.Contains(out.Report.Warnings[0], "fleet run: 3 workers") {
+		t.Errorf("report warnings %q: want the fleet line", out.Report.Warnings)
+	}
+}
+
+// readEventLog decodes events.jsonl.zst back into records.
+func readEventLog(t *testing.T, path string) []event.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec, err := zstd.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	sc := bufio.NewScanner(dec)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var out []event.Record
+	for sc.Scan() {
+		var l struct {
+			Type string          `json:"event_type"`
+			TS   int64           `json:"timestamp_ns"`
+			ID   string          `json:"sample_uuid"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatal(err)
+		}
+		typ, err := event.ParseTopic(l.Type)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := event.Record{Type: typ, TimestampNS: l.TS, SampleUUID: l.ID}
+		if string(l.Data) != "null" && len(l.Data) > 0 {
+			var d struct {
+				Text      *string `json:"text"`
+				TokenIDs  []int32 `json:"token_ids"`
+				Sched     int64   `json:"scheduled_ns"`
+				Index     *int    `json:"dataset_index"`
+				Output    *string `json:"output"`
+				Reasoning string  `json:"reasoning"`
+				First     *int    `json:"first_chunk_len"`
+				Usage     *struct {
+					P int64 `json:"prompt_tokens"`
+					C int64 `json:"completion_tokens"`
+				} `json:"usage"`
+				Finish  string  `json:"finish_reason"`
+				Retries int32   `json:"retries"`
+				ErrType *string `json:"error_type"`
+				ErrMsg  string  `json:"error_message"`
+			}
+			if err := json.Unmarshal(l.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case d.Text != nil:
+				p := &event.PromptData{Text: *d.Text, TokenIDs: d.TokenIDs, ScheduledNS: d.Sched}
+				if d.Index != nil {
+					p.Index = *d.Index + 1
+				}
+				r.Data = p
+			case d.Output != nil:
+				o := &event.Output{Text: *d.Output, Reasoning: d.Reasoning, FinishReason: d.Finish, Retries: d.Retries}
+				if d.First != nil {
+					o.Streamed, o.FirstChunkLen = true, *d.First
+				}
+				if d.Usage != nil {
+					o.Usage = &event.Usage{PromptTokens: d.Usage.P, CompletionTokens: d.Usage.C}
+				}
+				r.Data = o
+			case d.ErrType != nil:
+				r.Data = &event.ErrorData{Type: *d.ErrType, Message: d.ErrMsg}
+			}
+		}
+		out = append(out, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestFleet_MatchesSingleHost: against a mock with known timing, a fleet of
+// two reports the single-host run's TTFT, TPOT and latency (the durations
+// are measured on the workers) and exactly the requested sample count.
+func TestFleet_MatchesSingleHost(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 30 * time.Millisecond, TPOT: 3 * time.Millisecond, OutputTokens: 12})
+	mk := func() config.Run {
+		return runConfig(t, url, func(c *config.Run) {
+			c.Load.Mode = "concurrency"
+			c.Load.Concurrency = 6
+			c.Load.NumSamples = 61
+			c.EventLog = "off"
+		})
+	}
+	single := runBench(t, mk(), nil)
+	multi := runFleet(t, mk(), "a", "b")
+	for _, s := range []*metrics.Snapshot{&single.Final, &multi.Final} {
+		if got := counter(t, s, metrics.TrackedCompleted); got != 61 {
+			t.Errorf("tracked completed %d, want exactly 61", got)
+		}
+		if got := counter(t, s, metrics.TrackedFailed); got != 0 {
+			t.Errorf("tracked failed %d", got)
+		}
+	}
+	for _, name := range []string{metrics.SeriesTTFT, metrics.SeriesTPOT, metrics.SeriesLatency} {
+		pa, pb := p50(t, &single.Final, name), p50(t, &multi.Final, name)
+		if rel := math.Abs(pa-pb) / pa; rel > 0.2 {
+			t.Errorf("%s p50: single host %.0f, fleet %.0f (%.0f%% apart)", name, pa, pb, 100*rel)
+		}
+	}
+}
+
+// TestFleet_Refusals: a second worker of the same name is refused, so is a
+// worker that comes when the run has begun; a fleet that does not fill says
+// how many joined and who.
+func TestFleet_Refusals(t *testing.T) {
+	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: 2, Timeout: 5 * time.Second, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan error, 1)
+	go func() {
+		first <- fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: c.Endpoint(), Name: "twin", Once: true, Timeout: 5 * time.Second, Logger: quietLog()})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(c.Workers()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: c.Endpoint(), Name: "twin", Once: true, Timeout: 5 * time.Second, Logger: quietLog()})
+	if !errors.Is(err, fleet.ErrRefused) || !strings.Contains(err.Error(), `duplicate worker name "twin"`) {
+		t.Errorf("second twin: %v; want a refusal naming the duplicate", err)
+	}
+	err = c.Wait(ctx, 200*time.Millisecond)
+	if !errors.Is(err, fleet.ErrMissing) || !strings.Contains(err.Error(), "1 of 2 workers joined") || !strings.Contains(err.Error(), "twin") {
+		t.Errorf("wait: %v", err)
+	}
+	cancel()
+	<-first
+}
+
+// TestFleet_JoinRunningRefused: once the run began, a newcomer is refused.
+func TestFleet_JoinRunningRefused(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 50 * time.Millisecond, OutputTokens: 4})
+	cfg := runConfig(t, url, func(c *config.Run) { c.Load.NumSamples = 40; c.Load.MaxInFlight = 2; c.EventLog = "off" })
+	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: 1, Timeout: 5 * time.Second, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wait := startWorkers(t, c.Endpoint(), "only")
+	if err := c.Wait(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	late := make(chan error, 1)
+	out := runBench(t, cfg, func(r *bench.Runner) {
+		r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
+			run, err := c.Source(r.Config(), r.Dataset(), pub)
+			go func() {
+				late <- fleet.RunWorker(context.Background(), fleet.WorkerOptions{Coordinator: c.Endpoint(), Name: "late", Once: true, Timeout: 5 * time.Second, Logger: quietLog()})
+			}()
+			return run, err
+		}
+	})
+	if err := <-late; !errors.Is(err, fleet.ErrRefused) || !strings.Contains(err.Error(), "run is in progress") {
+		t.Errorf("late worker: %v; want refused (run in progress)", err)
+	}
+	if got := counter(t, &out.Final, metrics.TrackedCompleted); got != 40 {
+		t.Errorf("completed %d", got)
+	}
+	if errs := wait(); errs[0] != nil {
+		t.Error(errs[0])
+	}
+}
+
+// TestWorker_Unreachable: no coordinator answers within the timeout.
+func TestWorker_Unreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "tcp://" + ln.Addr().String()
+	ln.Close()
+	err = fleet.RunWorker(context.Background(), fleet.WorkerOptions{Coordinator: addr, Name: "x", Once: true, Timeout: 300 * time.Millisecond, Logger: quietLog()})
+	if !errors.Is(err, fleet.ErrUnreachable) || !strings.Contains(err.Error(), addr) {
+		t.Errorf("err %v; want ErrUnreachable naming %s", err, addr)
+	}
+}
