@@ -289,7 +289,7 @@ func (c *Coordinator) sendNow(id string, frame []byte) {
 // heartbeats and clock pings, and declares silent workers lost.
 func (c *Coordinator) loop() {
 	defer close(c.loopDone)
-	nextBeat := time.Now()
+	nextBeat, nextPing := time.Now(), time.Now()
 	for {
 		select {
 		case <-c.quit:
@@ -313,16 +313,24 @@ func (c *Coordinator) loop() {
 			}
 			c.log.Warn("fleet: receive failed", "err", err)
 		}
-		if now := time.Now(); now.After(nextBeat) {
-			nextBeat = now.Add(c.hb)
-			c.beat()
+		if now := time.Now(); now.After(nextPing) {
+			nextPing = now.Add(pingPeriod)
+			beat := now.After(nextBeat)
+			if beat {
+				nextBeat = now.Add(c.hb)
+			}
+			c.beat(beat)
 		}
 	}
 }
 
-// beat sends a heartbeat and a clock ping to every live worker, and
-// declares lost the ones silent for the timeout.
-func (c *Coordinator) beat() {
+// pingPeriod is how often the coordinator measures each worker's clock
+// offset (a ping is a few dozen bytes).
+const pingPeriod = 100 * time.Millisecond
+
+// beat sends a clock ping, and with heartbeat a heartbeat, to every live
+// worker, and declares lost the ones silent for the timeout.
+func (c *Coordinator) beat(heartbeat bool) {
 	now := event.Now()
 	c.mu.Lock()
 	peers := append([]*peer(nil), c.peers...)
@@ -336,7 +344,9 @@ func (c *Coordinator) beat() {
 			c.declareLost(p, now, running, silent)
 			continue
 		}
-		c.sendNow(p.ctl, []byte{kindHeartbeat, 0x90})
+		if heartbeat {
+			c.sendNow(p.ctl, []byte{kindHeartbeat, 0x90})
+		}
 		ping := msg(kindPing, 1)
 		ping = appendInt(ping, event.Now())
 		c.sendNow(p.ctl, ping)
@@ -642,7 +652,7 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 		}
 	}
 	// Enough clock samples for an offset (pings go every heartbeat).
-	deadline := time.Now().Add(10 * r.c.hb)
+	deadline := time.Now().Add(20 * pingPeriod)
 	for time.Now().Before(deadline) && !r.clocksReady() {
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -1,0 +1,234 @@
+package cli_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/mockserver"
+)
+
+var fleetAddrRE = regexp.MustCompile(`workers on (tcp://[0-9.]+:[0-9]+)`)
+
+// fleetAddr waits for the coordinator to say where it listens.
+func fleetAddr(t *testing.T, c *child) string {
+	t.Helper()
+	var addr string
+	waitFor(t, "the coordinator to listen", 30*time.Second, func() bool {
+		m := fleetAddrRE.FindStringSubmatch(c.stderr.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
+	return addr
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func readFinalSnapshot(t *testing.T, dir string) metrics.Snapshot {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "metrics", "final_snapshot.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := metrics.ParseJSON(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *snap
+}
+
+// TestFleet_BadInput: one line, exit code 2.
+func TestFleet_BadInput(t *testing.T) {
+	closed := "tcp://" + freePort(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fleet size 0", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--synthetic", "4",
+			"--fleet-size", "0", "--fleet-listen", "tcp://127.0.0.1:0"}, "--fleet-size 0"},
+		{"no listen", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--synthetic", "4",
+			"--fleet-size", "2"}, "--fleet-listen"},
+		{"not loopback without keys", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--synthetic", "4",
+			"--fleet-size", "2", "--fleet-listen", "tcp://192.0.2.7:7000"}, "CURVE keys required: see inferbench keygen"},
+		{"bad on-loss", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--synthetic", "4",
+			"--fleet-size", "2", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-on-loss", "maybe"}, "--fleet-on-loss"},
+		{"worker without coordinator", []string{"worker"}, "--coordinator is required"},
+		{"unreachable coordinator", []string{"worker", "--coordinator", closed, "--fleet-timeout", "300ms", "--name", "w"}, "coordinator unreachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runInferbench(t, tc.args...)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2\nstderr:\n%s", code, stderr)
+			}
+			if lines := strings.Count(strings.TrimSpace(stderr), "\n") + 1; lines != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q: want one line with %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
+// TestFleet_KillWorker: a worker killed with SIGKILL mid-run is declared
+// lost after --fleet-timeout; the run goes on with the others, the lost
+// worker's in-flight samples count failed (worker_lost), every issued
+// sample is accounted for, and the report names the worker.
+func TestFleet_KillWorker(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 40})
+	dir := filepath.Join(shortDir(t), "run")
+	coord := startInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "50", "--concurrency", "6", "--num-samples", "150", "--report-dir", dir, "--no-tui",
+		"--fleet-size", "3", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-timeout", "1s")
+	addr := fleetAddr(t, coord)
+	var workers []*child
+	for i := range 3 {
+		workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i), "--once", "--fleet-timeout", "5s"))
+	}
+	waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
+	time.Sleep(700 * time.Millisecond)
+	if err := workers[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	code := coord.wait(t, 60*time.Second)
+	if code == 2 {
+		t.Fatalf("coordinator exit code 2\nstderr:\n%s", coord.stderr.String())
+	}
+	for _, i := range []int{0, 2} {
+		if c := workers[i].wait(t, 20*time.Second); c != 0 {
+			t.Errorf("worker w%d exit code %d\n%s", i, c, workers[i].stderr.String())
+		}
+	}
+	snap := readFinalSnapshot(t, dir)
+	issued, completed, failed := snap.CounterInt(metrics.TrackedIssued), snap.CounterInt(metrics.TrackedCompleted), snap.CounterInt(metrics.TrackedFailed)
+	lost := snap.CounterInt(metrics.ErrorCounterPrefix + "worker_lost")
+	if issued != completed || lost == 0 || failed < lost {
+		t.Errorf("issued %d, completed %d, failed %d, worker_lost %d: want issued = completed and worker_lost > 0", issued, completed, failed, lost)
+	}
+	if issued >= 150 {
+		t.Errorf("issued %d: the lost worker's share cannot all have been delivered", issued)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "report.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(report), "worker w1 was lost") || !strings.Contains(string(report), "load not delivered") {
+		t.Errorf("report does not name the lost worker:\n%s", report)
+	}
+}
+
+// TestFleet_KillCoordinator: workers whose coordinator dies stop issuing
+// and exit non-zero within --fleet-timeout.
+func TestFleet_KillCoordinator(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 40})
+	dir := filepath.Join(shortDir(t), "run")
+	coord := startInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "50", "--concurrency", "4", "--duration", "60s", "--report-dir", dir, "--no-tui",
+		"--fleet-size", "2", "--fleet-listen", "tcp://127.0.0.1:0")
+	addr := fleetAddr(t, coord)
+	var workers []*child
+	for i := range 2 {
+		workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i), "--fleet-timeout", "1s"))
+	}
+	waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
+	time.Sleep(500 * time.Millisecond)
+	if err := coord.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range workers {
+		// 1 s of silence, plus the grace of a loaded machine.
+		if code := w.wait(t, 10*time.Second); code != 1 {
+			t.Errorf("worker %d exit code %d, want 1\n%s", i, code, w.stderr.String())
+		}
+		if msg := w.stderr.String(); !strings.Contains(msg, "coordinator lost") {
+			t.Errorf("worker %d stderr %q: want it to say the coordinator was lost", i, msg)
+		}
+	}
+}
+
+// TestFleet_Interrupt: Ctrl-C at the coordinator stops the whole fleet
+// gracefully: the run ends interrupted with every issued sample accounted
+// for, and the workers exit 0.
+func TestFleet_Interrupt(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 20})
+	dir := filepath.Join(shortDir(t), "run")
+	coord := startInferbench(t, "benchmark", "online", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "50", "--target-qps", "100", "--duration", "60s", "--report-dir", dir, "--no-tui",
+		"--fleet-size", "2", "--fleet-listen", "tcp://127.0.0.1:0")
+	addr := fleetAddr(t, coord)
+	var workers []*child
+	for i := range 2 {
+		workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i), "--once"))
+	}
+	waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
+	time.Sleep(800 * time.Millisecond)
+	if err := coord.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := coord.wait(t, 30*time.Second); code != 1 {
+		t.Errorf("coordinator exit code %d, want 1 (interrupted)\n%s", code, coord.stderr.String())
+	}
+	for i, w := range workers {
+		if code := w.wait(t, 20*time.Second); code != 0 {
+			t.Errorf("worker %d exit code %d\n%s", i, code, w.stderr.String())
+		}
+	}
+	snap := readFinalSnapshot(t, dir)
+	if snap.State != metrics.StateInterrupted {
+		t.Errorf("state %s, want interrupted", snap.State)
+	}
+	if i, c := snap.CounterInt(metrics.TrackedIssued), snap.CounterInt(metrics.TrackedCompleted); i == 0 || i != c {
+		t.Errorf("issued %d, completed %d", i, c)
+	}
+}
+
+// TestFleet_Scale32: 32 worker processes on loopback join within 2 s of the
+// coordinator's start and run a short offline benchmark; the merged counts
+// are exact.
+func TestFleet_Scale32(t *testing.T) {
+	if testing.Short() {
+		t.Skip("32 processes; -short")
+	}
+	url := startMock(t, mockserver.Config{OutputTokens: 4})
+	dir := filepath.Join(shortDir(t), "run")
+	addr := "tcp://" + freePort(t)
+	const n = 32
+	var workers []*child
+	for i := range n {
+		workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%02d", i), "--once", "--fleet-timeout", "60s"))
+	}
+	// The workers wait for the coordinator; it gives them 2 s to join.
+	code, stdout, stderr := runInferbench(t, "benchmark", "offline", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "64", "--num-samples", "640", "--warmup", "32", "--max-in-flight", "64", "--report-dir", dir, "--no-tui",
+		"--fleet-size", fmt.Sprint(n), "--fleet-listen", addr, "--fleet-wait", "2s", "--fleet-timeout", "30s")
+	if code != 0 {
+		t.Fatalf("coordinator exit code %d\nstderr:\n%s\nstdout:\n%s", code, stderr, stdout)
+	}
+	snap := readFinalSnapshot(t, dir)
+	for name, want := range map[string]int64{metrics.TrackedIssued: 640, metrics.TrackedCompleted: 640, metrics.TrackedFailed: 0, metrics.TotalIssued: 672} {
+		if got := snap.CounterInt(name); got != want {
+			t.Errorf("%s %d, want exactly %d", name, got, want)
+		}
+	}
+	for i, w := range workers {
+		if code := w.wait(t, 30*time.Second); code != 0 {
+			t.Errorf("worker %d exit code %d\n%s", i, code, w.stderr.String())
+		}
+	}
+}
