@@ -87,49 +87,63 @@ func TestFleet_BadInput(t *testing.T) {
 }
 
 // TestFleet_KillWorker: a worker killed with SIGKILL mid-run is declared
-// lost after --fleet-timeout; the run goes on with the others, the lost
-// worker's in-flight samples count failed (worker_lost), every issued
-// sample is accounted for, and the report names the worker.
+// lost after --fleet-timeout; its in-flight samples count failed
+// (worker_lost), every issued sample is accounted for, and the report names
+// the worker. With --fleet-on-loss continue the run goes on with the
+// others; with abort it stops (interrupted).
 func TestFleet_KillWorker(t *testing.T) {
-	url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 40})
-	dir := filepath.Join(shortDir(t), "run")
-	coord := startInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
-		"--synthetic", "50", "--concurrency", "6", "--num-samples", "150", "--report-dir", dir, "--no-tui",
-		"--fleet-size", "3", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-timeout", "1s")
-	addr := fleetAddr(t, coord)
-	var workers []*child
-	for i := range 3 {
-		workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i), "--once", "--fleet-timeout", "5s"))
-	}
-	waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
-	time.Sleep(700 * time.Millisecond)
-	if err := workers[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	code := coord.wait(t, 60*time.Second)
-	if code == 2 {
-		t.Fatalf("coordinator exit code 2\nstderr:\n%s", coord.stderr.String())
-	}
-	for _, i := range []int{0, 2} {
-		if c := workers[i].wait(t, 20*time.Second); c != 0 {
-			t.Errorf("worker w%d exit code %d\n%s", i, c, workers[i].stderr.String())
-		}
-	}
-	snap := readFinalSnapshot(t, dir)
-	issued, completed, failed := snap.CounterInt(metrics.TrackedIssued), snap.CounterInt(metrics.TrackedCompleted), snap.CounterInt(metrics.TrackedFailed)
-	lost := snap.CounterInt(metrics.ErrorCounterPrefix + "worker_lost")
-	if issued != completed || lost == 0 || failed < lost {
-		t.Errorf("issued %d, completed %d, failed %d, worker_lost %d: want issued = completed and worker_lost > 0", issued, completed, failed, lost)
-	}
-	if issued >= 150 {
-		t.Errorf("issued %d: the lost worker's share cannot all have been delivered", issued)
-	}
-	report, err := os.ReadFile(filepath.Join(dir, "report.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(report), "worker w1 was lost") || !strings.Contains(string(report), "load not delivered") {
-		t.Errorf("report does not name the lost worker:\n%s", report)
+	for _, tc := range []struct {
+		onLoss string
+		state  metrics.State
+	}{
+		{"continue", metrics.StateComplete},
+		{"abort", metrics.StateInterrupted},
+	} {
+		t.Run(tc.onLoss, func(t *testing.T) {
+			url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 40})
+			dir := filepath.Join(shortDir(t), "run")
+			coord := startInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
+				"--synthetic", "50", "--concurrency", "6", "--num-samples", "150", "--report-dir", dir, "--no-tui",
+				"--fleet-size", "3", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-timeout", "1s", "--fleet-on-loss", tc.onLoss)
+			addr := fleetAddr(t, coord)
+			var workers []*child
+			for i := range 3 {
+				workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i), "--once", "--fleet-timeout", "5s"))
+			}
+			waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
+			time.Sleep(700 * time.Millisecond)
+			if err := workers[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			code := coord.wait(t, 60*time.Second)
+			if code == 2 {
+				t.Fatalf("coordinator exit code 2\nstderr:\n%s", coord.stderr.String())
+			}
+			for _, i := range []int{0, 2} {
+				if c := workers[i].wait(t, 20*time.Second); c != 0 {
+					t.Errorf("worker w%d exit code %d\n%s", i, c, workers[i].stderr.String())
+				}
+			}
+			snap := readFinalSnapshot(t, dir)
+			if snap.State != tc.state {
+				t.Errorf("state %s, want %s", snap.State, tc.state)
+			}
+			issued, completed, failed := snap.CounterInt(metrics.TrackedIssued), snap.CounterInt(metrics.TrackedCompleted), snap.CounterInt(metrics.TrackedFailed)
+			lost := snap.CounterInt(metrics.ErrorCounterPrefix + "worker_lost")
+			if issued != completed || lost == 0 || failed < lost {
+				t.Errorf("issued %d, completed %d, failed %d, worker_lost %d: want issued = completed and worker_lost > 0", issued, completed, failed, lost)
+			}
+			if issued >= 150 {
+				t.Errorf("issued %d: the lost worker's share cannot all have been delivered", issued)
+			}
+			report, err := os.ReadFile(filepath.Join(dir, "report.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(report), "worker w1 was lost") || !strings.Contains(string(report), "load not delivered") {
+				t.Errorf("report does not name the lost worker:\n%s", report)
+			}
+		})
 	}
 }
 

@@ -132,31 +132,6 @@ func (r *reader) str(max int) string {
 	return string(v)
 }
 
-// bin reads a bin field (aliasing the message).
-func (r *reader) bin() []byte {
-	if !r.take() {
-		return nil
-	}
-	v, rest, err := msgp.ReadBytesZC(r.p)
-	r.p, r.err = rest, err
-	return v
-}
-
-// array starts reading a nested array and returns its count, checked
-// against the bytes that remain (each element takes at least minSize).
-func (r *reader) array(minSize int) int {
-	if !r.take() {
-		return 0
-	}
-	n, rest, err := msgp.ReadArrayHeaderBytes(r.p)
-	if err == nil && uint64(n)*uint64(minSize) > uint64(len(rest)) {
-		err = errShort
-	}
-	r.p, r.err = rest, err
-	r.n += n // the elements are read as fields
-	return int(n)
-}
-
 // Limits of the strings of control messages.
 const (
 	maxName   = 256
