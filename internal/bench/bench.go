@@ -463,7 +463,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 			r.OnSnapshot(s)
 		}
 	}
-	var pub bus.Publisher[metrics.Snapshot] = tee{r.snaps, onSnap}
+	pub := &tee{Publisher: r.snaps, fn: onSnap}
 	agg, err := aggregator.New(aggregator.Config{
 		PublishInterval: r.cfg.Metrics.PublishInterval,
 		DrainTimeout:    r.cfg.Metrics.DrainTimeout,
@@ -484,6 +484,9 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		elog.Close()
 		return nil, err
+	}
+	if d, ok := session.(interface{ Decorate(*metrics.Snapshot) }); ok {
+		pub.decorate = d.Decorate
 	}
 
 	runCtx, abort := context.WithCancel(ctx)
@@ -601,13 +604,19 @@ func (e lineErrors) Error() string {
 
 func (e lineErrors) Unwrap() []error { return e }
 
-// tee publishes to a publisher and hands every snapshot to a callback.
+// tee publishes to a publisher and hands every snapshot to a callback;
+// decorate, when set (before the aggregator runs), adds to each snapshot
+// what the event source knows (a fleet's per-worker counters).
 type tee struct {
 	bus.Publisher[metrics.Snapshot]
-	fn func(metrics.Snapshot)
+	fn       func(metrics.Snapshot)
+	decorate func(*metrics.Snapshot)
 }
 
-func (t tee) Publish(s metrics.Snapshot) error {
+func (t *tee) Publish(s metrics.Snapshot) error {
+	if t.decorate != nil {
+		t.decorate(&s)
+	}
 	t.fn(s)
 	return t.Publisher.Publish(s)
 }

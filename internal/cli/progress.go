@@ -66,6 +66,12 @@ func (p *progress) print() {
 		return
 	}
 	fmt.Fprintln(p.w, ProgressLine(s, p.target, p.load.Duration))
+	if len(s.Fleet) > 0 {
+		fmt.Fprintln(p.w, "  "+tui.FleetHeader())
+	}
+	for _, line := range tui.FleetLines(s.Fleet) {
+		fmt.Fprintln(p.w, "  "+line)
+	}
 }
 
 // ProgressLine renders one line of progress from a snapshot.

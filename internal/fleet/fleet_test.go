@@ -102,11 +102,26 @@ func runFleet(t *testing.T, cfg config.Run, names ...string) *bench.Outcome {
 	if err := c.Wait(context.Background(), 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	var table []metrics.FleetWorker
 	out := runBench(t, cfg, func(r *bench.Runner) {
 		r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
 			return c.Source(r.Config(), r.Dataset(), pub)
 		}
+		r.OnSnapshot = func(s metrics.Snapshot) {
+			mu.Lock()
+			table = s.Fleet
+			mu.Unlock()
+		}
 	})
+	// The snapshots carry the fleet table; the last one the final counts.
+	var issued int64
+	for _, w := range table {
+		issued += w.Issued
+	}
+	if len(table) != len(names) || issued != out.Final.CounterInt(metrics.TotalIssued) {
+		t.Errorf("last snapshot's fleet table %+v: want %d workers and %d issued in all", table, len(names), out.Final.CounterInt(metrics.TotalIssued))
+	}
 	for i, err := range wait() {
 		if err != nil {
 			t.Errorf("worker %s: %v", names[i], err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/metrics"
 )
 
 // lateWindow keeps a worker's most recent scheduler lateness values, for
@@ -65,4 +66,16 @@ func (r *Run) Stats() []WorkerStats {
 		out[i] = s
 	}
 	return out
+}
+
+// Decorate adds every worker's live counters to a snapshot (the fleet
+// table of the dashboard and `inferbench watch`); bench calls it for each
+// snapshot it publishes.
+func (r *Run) Decorate(s *metrics.Snapshot) {
+	stats := r.Stats()
+	s.Fleet = make([]metrics.FleetWorker, len(stats))
+	for i, w := range stats {
+		s.Fleet[i] = metrics.FleetWorker{Name: w.Name, Issued: w.Issued, Completed: w.Completed, Failed: w.Failed,
+			InFlight: w.InFlight, QPS: w.QPS, LatenessP99NS: int64(w.LatenessP99), Lost: w.Lost}
+	}
 }

@@ -111,6 +111,9 @@ type Snapshot struct {
 	State         State
 	NPendingTasks int64
 	Metrics       []Metric // counters first, then series, in registration order
+	// Fleet holds the live counters of each worker of a fleet run (see
+	// fleet.go); nil otherwise.
+	Fleet []FleetWorker
 }
 
 // Complete reports a clean run: state complete with nothing pending.
@@ -155,7 +158,7 @@ func (SnapshotCodec) OnDecodeError([]byte, error) (Snapshot, bool) { return Snap
 
 // AppendSnapshot appends the msgpack array form of s to b.
 func AppendSnapshot(b []byte, s *Snapshot) []byte {
-	b = msgp.AppendArrayHeader(b, 5)
+	b = msgp.AppendArrayHeader(b, 5+uint32(min(len(s.Fleet), 1)))
 	b = msgp.AppendUint64(b, s.Counter)
 	b = msgp.AppendInt64(b, s.TimestampNS)
 	b = msgp.AppendString(b, string(s.State))
@@ -227,6 +230,9 @@ func AppendSnapshot(b []byte, s *Snapshot) []byte {
 			b = msgp.AppendBool(b, true)
 		}
 	}
+	if len(s.Fleet) > 0 {
+		b = appendFleet(b, s.Fleet)
+	}
 	return b
 }
 
@@ -289,6 +295,11 @@ func DecodeSnapshot(p []byte) (Snapshot, error) {
 	for i := range s.Metrics {
 		if p, err = decodeMetric(p, &s.Metrics[i]); err != nil {
 			return fail(fmt.Sprintf("metric %d", i), err)
+		}
+	}
+	if n >= 6 {
+		if s.Fleet, _, err = decodeFleet(p); err != nil {
+			return fail("fleet", err)
 		}
 	}
 	return s, nil

@@ -65,7 +65,7 @@ func (m Model) View() string {
 	b.WriteString("\n")
 	m.table(&b)
 	b.WriteString("\n")
-	used := 16 // lines written so far plus the histogram title, warnings and help
+	used := 16 + m.fleet(&b) // lines written so far plus the histogram title, warnings and help
 	if m.goodput(&b) {
 		used++
 	}
