@@ -455,11 +455,12 @@ func (c *Coordinator) register(id string, body []byte, now int64) {
 	m, err := decodeRegister(body)
 	if err != nil || m.Name == "" {
 		c.log.Warn("fleet: malformed registration refused", "err", err)
-		c.sendNow(id, refuse("malformed registration"))
+		c.sendNow(id, refuse("malformed registration", false))
 		return
 	}
 	c.mu.Lock()
 	var reason string
+	retry := true // the worker may try again later (a worker serving runs does)
 	switch {
 	case c.running:
 		reason = "a run is in progress: a worker cannot join a running run"
@@ -472,13 +473,14 @@ func (c *Coordinator) register(id string, body []byte, now int64) {
 		for _, p := range c.peers {
 			if p.name == m.Name {
 				reason = fmt.Sprintf("duplicate worker name %q (already joined from %s)", m.Name, p.host)
+				retry = false
 			}
 		}
 	}
 	if reason != "" {
 		c.mu.Unlock()
 		c.log.Warn("fleet: worker refused", "worker", m.Name, "host", m.Host, "reason", reason)
-		c.sendNow(id, refuse(reason))
+		c.sendNow(id, refuse(reason, retry))
 		return
 	}
 	p := &peer{index: len(c.peers), name: m.Name, host: m.Host, ctl: id, token: rand.Uint64(),
@@ -502,9 +504,12 @@ func (c *Coordinator) register(id string, body []byte, now int64) {
 	}
 }
 
-func refuse(reason string) []byte {
-	b := msg(kindRefuse, 1)
-	return appendString(b, reason)
+// refuse is a refusal; retry tells a worker that serves runs it may
+// register again later (the fleet is busy, not the worker wrong).
+func refuse(reason string, retry bool) []byte {
+	b := msg(kindRefuse, 2)
+	b = appendString(b, reason)
+	return appendBool(b, retry)
 }
 
 // jobSpec is the JSON part of a job: what a worker needs besides the

@@ -413,3 +413,50 @@ func TestWorker_Unreachable(t *testing.T) {
 		t.Errorf("err %v; want ErrUnreachable naming %s", err, addr)
 	}
 }
+
+// TestWorker_ServesRuns: without Once a worker serves one coordinator's run
+// after another (the next coordinator on the same address), and returns
+// when its context ends.
+func TestWorker_ServesRuns(t *testing.T) {
+	url := startMock(t, mockserver.Config{OutputTokens: 4})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "tcp://" + ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: addr, Name: "steady", Timeout: 10 * time.Second, Logger: quietLog()})
+	}()
+	for run := range 2 {
+		c, err := fleet.Listen(fleet.Options{Listen: addr, Size: 1, Timeout: 5 * time.Second, Logger: quietLog()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Wait(context.Background(), 30*time.Second); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		cfg := runConfig(t, url, func(c *config.Run) { c.Load.NumSamples = 20 + run; c.EventLog = "off" })
+		out := runBench(t, cfg, func(r *bench.Runner) {
+			r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
+				return c.Source(r.Config(), r.Dataset(), pub)
+			}
+		})
+		if got := out.Final.CounterInt(metrics.TrackedCompleted); got != int64(20+run) {
+			t.Errorf("run %d: completed %d", run, got)
+		}
+		c.Close()
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker did not return after its context ended")
+	}
+}

@@ -26,7 +26,7 @@ import (
 // The message kinds.
 const (
 	kindRegister  byte = 'R' // w→c control: name, pid, host, version
-	kindRefuse    byte = 'X' // c→w: reason
+	kindRefuse    byte = 'X' // c→w: reason, retry (bool)
 	kindWelcome   byte = 'W' // c→w: index, token, heartbeat period
 	kindHello     byte = 'E' // w→c event socket: index, token
 	kindJob       byte = 'J' // c→w: spec (JSON), samples

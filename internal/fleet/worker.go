@@ -72,17 +72,37 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	}
 	defer func() { _ = zctx.Term() }()
 	for first := true; ; first = false {
-		if err := serveOne(ctx, zctx, &o, first); err != nil {
-			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err := serveOne(ctx, zctx, &o, first)
+		var busy *busyError
+		switch {
+		case err == nil:
+			if o.Once || ctx.Err() != nil {
 				return nil
 			}
-			return err
-		}
-		if o.Once || ctx.Err() != nil {
+		case ctx.Err() != nil && errors.Is(err, context.Canceled):
 			return nil
+		case !first && errors.As(err, &busy):
+			// Between runs: the last coordinator is finishing or gone, or
+			// the next one is busy; register again shortly.
+			o.Logger.Info("fleet: waiting for the next run", "reason", busy.err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(heartbeatPeriod(o.Timeout)):
+			}
+		default:
+			return err
 		}
 	}
 }
+
+// busyError is a failure before a job that a worker serving runs outlives:
+// a refusal it may retry, or a coordinator that went silent before handing
+// out a job.
+type busyError struct{ err error }
+
+func (e *busyError) Error() string { return e.err.Error() }
+func (e *busyError) Unwrap() error { return e.err }
 
 // dealer opens a DEALER socket connected to the coordinator.
 func dealer(zctx *zmq.Context, o *WorkerOptions, maxMsg int64) (*zmq.Socket, error) {
@@ -234,7 +254,12 @@ func serveOne(ctx context.Context, zctx *zmq.Context, o *WorkerOptions, first bo
 		switch f := parts[0]; f[0] {
 		case kindRefuse:
 			r := open(f[1:])
-			return fmt.Errorf("%w: %s", ErrRefused, r.str(maxReason))
+			reason := r.str(maxReason)
+			err := fmt.Errorf("%w: %s", ErrRefused, reason)
+			if r.bool() {
+				return &busyError{err}
+			}
+			return err
 		case kindWelcome:
 			welcome = f[1:]
 		}
@@ -309,7 +334,7 @@ func (w *workerRun) serve(ctx context.Context) error {
 				return nil // the run ended before it began
 			}
 		case <-w.c.lost:
-			return lostErr
+			return &busyError{lostErr}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
