@@ -1,0 +1,73 @@
+package fleet
+
+import (
+	"testing"
+
+	"github.com/inferbench/inferbench/internal/dataset"
+	"github.com/inferbench/inferbench/internal/event"
+)
+
+// TestWire_Hostile: every prefix of a valid message, and messages whose
+// counts claim more than they hold, fail cleanly (no panic, no allocation
+// beyond the frame).
+func TestWire_Hostile(t *testing.T) {
+	reg := (&register{Name: "w", PID: 7, Host: "h", Version: "1"}).encode()
+	samples := appendSamples(nil, []dataset.Sample{{Prompt: "p", TokenIDs: []int32{1, 2}, MaxTokens: 3}})
+	recs := []event.Record{
+		{Type: event.SampleIssued, TimestampNS: 5, SampleUUID: "u", Data: &event.PromptData{Text: "x", Index: 4}},
+		{Type: event.SampleComplete, TimestampNS: 9, SampleUUID: "u", Data: &event.Output{Text: "y"}},
+	}
+	ev := appendEventHeader(nil, 1, 1)
+	at := len(ev)
+	ev = append(ev, 0xdd, 0, 0, 0, 0)
+	for i := range recs {
+		ev = appendEvent(ev, &recs[i])
+	}
+	putUint32(ev[at+1:], uint32(2*len(recs)))
+
+	if m, err := decodeRegister(reg[1:]); err != nil || m.Name != "w" || m.PID != 7 {
+		t.Fatalf("register round trip: %+v %v", m, err)
+	}
+	if ss, _, err := readSamples(samples); err != nil || len(ss) != 1 || ss[0].TokenIDs[1] != 2 || ss[0].MaxTokens != 3 {
+		t.Fatalf("samples round trip: %+v %v", ss, err)
+	}
+	_, _, body, err := readEventHeader(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeEvents(nil, body)
+	if err != nil || len(got) != 2 || got[0].Data.(*event.PromptData).Index != 4 {
+		t.Fatalf("events round trip: %+v %v", got, err)
+	}
+	for i := range len(reg) - 1 {
+		if _, err := decodeRegister(reg[1 : 1+i]); err == nil {
+			t.Errorf("register cut to %d bytes decoded", i)
+		}
+	}
+	for i := range len(samples) {
+		if _, _, err := readSamples(samples[:i]); err == nil {
+			t.Errorf("samples cut to %d bytes decoded", i)
+		}
+	}
+	for i := range len(body) {
+		if _, err := decodeEvents(nil, body[:i]); err == nil {
+			t.Errorf("event batch cut to %d bytes decoded", i)
+		}
+	}
+	for name, p := range map[string][]byte{
+		"samples claim 4G":      {0xdd, 0xff, 0xff, 0xff, 0xff},
+		"token ids claim 4G":    {0x91, 0x95, 0xa1, 'p', 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff},
+		"events claim 4G":       {0xdd, 0xff, 0xff, 0xfe, 0xfe},
+		"odd event array count": {0x91, 0xc4, 0x00},
+	} {
+		var err error
+		if name[0] == 'e' || name[0] == 'o' {
+			_, err = decodeEvents(nil, p)
+		} else {
+			_, _, err = readSamples(p)
+		}
+		if err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}
