@@ -644,7 +644,7 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 		}
 		b := msg(kindJob, 2)
 		b = appendBin(b, js)
-		b = appendSamples(b, r.ds.Samples)
+		b = appendSamples(b, r.slice(r.parts[i]))
 		r.c.send(p.ctl, b)
 	}
 	if err := r.waitAll(ctx, checkAbort, func(p *peer) bool { return p.ready || p.failure != "" }); err != nil {
@@ -720,6 +720,22 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 	r.session(event.SessionEnded, now)
 	r.broadcast([]byte{kindRelease, 0x90})
 	return res, nil
+}
+
+// slice is the dataset a worker's job carries: the whole of it when the
+// run is bounded by time (the worker cycles through it), else only the
+// samples its share draws, the others left empty so that the indices stay
+// the dataset's.
+func (r *Run) slice(p Part) []dataset.Sample {
+	l := p.Load
+	if l.Duration > 0 || l.MinDuration > 0 {
+		return r.ds.Samples
+	}
+	out := make([]dataset.Sample, len(r.ds.Samples))
+	for _, i := range l.Share.Indices(len(out), l.SampleSeed, l.WarmupSamples+l.NumSamples) {
+		out[i] = r.ds.Samples[i]
+	}
+	return out
 }
 
 // lead is how far ahead a coordinated start is announced: enough for the

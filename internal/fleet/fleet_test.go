@@ -194,6 +194,13 @@ func TestFleet_Exactness(t *testing.T) {
 		t.Errorf("state %s", out.Final.State)
 	}
 	recs := readEventLog(t, filepath.Join(out.Dir, "events.jsonl.zst"))
+	for _, r := range recs {
+		// A job carries only the samples its worker draws: a draw outside
+		// that slice would issue an empty prompt.
+		if p, ok := r.Data.(*event.PromptData); ok && p.Text == "" {
+			t.Fatalf("sample %s was issued with an empty prompt (dataset index %d)", r.SampleUUID, p.Index-1)
+		}
+	}
 	agg, err := aggregator.New(aggregator.Config{Streaming: true, Logger: quietLog()}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -45,3 +45,15 @@ func (o *sampleOrder) skip() {
 	}
 	o.pos++
 }
+
+// Indices returns the dataset indices of the first count samples a session
+// with share sh draws (over datasetLen samples, seeded by seed): what a
+// fleet worker's job must carry when its run is bounded by a sample count.
+func (sh *Share) Indices(datasetLen int, seed uint64, count int) []int {
+	o := newSampleOrder(datasetLen, seed).share(sh)
+	out := make([]int, count)
+	for i := range out {
+		out[i] = o.next()
+	}
+	return out
+}

@@ -20,3 +20,15 @@ func TestShare_Order(t *testing.T) {
 		}
 	}
 }
+
+// TestShare_Indices: Indices lists what the shared order draws.
+func TestShare_Indices(t *testing.T) {
+	sh := &Share{Index: 1, Of: 3}
+	got := sh.Indices(7, 9, 5)
+	o := newSampleOrder(7, 9).share(&Share{Index: 1, Of: 3})
+	for i, idx := range got {
+		if want := o.next(); idx != want {
+			t.Fatalf("draw %d: %d, want %d", i, idx, want)
+		}
+	}
+}
