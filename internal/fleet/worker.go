@@ -397,6 +397,8 @@ func (w *workerRun) serve(ctx context.Context) error {
 	}
 	var res loadgen.Result
 	gotRes, gotFwd := false, false
+	// Each of these fires once (a closed channel would fire forever).
+	lostCh, doneCh := w.c.lost, ctx.Done()
 	for !(started && gotRes && gotFwd) {
 		select {
 		case f := <-w.c.in:
@@ -429,16 +431,16 @@ func (w *workerRun) serve(ctx context.Context) error {
 					return nil
 				}
 			}
-		case <-w.c.lost:
-			if !lost {
-				lost = true
-				stopSession()
-				abort()
-				if !started {
-					return lostErr
-				}
+		case <-lostCh:
+			lostCh = nil
+			lost = true
+			stopSession()
+			abort()
+			if !started {
+				return lostErr
 			}
-		case <-ctx.Done():
+		case <-doneCh:
+			doneCh = nil
 			stopSession()
 			if !started {
 				begin(event.Now())
@@ -558,8 +560,19 @@ func (w *workerRun) gate() bool {
 // forward streams the session's events to the coordinator in batches until
 // the bus ends. Sending blocks when the coordinator is behind
 // (backpressure); nothing is dropped.
-func (w *workerRun) forward(sub bus.Subscriber[event.Record]) error {
-	defer func() { _ = sub.Close() }()
+func (w *workerRun) forward(sub bus.Subscriber[event.Record]) (err error) {
+	defer func() {
+		if err != nil {
+			// The coordinator is gone: read the bus to its end anyway, so
+			// the session (which publishes on it) never blocks.
+			for {
+				if _, e := sub.Next(context.Background()); e != nil {
+					break
+				}
+			}
+		}
+		_ = sub.Close()
+	}()
 	buf := make([]byte, 0, eventBatchBytes+64<<10)
 	for {
 		batch, err := sub.Next(context.Background())
