@@ -832,7 +832,19 @@ func (r *Run) note(n note) {
 // worker is lost, counts its in-flight samples failed (worker_lost).
 func (r *Run) ingest(p *peer) {
 	defer close(p.ingestDone)
-	inflight := make(map[string]int64, 1024)
+	// The samples in flight: the offset in force at their issue, and their
+	// uuid string (chunk records reuse it).
+	type flight struct {
+		uuid string
+		off  int64
+	}
+	inflight := make(map[string]flight, 1024)
+	intern := func(b []byte) string {
+		if f, ok := inflight[string(b)]; ok {
+			return f.uuid
+		}
+		return string(b)
+	}
 	var recs []event.Record
 	batcher, _ := r.pub.(interface{ PublishBatch([]event.Record) error })
 	var last uint64
@@ -849,7 +861,7 @@ func (r *Run) ingest(p *peer) {
 			r.c.log.Error("fleet: event batches missing", "worker", p.name, "expected", last+1, "got", seq)
 		}
 		last = max(last, seq)
-		recs, err = decodeEvents(recs[:0], body)
+		recs, err = decodeEvents(recs[:0], body, intern)
 		if err != nil {
 			p.badFrames.Add(1)
 			r.c.log.Error("fleet: malformed event batch", "worker", p.name, "err", err)
@@ -865,12 +877,12 @@ func (r *Run) ingest(p *peer) {
 			}
 			o := off
 			if rec.SampleUUID != "" {
-				if so, ok := inflight[rec.SampleUUID]; ok {
-					o = so
+				if f, ok := inflight[rec.SampleUUID]; ok {
+					o = f.off
 				}
 				switch rec.Type {
 				case event.SampleIssued:
-					inflight[rec.SampleUUID] = off
+					inflight[rec.SampleUUID] = flight{rec.SampleUUID, off}
 					o = off
 					p.issued.Add(1)
 					if pd, ok := rec.Data.(*event.PromptData); ok && pd != nil && pd.ScheduledNS != 0 {

@@ -252,8 +252,18 @@ func appendEventHeader(b []byte, index uint32, seq uint64) []byte {
 }
 
 // appendEvent appends one record of a batch (the array header is written
-// by the caller once the count is known).
+// by the caller once the count is known). Chunk records (recv_first,
+// recv_non_first: the bulk of a streamed run) take a compact form, an
+// array [type, timestamp_ns, sample_uuid], that the coordinator reads
+// without decoding a record map and without allocating.
 func appendEvent(b []byte, r *event.Record) []byte {
+	if (r.Type == event.SampleRecvFirst || r.Type == event.SampleRecvNonFirst) && r.Data == nil {
+		b = msgp.AppendArrayHeader(b, 3)
+		b = msgp.AppendUint8(b, uint8(r.Type))
+		b = msgp.AppendInt64(b, r.TimestampNS)
+		b = msgp.AppendString(b, r.SampleUUID)
+		return msgp.AppendInt(b, 0)
+	}
 	// bin32 header, patched once the payload's length is known.
 	at := len(b)
 	b = append(b, 0xc6, 0, 0, 0, 0)
@@ -274,8 +284,10 @@ func readEventHeader(f []byte) (index uint32, seq uint64, body []byte, err error
 	return binary.BigEndian.Uint32(f[1:]), binary.BigEndian.Uint64(f[5:]), f[eventHeader:], nil
 }
 
-// decodeEvents appends the records of an event batch body to dst.
-func decodeEvents(dst []event.Record, body []byte) ([]event.Record, error) {
+// decodeEvents appends the records of an event batch body to dst; intern
+// (nil: none) turns a compact record's uuid bytes into its string, so a
+// sample in flight reuses the string of its issued record.
+func decodeEvents(dst []event.Record, body []byte, intern func([]byte) string) ([]event.Record, error) {
 	n, p, err := msgp.ReadArrayHeaderBytes(body)
 	if err != nil {
 		return dst, err
@@ -284,6 +296,17 @@ func decodeEvents(dst []event.Record, body []byte) ([]event.Record, error) {
 		return dst, errShort
 	}
 	for range n / 2 {
+		if msgp.NextType(p) == msgp.ArrayType {
+			var r event.Record
+			if r, p, err = readChunk(p, intern); err != nil {
+				return dst, err
+			}
+			if p, err = msgp.Skip(p); err != nil { // the index slot
+				return dst, err
+			}
+			dst = append(dst, r)
+			continue
+		}
 		var payload []byte
 		if payload, p, err = msgp.ReadBytesZC(p); err != nil {
 			return dst, err
@@ -311,3 +334,36 @@ func appendString(b []byte, s string) []byte { return msgp.AppendString(b, s) }
 func appendBin(b []byte, p []byte) []byte    { return msgp.AppendBytes(b, p) }
 
 func putUint32(b []byte, v uint32) { binary.BigEndian.PutUint32(b, v) }
+
+// readChunk reads the compact form of a chunk record.
+func readChunk(p []byte, intern func([]byte) string) (event.Record, []byte, error) {
+	var r event.Record
+	n, p, err := msgp.ReadArrayHeaderBytes(p)
+	if err != nil {
+		return r, p, err
+	}
+	if n != 3 {
+		return r, p, errShort
+	}
+	var t uint8
+	if t, p, err = msgp.ReadUint8Bytes(p); err != nil {
+		return r, p, err
+	}
+	r.Type = event.Type(t)
+	if r.Type != event.SampleRecvFirst && r.Type != event.SampleRecvNonFirst {
+		return r, p, fmt.Errorf("fleet: compact record of type %d", t)
+	}
+	if r.TimestampNS, p, err = msgp.ReadInt64Bytes(p); err != nil {
+		return r, p, err
+	}
+	var id []byte
+	if id, p, err = msgp.ReadStringZC(p); err != nil {
+		return r, p, err
+	}
+	if intern != nil {
+		r.SampleUUID = intern(id)
+	} else {
+		r.SampleUUID = string(id)
+	}
+	return r, p, nil
+}

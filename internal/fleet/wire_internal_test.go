@@ -15,6 +15,7 @@ func TestWire_Hostile(t *testing.T) {
 	samples := appendSamples(nil, []dataset.Sample{{Prompt: "p", TokenIDs: []int32{1, 2}, MaxTokens: 3}})
 	recs := []event.Record{
 		{Type: event.SampleIssued, TimestampNS: 5, SampleUUID: "u", Data: &event.PromptData{Text: "x", Index: 4}},
+		{Type: event.SampleRecvFirst, TimestampNS: 7, SampleUUID: "u"},
 		{Type: event.SampleComplete, TimestampNS: 9, SampleUUID: "u", Data: &event.Output{Text: "y"}},
 	}
 	ev := appendEventHeader(nil, 1, 1)
@@ -35,8 +36,8 @@ func TestWire_Hostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeEvents(nil, body)
-	if err != nil || len(got) != 2 || got[0].Data.(*event.PromptData).Index != 4 {
+	got, err := decodeEvents(nil, body, nil)
+	if err != nil || len(got) != 3 || got[1].Type != event.SampleRecvFirst || got[1].TimestampNS != 7 || got[1].SampleUUID != "u" || got[0].Data.(*event.PromptData).Index != 4 {
 		t.Fatalf("events round trip: %+v %v", got, err)
 	}
 	for i := range len(reg) - 1 {
@@ -50,7 +51,7 @@ func TestWire_Hostile(t *testing.T) {
 		}
 	}
 	for i := range len(body) {
-		if _, err := decodeEvents(nil, body[:i]); err == nil {
+		if _, err := decodeEvents(nil, body[:i], nil); err == nil {
 			t.Errorf("event batch cut to %d bytes decoded", i)
 		}
 	}
@@ -62,7 +63,7 @@ func TestWire_Hostile(t *testing.T) {
 	} {
 		var err error
 		if name[0] == 'e' || name[0] == 'o' {
-			_, err = decodeEvents(nil, p)
+			_, err = decodeEvents(nil, p, nil)
 		} else {
 			_, _, err = readSamples(p)
 		}
