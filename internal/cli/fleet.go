@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/fleet"
+	"github.com/inferbench/inferbench/internal/zcurve"
 )
 
 // fleetOpts are the coordinator flags of the benchmark commands: with
@@ -122,45 +122,42 @@ func (fc *coordinator) close() {
 	}
 }
 
-// serverSecurity returns the CURVE setup of the coordinator's socket: nil
-// on loopback without keys.
-//
-// TODO(fleetsec): apply internal/zcurve (LoadDir + ApplyServer) once it
-// lands; until then keys are refused rather than silently ignored.
+// serverSecurity returns the CURVE setup of the coordinator's socket from
+// the key directory: nil on loopback without keys; an error (a usage
+// error for the caller) off loopback without keys, or for a key directory
+// that does not hold valid keys.
 func serverSecurity(listen, keys string) (func(*zmq.Socket) error, error) {
-	if keys != "" {
-		return nil, fmt.Errorf("--fleet-keys %s: CURVE security is not in this build yet", keys)
+	if keys == "" {
+		if zcurve.NeedsCurve(listen) {
+			return nil, fmt.Errorf("--fleet-listen %s is not loopback: CURVE keys required: see inferbench keygen (then --fleet-keys DIR)", listen)
+		}
+		return nil, nil
 	}
-	if needsCurve(listen) {
-		return nil, fmt.Errorf("--fleet-listen %s is not loopback: CURVE keys required: see inferbench keygen", listen)
-	}
-	return nil, nil
-}
-
-// clientSecurity is serverSecurity for a worker's sockets.
-//
-// TODO(fleetsec): zcurve.LoadDir + ApplyClient.
-func clientSecurity(coordinator, keys string) (func(*zmq.Socket) error, error) {
-	if keys != "" {
-		return nil, fmt.Errorf("--fleet-keys %s: CURVE security is not in this build yet", keys)
-	}
-	if needsCurve(coordinator) {
-		return nil, fmt.Errorf("--coordinator %s is not loopback: CURVE keys required: see inferbench keygen", coordinator)
-	}
-	return nil, nil
-}
-
-// needsCurve reports whether an endpoint's host is not loopback.
-// TODO(fleetsec): replace with zcurve.NeedsCurve.
-func needsCurve(endpoint string) bool {
-	u, err := url.Parse(endpoint)
+	self, allow, _, err := zcurve.LoadDir(keys)
 	if err != nil {
-		return true
+		return nil, fmt.Errorf("--fleet-keys %s: %w", keys, err)
 	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return false
+	if len(allow) == 0 {
+		return nil, fmt.Errorf("--fleet-keys %s: no worker keys in %s: copy each worker's .public file there", keys, filepath.Join(keys, "allowed"))
 	}
-	ip := net.ParseIP(h)
-	return ip == nil || !ip.IsLoopback()
+	return func(s *zmq.Socket) error { return zcurve.ApplyServer(s, self, allow) }, nil
+}
+
+// clientSecurity is serverSecurity for a worker's sockets: its key pair and
+// the coordinator's public key (coordinator.public).
+func clientSecurity(coordinator, keys string) (func(*zmq.Socket) error, error) {
+	if keys == "" {
+		if zcurve.NeedsCurve(coordinator) {
+			return nil, fmt.Errorf("--coordinator %s is not loopback: CURVE keys required: see inferbench keygen (then --fleet-keys DIR)", coordinator)
+		}
+		return nil, nil
+	}
+	self, _, server, err := zcurve.LoadDir(keys)
+	if err != nil {
+		return nil, fmt.Errorf("--fleet-keys %s: %w", keys, err)
+	}
+	if server == "" {
+		return nil, fmt.Errorf("--fleet-keys %s: no coordinator.public: copy the coordinator's key.public there under that name", keys)
+	}
+	return func(s *zmq.Socket) error { return zcurve.ApplyClient(s, self, server) }, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
+	"github.com/inferbench/inferbench/internal/zcurve"
 )
 
 var fleetAddrRE = regexp.MustCompile(`workers on (tcp://[0-9.]+:[0-9]+)`)
@@ -243,6 +244,97 @@ func TestFleet_Scale32(t *testing.T) {
 	for i, w := range workers {
 		if code := w.wait(t, 30*time.Second); code != 0 {
 			t.Errorf("worker %d exit code %d\n%s", i, code, w.stderr.String())
+		}
+	}
+}
+
+// curveKeys writes a coordinator key directory allowing the named workers
+// and one key directory per worker (plus a stranger the coordinator does
+// not know); it returns the directories by name ("coordinator", names...,
+// "stranger").
+func curveKeys(t *testing.T, names ...string) map[string]string {
+	t.Helper()
+	root := t.TempDir()
+	dirs := map[string]string{}
+	coord, err := zcurve.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs["coordinator"] = filepath.Join(root, "coordinator")
+	if err := zcurve.WriteKeyPair(dirs["coordinator"], coord, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dirs["coordinator"], "allowed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(names, "stranger") {
+		kp, err := zcurve.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs[name] = filepath.Join(root, name)
+		if err := zcurve.WriteKeyPair(dirs[name], kp, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dirs[name], "coordinator.public"), []byte(coord.Public+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if name != "stranger" {
+			if err := os.WriteFile(filepath.Join(dirs["coordinator"], "allowed", name+".public"), []byte(kp.Public+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dirs
+}
+
+// TestFleet_Curve: with --fleet-keys both channels use CURVE: allowed
+// workers run the benchmark; a worker whose key is not allowed gets no
+// answer (exit 2) and the coordinator logs the refusal; a key file that is
+// not a key is a one-line usage error.
+func TestFleet_Curve(t *testing.T) {
+	url := startMock(t, mockserver.Config{OutputTokens: 4})
+	keys := curveKeys(t, "w0", "w1")
+	dir := filepath.Join(shortDir(t), "run")
+	addr := "tcp://" + freePort(t)
+	coord := startInferbench(t, "benchmark", "offline", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "20", "--num-samples", "60", "--report-dir", dir, "--no-tui",
+		"--fleet-size", "2", "--fleet-listen", addr, "--fleet-keys", keys["coordinator"])
+	fleetAddr(t, coord)
+	code, _, stderr := runInferbench(t, "worker", "--coordinator", addr, "--name", "intruder", "--once",
+		"--fleet-timeout", "1s", "--fleet-keys", keys["stranger"])
+	if code != 2 || !strings.Contains(stderr, "allowed/") {
+		t.Errorf("worker with an unknown key: exit %d, stderr %q; want 2 and a hint about the allow-list", code, stderr)
+	}
+	var workers []*child
+	for _, name := range []string{"w0", "w1"} {
+		workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", name, "--once", "--fleet-keys", keys[name]))
+	}
+	if code := coord.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("coordinator exit code %d\n%s", code, coord.stderr.String())
+	}
+	if !strings.Contains(coord.stderr.String(), "zcurve: refused a peer") {
+		t.Errorf("the coordinator did not log the refused worker:\n%s", coord.stderr.String())
+	}
+	for i, w := range workers {
+		if code := w.wait(t, 20*time.Second); code != 0 {
+			t.Errorf("worker %d exit code %d\n%s", i, code, w.stderr.String())
+		}
+	}
+	if got := readFinalSnapshot(t, dir).CounterInt(metrics.TrackedCompleted); got != 60 {
+		t.Errorf("completed %d, want 60", got)
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "key.secret"), []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"worker", "--coordinator", addr, "--fleet-keys", bad},
+		{"benchmark", "offline", "--endpoint", url, "--model", "m", "--synthetic", "4", "--fleet-size", "1", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-keys", bad},
+	} {
+		code, _, stderr := runInferbench(t, args...)
+		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "key.secret") {
+			t.Errorf("%s with a bad key file: exit %d, stderr %q; want 2 and one line naming the file", args[0], code, stderr)
 		}
 	}
 }

@@ -68,7 +68,6 @@ type Options struct {
 type Coordinator struct {
 	o        Options
 	log      *slog.Logger
-	zctx     *zmq.Context
 	sock     *zmq.Socket
 	endpoint string
 	hb       time.Duration
@@ -150,18 +149,14 @@ func Listen(o Options) (*Coordinator, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	zctx, err := zmq.NewContext()
+	// The default ZeroMQ context: CURVE's ZAP handler (package zcurve)
+	// serves the sockets of that context.
+	sock, err := zmq.NewSocket(zmq.ROUTER)
 	if err != nil {
-		return nil, fmt.Errorf("fleet: %w", err)
-	}
-	sock, err := zctx.NewSocket(zmq.ROUTER)
-	if err != nil {
-		_ = zctx.Term()
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
 	fail := func(err error) (*Coordinator, error) {
 		_ = sock.Close()
-		_ = zctx.Term()
 		return nil, err
 	}
 	for _, set := range []error{
@@ -187,7 +182,7 @@ func Listen(o Options) (*Coordinator, error) {
 	}
 	ep, _ := sock.GetLastEndpoint()
 	c := &Coordinator{
-		o: o, log: log, zctx: zctx, sock: sock, endpoint: ep,
+		o: o, log: log, sock: sock, endpoint: ep,
 		hb:       heartbeatPeriod(o.Timeout),
 		todo:     make(chan func(), 1024),
 		notes:    make(chan note, 4*o.Size+64),
@@ -258,11 +253,7 @@ func (c *Coordinator) Close() error {
 	c.mu.Unlock()
 	close(c.quit)
 	<-c.loopDone
-	err := c.sock.Close()
-	if terr := c.zctx.Term(); err == nil {
-		err = terr
-	}
-	return err
+	return c.sock.Close()
 }
 
 // do runs fn on the loop goroutine.

@@ -66,13 +66,8 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	zctx, err := zmq.NewContext()
-	if err != nil {
-		return fmt.Errorf("fleet: %w", err)
-	}
-	defer func() { _ = zctx.Term() }()
 	for first := true; ; first = false {
-		err := serveOne(ctx, zctx, &o, first)
+		err := serveOne(ctx, &o, first)
 		var busy *busyError
 		switch {
 		case err == nil:
@@ -104,9 +99,10 @@ type busyError struct{ err error }
 func (e *busyError) Error() string { return e.err.Error() }
 func (e *busyError) Unwrap() error { return e.err }
 
-// dealer opens a DEALER socket connected to the coordinator.
-func dealer(zctx *zmq.Context, o *WorkerOptions, maxMsg int64) (*zmq.Socket, error) {
-	s, err := zctx.NewSocket(zmq.DEALER)
+// dealer opens a DEALER socket connected to the coordinator (in the
+// default ZeroMQ context, as the coordinator's).
+func dealer(o *WorkerOptions, maxMsg int64) (*zmq.Socket, error) {
+	s, err := zmq.NewSocket(zmq.DEALER)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
@@ -222,9 +218,9 @@ func (c *conn) close() {
 }
 
 // serveOne serves one run.
-func serveOne(ctx context.Context, zctx *zmq.Context, o *WorkerOptions, first bool) error {
+func serveOne(ctx context.Context, o *WorkerOptions, first bool) error {
 	log := o.Logger
-	sock, err := dealer(zctx, o, MaxJobFrame)
+	sock, err := dealer(o, MaxJobFrame)
 	if err != nil {
 		return err
 	}
@@ -245,7 +241,11 @@ func serveOne(ctx context.Context, zctx *zmq.Context, o *WorkerOptions, first bo
 			return ctx.Err()
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
-			return fmt.Errorf("%w: no answer from %s within %v (is the coordinator running?)", ErrUnreachable, o.Coordinator, o.Timeout)
+			hint := "is the coordinator running?"
+			if o.Secure != nil {
+				hint = "is the coordinator running, and is this worker's public key in its allowed/ directory?"
+			}
+			return fmt.Errorf("%w: no answer from %s within %v (%s)", ErrUnreachable, o.Coordinator, o.Timeout, hint)
 		}
 		parts, err := sock.RecvMessageBytes(0)
 		if err != nil || len(parts) != 1 || len(parts[0]) == 0 {
@@ -270,7 +270,7 @@ func serveOne(ctx context.Context, zctx *zmq.Context, o *WorkerOptions, first bo
 		return fmt.Errorf("fleet: malformed welcome from %s", o.Coordinator)
 	}
 	log.Info("fleet: joined", "coordinator", o.Coordinator, "name", o.Name, "index", index)
-	ev, err := dealer(zctx, o, MaxEventFrame)
+	ev, err := dealer(o, MaxEventFrame)
 	if err != nil {
 		return err
 	}
