@@ -98,7 +98,7 @@ func TestFleet_DelayedLink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two fleet runs; -short")
 	}
-	url := startMock(t, mockserver.Config{TTFT: 25 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 10})
+	url := startMock(t, mockserver.Config{TTFT: 80 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 10})
 	mk := func() config.Run {
 		return runConfig(t, url, func(c *config.Run) {
 			c.Load.Mode = "concurrency"
@@ -158,7 +158,9 @@ func TestFleet_DelayedLink(t *testing.T) {
 	}
 	for _, name := range []string{metrics.SeriesTTFT, metrics.SeriesLatency} {
 		a, b := p50(t, &plain.Final, name), p50(t, &far.Final, name)
-		if d := b - a; d > 0.2*a || d < -0.2*a {
+		// 25 % or 30 ms: the machine's load (and the race detector) moves
+		// both runs by milliseconds.
+		if d := b - a; (d > 0.25*a || d < -0.25*a) && (d > 30e6 || d < -30e6) {
 			t.Errorf("%s p50 %.2f ms without the delay, %.2f ms with it", name, a/1e6, b/1e6)
 		}
 	}

@@ -315,7 +315,7 @@ func readEventLog(t *testing.T, path string) []event.Record {
 // two reports the single-host run's TTFT, TPOT and latency (the durations
 // are measured on the workers) and exactly the requested sample count.
 func TestFleet_MatchesSingleHost(t *testing.T) {
-	url := startMock(t, mockserver.Config{TTFT: 60 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 12})
+	url := startMock(t, mockserver.Config{TTFT: 100 * time.Millisecond, TPOT: 10 * time.Millisecond, OutputTokens: 12})
 	mk := func() config.Run {
 		return runConfig(t, url, func(c *config.Run) {
 			c.Load.Mode = "concurrency"
@@ -336,10 +336,10 @@ func TestFleet_MatchesSingleHost(t *testing.T) {
 	}
 	for _, name := range []string{metrics.SeriesTTFT, metrics.SeriesTPOT, metrics.SeriesLatency} {
 		pa, pb := p50(t, &single.Final, name), p50(t, &multi.Final, name)
-		// 20 % or 8 ms: this machine's load moves both runs' numbers by
-		// milliseconds; a clock or timeline mistake would move them by far
-		// more (the whole run, or a warmup phase).
-		if d := math.Abs(pa - pb); d > 0.2*pa && d > 8e6 {
+		// 20 % or 25 ms: this machine's load (and the race detector) moves
+		// both runs' numbers by milliseconds; a clock or timeline mistake
+		// would move them by far more (the whole run, or a warmup phase).
+		if d := math.Abs(pa - pb); d > 0.2*pa && d > 25e6 {
 			rel := d / pa
 			t.Errorf("%s p50: single host %.0f, fleet %.0f (%.0f%% apart)", name, pa, pb, 100*rel)
 		}
@@ -443,7 +443,16 @@ func TestWorker_ServesRuns(t *testing.T) {
 		done <- fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: addr, Name: "steady", Timeout: 10 * time.Second, Logger: quietLog()})
 	}()
 	for run := range 2 {
-		c, err := fleet.Listen(fleet.Options{Listen: addr, Size: 1, Timeout: 5 * time.Second, Logger: quietLog()})
+		// The last coordinator's listener closes in the background.
+		var c *fleet.Coordinator
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err = fleet.Listen(fleet.Options{Listen: addr, Size: 1, Timeout: 5 * time.Second, Logger: quietLog()})
+			if err == nil || !strings.Contains(err.Error(), "address already in use") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
