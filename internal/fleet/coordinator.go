@@ -928,8 +928,13 @@ func (r *Run) Notes() []string {
 		worst = max(worst, p.clock.worstUncertainty())
 		names = append(names, p.name)
 	}
-	out := []string{fmt.Sprintf("fleet run: %d workers (%s); event times placed on the coordinator's clock within ±%v (worst clock-offset uncertainty, round trip / 2); per-request durations are measured on each worker",
-		len(r.peers), strings.Join(names, ", "), time.Duration(worst))}
+	var offs []string
+	for _, p := range r.peers {
+		off, unc, _ := p.clock.estimate()
+		offs = append(offs, fmt.Sprintf("%s %+.3f ms ±%.3f", p.name, float64(off)/1e6, float64(unc)/1e6))
+	}
+	out := []string{fmt.Sprintf("fleet run: %d workers (%s); event times placed on the coordinator's clock within ±%v (worst clock-offset uncertainty, round trip / 2); per-request durations are measured on each worker; clock offsets (worker − coordinator): %s",
+		len(r.peers), strings.Join(names, ", "), time.Duration(worst), strings.Join(offs, ", "))}
 	for _, p := range r.peers {
 		if p.lost.Load() {
 			at := time.Duration(p.lostAt.Load() - r.startedAt.Load()).Round(time.Millisecond)
