@@ -941,6 +941,9 @@ func (r *Run) Notes() []string {
 			out = append(out, fmt.Sprintf("worker %s was lost %v into the run (no message for %v): its %d in-flight samples are counted failed (%s); load not delivered",
 				p.name, at, r.c.o.Timeout, p.lostCount.Load(), ClassWorkerLost))
 		}
+		if p.stopped && !p.lost.Load() && !r.stopped() {
+			out = append(out, fmt.Sprintf("worker %s stopped before its share was issued (it was interrupted): load not delivered", p.name))
+		}
 		if g := p.gaps.Load(); g > 0 {
 			out = append(out, fmt.Sprintf("worker %s: %d event batches never arrived (sequence gap): the counts miss their events", p.name, g))
 		}
