@@ -338,3 +338,20 @@ func TestFleet_Curve(t *testing.T) {
 		}
 	}
 }
+
+// TestFleet_WaitTimeout: a fleet that does not fill within --fleet-wait is
+// a failed run (exit 1) that says how many joined, and leaves no run
+// directory behind.
+func TestFleet_WaitTimeout(t *testing.T) {
+	url := startMock(t, mockserver.Config{OutputTokens: 4})
+	dir := filepath.Join(shortDir(t), "run")
+	code, _, stderr := runInferbench(t, "benchmark", "offline", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "8", "--report-dir", dir, "--no-tui",
+		"--fleet-size", "2", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-wait", "300ms")
+	if code != 1 || !strings.Contains(stderr, "0 of 2 workers joined") || !strings.Contains(stderr, "2 missing") {
+		t.Errorf("exit code %d, stderr %q: want 1 and how many are missing", code, stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("run directory left behind: %v", err)
+	}
+}

@@ -52,6 +52,12 @@ const (
 	MaxJobFrame = 1 << 30
 	// eventBatchBytes is where a worker cuts an event batch.
 	eventBatchBytes = 1 << 20
+	// maxBatchRecords bounds the records of one batch (a worker cuts
+	// there too), so a frame of tiny records cannot make the coordinator
+	// allocate many times its size.
+	maxBatchRecords = 1 << 16
+	// maxJobSamples bounds the samples of a job, for the same reason.
+	maxJobSamples = 1 << 24
 )
 
 var errShort = errors.New("fleet: malformed message")
@@ -187,7 +193,7 @@ func readSamples(p []byte) ([]dataset.Sample, []byte, error) {
 	if err != nil {
 		return nil, p, err
 	}
-	if uint64(n)*6 > uint64(len(p)) {
+	if uint64(n)*6 > uint64(len(p)) || n > maxJobSamples {
 		return nil, p, errShort
 	}
 	out := make([]dataset.Sample, n)
@@ -292,7 +298,7 @@ func decodeEvents(dst []event.Record, body []byte, intern func([]byte) string) (
 	if err != nil {
 		return dst, err
 	}
-	if n%2 != 0 || uint64(n)*3 > uint64(len(p)) {
+	if n%2 != 0 || uint64(n)*3 > uint64(len(p)) || n/2 > maxBatchRecords {
 		return dst, errShort
 	}
 	for range n / 2 {

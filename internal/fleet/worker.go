@@ -590,7 +590,7 @@ func (w *workerRun) forward(sub bus.Subscriber[event.Record]) (err error) {
 			at := len(buf)
 			buf = append(buf, 0xdd, 0, 0, 0, 0) // array32 header, patched
 			n := 0
-			for n < len(batch) && (n == 0 || len(buf) < eventBatchBytes) {
+			for n < len(batch) && n < maxBatchRecords && (n == 0 || len(buf) < eventBatchBytes) {
 				buf = appendEvent(buf, &batch[n])
 				n++
 			}
