@@ -590,7 +590,7 @@ func (r *Run) broadcast(frame []byte) {
 	}
 }
 
-// publish publishes one session record and flushes.
+// session publishes one session record and flushes.
 func (r *Run) session(t event.Type, ts int64) {
 	_ = r.pub.Publish(event.Record{Type: t, TimestampNS: ts})
 	_ = r.pub.Flush()
