@@ -41,6 +41,7 @@ func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
 		total = datasetLen
 	}
 	switch load.Mode {
+	case loadgen.ModePoisson, loadgen.ModeConstant:
 	case loadgen.ModeConcurrency:
 		if load.Concurrency < n {
 			return nil, fmt.Errorf("concurrency %d is less than the fleet size %d: each worker needs at least one", load.Concurrency, n)
@@ -54,6 +55,10 @@ func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
 			return nil, fmt.Errorf("max_in_flight %d is less than the fleet size %d: each worker needs at least one", m, n)
 		}
 		load.MaxInFlight = m
+	default:
+		// A schedule this function does not know how to divide would run
+		// whole on every worker: N times the load asked for.
+		return nil, fmt.Errorf("mode %q: a fleet run cannot split it yet (offline, poisson, constant and concurrency can)", load.Mode)
 	}
 	parts := make([]Part, n)
 	for i := range parts {

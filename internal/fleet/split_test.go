@@ -94,6 +94,7 @@ func TestSplit_Bad(t *testing.T) {
 		{loadgen.Config{Mode: loadgen.ModeConcurrency, Concurrency: 2}, 3, "concurrency 2 is less than the fleet size 3"},
 		{loadgen.Config{Mode: loadgen.ModeOffline, MaxInFlight: 2}, 3, "max_in_flight 2 is less than the fleet size 3"},
 		{loadgen.Config{Mode: loadgen.ModeOffline}, 0, "fleet size 0"},
+		{loadgen.Config{Mode: "replay"}, 2, `mode "replay": a fleet run cannot split it`},
 	} {
 		if _, err := fleet.Split(tc.load, 10, tc.n); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v over %d: %v, want %q", tc.load, tc.n, err, tc.want)
