@@ -300,8 +300,9 @@ type workerRun struct {
 	ev    *zmq.Socket
 	index uint32
 
-	published atomic.Int64 // records the session published
-	forwarded atomic.Int64 // records sent to the coordinator
+	client    *client.Client // closed when the run ends
+	published atomic.Int64   // records the session published
+	forwarded atomic.Int64   // records sent to the coordinator
 	seq       atomic.Uint64
 	track     chan int64
 	stop      chan struct{}
@@ -345,6 +346,9 @@ func (w *workerRun) serve(ctx context.Context) error {
 	if err == nil && !spec.Idle {
 		session, events, err = w.prepare(spec, samples)
 	}
+	if w.client != nil {
+		defer w.client.Close()
+	}
 	if err != nil {
 		b := msg(kindReady, 1)
 		w.c.send(appendString(b, err.Error()))
@@ -372,8 +376,8 @@ func (w *workerRun) serve(ctx context.Context) error {
 		if session == nil {
 			go func() {
 				// An idle share: through the phases, issuing nothing.
-				if waitUntilStop(at, w.stop) && w.gate() {
-					_ = 0
+				if waitUntilStop(at, w.stop) {
+					w.gate()
 				}
 				runDone <- loadgen.Result{}
 				fwdDone <- nil
@@ -526,11 +530,11 @@ func (w *workerRun) prepare(spec jobSpec, samples []dataset.Sample) (*loadgen.Se
 	if err != nil {
 		return nil, nil, fmt.Errorf("endpoint: %w", err)
 	}
+	w.client = cl
 	events := bus.NewInProc[event.Record](0)
 	ds := &dataset.Dataset{Name: "fleet", Samples: samples}
 	s, err := loadgen.New(spec.Load, ds, cl, countingPub{events, &w.published})
 	if err != nil {
-		cl.Close()
 		return nil, nil, err
 	}
 	return s, events, nil
