@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -47,7 +48,13 @@ func (a *app) workerCmd() *cobra.Command {
 				return asUsage(err)
 			}
 			o.Secure = secure
-			o.Logger = a.logger()
+			// A worker is a service: it says when it joins and what each
+			// run did (-v adds debug lines).
+			level := slog.LevelInfo
+			if a.verbose >= 2 {
+				level = slog.LevelDebug
+			}
+			o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			err = fleet.RunWorker(ctx, o)

@@ -467,6 +467,7 @@ func (w *workerRun) serve(ctx context.Context) error {
 		stopped = true
 	default:
 	}
+	w.o.Logger.Info("fleet: run done", "issued", res.Issued, "completed", res.Completed, "failed", res.Failed, "stopped", stopped || res.Stopped)
 	b := msg(kindDone, 5)
 	b = appendUint(b, w.seq.Load())
 	b = appendInt(b, res.Issued)
