@@ -35,7 +35,7 @@ type fleetOpts struct {
 }
 
 func fleetFlags(fs *pflag.FlagSet, o *fleetOpts) {
-	fs.IntVar(&o.size, "fleet-size", 0, "run the benchmark on this many `inferbench worker` processes (coordinator mode; needs --fleet-listen)")
+	fs.IntVar(&o.size, "fleet-size", 0, "coordinator mode: run the benchmark on this many worker processes (inferbench worker; needs --fleet-listen)")
 	fs.StringVar(&o.listen, "fleet-listen", "", "fleet: address the workers connect to, tcp://HOST:PORT")
 	fs.DurationVar(&o.wait, "fleet-wait", fleet.DefaultWait, "fleet: how long to wait for every worker to join")
 	fs.DurationVar(&o.timeout, "fleet-timeout", fleet.DefaultTimeout, "fleet: a worker silent this long is lost")
