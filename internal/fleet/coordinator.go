@@ -876,9 +876,19 @@ func (r *Run) ingest(p *peer) {
 					inflight[rec.SampleUUID] = flight{rec.SampleUUID, off}
 					o = off
 					p.issued.Add(1)
-					if pd, ok := rec.Data.(*event.PromptData); ok && pd != nil && pd.ScheduledNS != 0 {
-						p.lateness.add(rec.TimestampNS - pd.ScheduledNS)
-						pd.ScheduledNS -= o
+					if pd, ok := rec.Data.(*event.PromptData); ok && pd != nil {
+						// The record's other times move with it.
+						if pd.ScheduledNS != 0 {
+							late := rec.TimestampNS - pd.ScheduledNS
+							if pd.ReleasedNS != 0 {
+								late = pd.ReleasedNS - pd.ScheduledNS // the queue wait is apart
+							}
+							p.lateness.add(late)
+							pd.ScheduledNS -= o
+						}
+						if pd.ReleasedNS != 0 {
+							pd.ReleasedNS -= o
+						}
 					}
 				case event.SampleComplete:
 					delete(inflight, rec.SampleUUID)

@@ -175,59 +175,83 @@ var numCmp = cmp.Comparer(func(a, b metrics.Num) bool { return a.String() == b.S
 // TestFleet_Exactness: the merged report of a fleet is what one aggregator
 // makes of the same events. Every event the coordinator received is in the
 // full event log; replayed through a fresh aggregator they give the
-// coordinator's final snapshot, field by field (exact percentiles too).
+// coordinator's final snapshot, field by field (exact percentiles too), for
+// an offline run with warmup and for a Poisson run under a concurrency cap
+// (its queue wait and lateness come from times the workers stamped).
 func TestFleet_Exactness(t *testing.T) {
 	url := startMock(t, mockserver.Config{TTFT: 2 * time.Millisecond, TPOT: 200 * time.Microsecond, OutputTokens: 8, Jitter: 0.5, Seed: 3})
-	cfg := runConfig(t, url, func(c *config.Run) {
-		c.Load.WarmupSamples = 7
-		c.Load.NumSamples = 301
-		c.Load.MaxInFlight = 16
-	})
-	out := runFleet(t, cfg, "w0", "w1", "w2")
-	if got := counter(t, &out.Final, metrics.TrackedIssued); got != 301 {
-		t.Errorf("tracked issued %d, want exactly 301", got)
-	}
-	if got := counter(t, &out.Final, metrics.TotalIssued); got != 308 {
-		t.Errorf("total issued %d, want exactly 308 (301 + 7 warmup)", got)
-	}
-	if out.Final.State != metrics.StateComplete {
-		t.Errorf("state %s", out.Final.State)
-	}
-	recs := readEventLog(t, filepath.Join(out.Dir, "events.jsonl.zst"))
-	for _, r := range recs {
-		// A job carries only the samples its worker draws: a draw outside
-		// that slice would issue an empty prompt.
-		if p, ok := r.Data.(*event.PromptData); ok && p.Text == "" {
-			t.Fatalf("sample %s was issued with an empty prompt (dataset index %d)", r.SampleUUID, p.Index-1)
-		}
-	}
-	agg, err := aggregator.New(aggregator.Config{Streaming: true, Logger: quietLog()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !agg.Process(recs) {
-		t.Fatal("the event log has no session.ended")
-	}
-	replayed, err := agg.Finalize(metrics.StateComplete)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(out.Final.Metrics, replayed.Metrics, numCmp, cmpopts.EquateNaNs()); diff != "" {
-		t.Errorf("replayed snapshot differs from the coordinator's (-coordinator +replayed):\n%s", diff)
-	}
-	if out.Final.NPendingTasks != replayed.NPendingTasks || out.Final.State != replayed.State {
-		t.Errorf("pending/state %d/%s, replayed %d/%s", out.Final.NPendingTasks, out.Final.State, replayed.NPendingTasks, replayed.State)
-	}
-	// The dataset indices travel with the records (the request log names the prompt).
-	rq, err := os.ReadFile(rundir.Requests(out.Dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(rq), `"idx":`) {
-		t.Error("requests.jsonl has no idx: the fleet lost PromptData.Index")
-	}
-	if len(out.Report.Warnings) == 0 || !strings.Contains(out.Report.Warnings[0], "fleet run: 3 workers") {
-		t.Errorf("report warnings %q: want the fleet line", out.Report.Warnings)
+	for _, tc := range []struct {
+		name           string
+		mutate         func(*config.Run)
+		tracked, total int64
+		series         []string // must be present and non-empty
+	}{
+		{"offline with warmup", func(c *config.Run) {
+			c.Load.WarmupSamples = 7
+			c.Load.NumSamples = 301
+			c.Load.MaxInFlight = 16
+		}, 301, 308, nil},
+		{"capped poisson", func(c *config.Run) {
+			c.Load.Mode = "poisson"
+			c.Load.TargetQPS = 600
+			c.Load.MaxConcurrency = 3
+			c.Load.NumSamples = 200
+		}, 200, 200, []string{metrics.SeriesLateness, metrics.SeriesQueueWait}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := runConfig(t, url, tc.mutate)
+			out := runFleet(t, cfg, "w0", "w1", "w2")
+			if got := counter(t, &out.Final, metrics.TrackedIssued); got != tc.tracked {
+				t.Errorf("tracked issued %d, want exactly %d", got, tc.tracked)
+			}
+			if got := counter(t, &out.Final, metrics.TotalIssued); got != tc.total {
+				t.Errorf("total issued %d, want exactly %d", got, tc.total)
+			}
+			if out.Final.State != metrics.StateComplete {
+				t.Errorf("state %s", out.Final.State)
+			}
+			for _, name := range tc.series {
+				if m, ok := out.Final.Find(name); !ok || m.Count == 0 {
+					t.Errorf("series %s missing or empty", name)
+				}
+			}
+			recs := readEventLog(t, filepath.Join(out.Dir, "events.jsonl.zst"))
+			for _, r := range recs {
+				// A job carries only the samples its worker draws: a draw
+				// outside that slice would issue an empty prompt.
+				if p, ok := r.Data.(*event.PromptData); ok && p.Text == "" {
+					t.Fatalf("sample %s was issued with an empty prompt (dataset index %d)", r.SampleUUID, p.Index-1)
+				}
+			}
+			agg, err := aggregator.New(aggregator.Config{Streaming: true, Logger: quietLog()}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !agg.Process(recs) {
+				t.Fatal("the event log has no session.ended")
+			}
+			replayed, err := agg.Finalize(metrics.StateComplete)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(out.Final.Metrics, replayed.Metrics, numCmp, cmpopts.EquateNaNs()); diff != "" {
+				t.Errorf("replayed snapshot differs from the coordinator's (-coordinator +replayed):\n%s", diff)
+			}
+			if out.Final.NPendingTasks != replayed.NPendingTasks || out.Final.State != replayed.State {
+				t.Errorf("pending/state %d/%s, replayed %d/%s", out.Final.NPendingTasks, out.Final.State, replayed.NPendingTasks, replayed.State)
+			}
+			// The dataset indices travel with the records (the request log names the prompt).
+			rq, err := os.ReadFile(rundir.Requests(out.Dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(rq), `"idx":`) {
+				t.Error("requests.jsonl has no idx: the fleet lost PromptData.Index")
+			}
+			if len(out.Report.Warnings) == 0 || !strings.Contains(out.Report.Warnings[0], "fleet run: 3 workers") {
+				t.Errorf("report warnings %q: want the fleet line", out.Report.Warnings)
+			}
+		})
 	}
 }
 
@@ -268,6 +292,7 @@ func readEventLog(t *testing.T, path string) []event.Record {
 				TokenIDs  []int32 `json:"token_ids"`
 				Sched     int64   `json:"scheduled_ns"`
 				Index     *int    `json:"dataset_index"`
+				Released  int64   `json:"released_ns"`
 				Output    *string `json:"output"`
 				Reasoning string  `json:"reasoning"`
 				First     *int    `json:"first_chunk_len"`
@@ -285,7 +310,7 @@ func readEventLog(t *testing.T, path string) []event.Record {
 			}
 			switch {
 			case d.Text != nil:
-				p := &event.PromptData{Text: *d.Text, TokenIDs: d.TokenIDs, ScheduledNS: d.Sched}
+				p := &event.PromptData{Text: *d.Text, TokenIDs: d.TokenIDs, ScheduledNS: d.Sched, ReleasedNS: d.Released}
 				if d.Index != nil {
 					p.Index = *d.Index + 1
 				}

@@ -28,7 +28,9 @@ type Part struct {
 //   - constant at rate R: R/n each, worker i delayed by its first
 //     position's offset k/R, so the merged spacing is 1/R;
 //   - concurrency C and offline max-in-flight M: C/n (M/n) each, the
-//     remainder spread; each needs at least one per worker.
+//     remainder spread; each needs at least one per worker. So are the
+//     levels of concurrency stages (a ramp keeps its duration, to C/n) and
+//     an open-loop schedule's max_concurrency cap.
 //
 // A time limit (duration, min_duration) applies to every worker as it is.
 func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
@@ -42,8 +44,16 @@ func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
 	}
 	switch load.Mode {
 	case loadgen.ModePoisson, loadgen.ModeConstant:
+		if c := load.MaxConcurrency; c > 0 && c < n {
+			return nil, fmt.Errorf("max_concurrency %d is less than the fleet size %d: each worker needs at least one", c, n)
+		}
 	case loadgen.ModeConcurrency:
-		if load.Concurrency < n {
+		for i, st := range load.Stages {
+			if int(st.QPS) < n {
+				return nil, fmt.Errorf("stages[%d]: concurrency %v is less than the fleet size %d: each worker needs at least one", i, st.QPS, n)
+			}
+		}
+		if len(load.Stages) == 0 && load.Concurrency < n {
 			return nil, fmt.Errorf("concurrency %d is less than the fleet size %d: each worker needs at least one", load.Concurrency, n)
 		}
 	case loadgen.ModeOffline:
@@ -71,7 +81,17 @@ func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
 		}
 		c.Stages = nil
 		for _, st := range load.Stages {
-			c.Stages = append(c.Stages, loadgen.Stage{QPS: st.QPS / float64(n), Duration: st.Duration})
+			q := st.QPS / float64(n) // a rate
+			if load.Mode == loadgen.ModeConcurrency {
+				// A concurrency stage's "QPS" is its worker count:
+				// whole shares, the remainder spread.
+				w := int(st.QPS)
+				q = float64(w/n + b2i(i < w%n))
+			}
+			c.Stages = append(c.Stages, loadgen.Stage{QPS: q, Duration: st.Duration})
+		}
+		if load.MaxConcurrency > 0 {
+			c.MaxConcurrency = load.MaxConcurrency/n + b2i(i < load.MaxConcurrency%n)
 		}
 		switch load.Mode {
 		case loadgen.ModePoisson:

@@ -22,6 +22,8 @@ func TestSplit(t *testing.T) {
 		phases           []time.Duration // constant only
 		distinctSeeds    bool
 		durationPreserve bool
+		stageSums        []float64 // per stage, over the shares
+		maxConc          int       // total
 	}{
 		{name: "offline one pass", load: loadgen.Config{Mode: loadgen.ModeOffline}, n: 3, dsLen: 100, tracked: 100, inFlight: loadgen.DefaultMaxInFlight},
 		{name: "offline warmup", load: loadgen.Config{Mode: loadgen.ModeOffline, NumSamples: 301, WarmupSamples: 7, MaxInFlight: 10}, n: 3, dsLen: 50, warm: 7, tracked: 301, inFlight: 10},
@@ -30,6 +32,9 @@ func TestSplit(t *testing.T) {
 		{name: "constant phases", load: loadgen.Config{Mode: loadgen.ModeConstant, TargetQPS: 100, NumSamples: 10, WarmupSamples: 1}, n: 4, dsLen: 10, warm: 1, tracked: 10, qps: 100,
 			// tracked positions 1.. → worker i's first is i (k = i−1 mod 4)
 			phases: []time.Duration{30 * time.Millisecond, 0, 10 * time.Millisecond, 20 * time.Millisecond}},
+		{name: "concurrency stages", load: loadgen.Config{Mode: loadgen.ModeConcurrency, Stages: []loadgen.Stage{{QPS: 4, Duration: time.Second}, {QPS: 7, Duration: time.Second}}}, n: 3, dsLen: 10,
+			stageSums: []float64{4, 7}, durationPreserve: true},
+		{name: "poisson capped", load: loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 30, MaxConcurrency: 8, NumSamples: 100}, n: 3, dsLen: 10, tracked: 100, qps: 30, maxConc: 8, distinctSeeds: true},
 		{name: "concurrency remainder", load: loadgen.Config{Mode: loadgen.ModeConcurrency, Concurrency: 11, Duration: time.Minute}, n: 3, dsLen: 10, conc: 11, durationPreserve: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,6 +68,27 @@ func TestSplit(t *testing.T) {
 					t.Errorf("part %d duration %v", i, p.Load.Duration)
 				}
 			}
+			for si, want := range tc.stageSums {
+				sum := 0.0
+				for _, p := range parts {
+					sum += p.Load.Stages[si].QPS
+					if q := p.Load.Stages[si].QPS; q != float64(int(q)) {
+						t.Errorf("stage %d share %v is not a whole worker count", si, q)
+					}
+				}
+				if sum != want {
+					t.Errorf("stage %d shares sum to %v, want %v", si, sum, want)
+				}
+			}
+			if tc.maxConc > 0 {
+				sum := 0
+				for _, p := range parts {
+					sum += p.Load.MaxConcurrency
+				}
+				if sum != tc.maxConc {
+					t.Errorf("max_concurrency shares sum to %d, want %d", sum, tc.maxConc)
+				}
+			}
 			if warm != tc.warm || tracked != tc.tracked && !tc.durationPreserve {
 				t.Errorf("warmup %d tracked %d, want %d and %d", warm, tracked, tc.warm, tc.tracked)
 			}
@@ -94,6 +120,8 @@ func TestSplit_Bad(t *testing.T) {
 		{loadgen.Config{Mode: loadgen.ModeConcurrency, Concurrency: 2}, 3, "concurrency 2 is less than the fleet size 3"},
 		{loadgen.Config{Mode: loadgen.ModeOffline, MaxInFlight: 2}, 3, "max_in_flight 2 is less than the fleet size 3"},
 		{loadgen.Config{Mode: loadgen.ModeOffline}, 0, "fleet size 0"},
+		{loadgen.Config{Mode: loadgen.ModeConcurrency, Stages: []loadgen.Stage{{QPS: 4, Duration: time.Second}, {QPS: 2, Duration: time.Second}}}, 3, "stages[1]: concurrency 2 is less than the fleet size 3"},
+		{loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 5, MaxConcurrency: 2}, 3, "max_concurrency 2 is less than the fleet size 3"},
 		{loadgen.Config{Mode: "replay"}, 2, `mode "replay": a fleet run cannot split it`},
 	} {
 		if _, err := fleet.Split(tc.load, 10, tc.n); err == nil || !strings.Contains(err.Error(), tc.want) {
