@@ -161,6 +161,9 @@ func Listen(o Options) (*Coordinator, error) {
 	}
 	for _, set := range []error{
 		sock.SetRouterMandatory(1),
+		// Workers name their sockets; a worker's reconnect (a network
+		// blip) takes its name over and the run goes on.
+		sock.SetRouterHandover(true),
 		sock.SetLinger(time.Second),
 		sock.SetRcvtimeo(5 * time.Millisecond),
 		sock.SetSndtimeo(time.Second),

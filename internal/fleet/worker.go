@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -100,13 +101,15 @@ func (e *busyError) Error() string { return e.err.Error() }
 func (e *busyError) Unwrap() error { return e.err }
 
 // dealer opens a DEALER socket connected to the coordinator (in the
-// default ZeroMQ context, as the coordinator's).
+// default ZeroMQ context, as the coordinator's). Its routing id is random
+// and fixed, so that after a reconnect the coordinator still knows it.
 func dealer(o *WorkerOptions, maxMsg int64) (*zmq.Socket, error) {
 	s, err := zmq.NewSocket(zmq.DEALER)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
 	for _, set := range []error{
+		s.SetIdentity(fmt.Sprintf("w%016x", rand.Uint64())),
 		s.SetLinger(o.Timeout),
 		s.SetRcvtimeo(5 * time.Millisecond),
 		s.SetSndtimeo(250 * time.Millisecond),
