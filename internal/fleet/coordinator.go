@@ -37,9 +37,14 @@ const (
 	OnLossAbort    = "abort"
 )
 
-// ClassWorkerLost is the error class of the samples a lost worker had in
-// flight: the coordinator counts each failed with it.
-const ClassWorkerLost = "worker_lost"
+// The error classes of samples the coordinator counts failed itself:
+// ClassWorkerLost for those a lost worker had in flight, ClassEventsLost
+// for those whose completion was in an event batch lost on the way (a
+// sequence gap, reported).
+const (
+	ClassWorkerLost = "worker_lost"
+	ClassEventsLost = "events_lost"
+)
 
 // ErrMissing is returned by [Coordinator.Wait] when the fleet did not fill
 // in time.
@@ -912,10 +917,17 @@ func (r *Run) ingest(p *peer) {
 		}
 		p.ingested.Store(last)
 	}
-	if !p.lost.Load() || len(inflight) == 0 {
+	if len(inflight) == 0 {
 		return
 	}
-	now := p.lostAt.Load()
+	// Samples issued and never completed: the worker was lost with them in
+	// flight, or (a worker that finished) their completions were in event
+	// batches lost on the way. Either way they are counted failed, so that
+	// issued = completed + failed still holds and the report says why.
+	now, class, why := p.lostAt.Load(), ClassWorkerLost, fmt.Sprintf("worker %s lost", p.name)
+	if !p.lost.Load() {
+		now, class, why = event.Now(), ClassEventsLost, fmt.Sprintf("worker %s: the sample's completion was in a lost event batch", p.name)
+	}
 	ids := make([]string, 0, len(inflight))
 	for id := range inflight {
 		ids = append(ids, id)
@@ -923,7 +935,7 @@ func (r *Run) ingest(p *peer) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		_ = r.pub.Publish(event.Record{Type: event.ErrorClient, TimestampNS: now, SampleUUID: id,
-			Data: &event.ErrorData{Type: ClassWorkerLost, Message: fmt.Sprintf("worker %s lost", p.name)}})
+			Data: &event.ErrorData{Type: class, Message: why}})
 		_ = r.pub.Publish(event.Record{Type: event.SampleComplete, TimestampNS: now, SampleUUID: id})
 		p.failed.Add(1)
 		p.completed.Add(1)
@@ -958,7 +970,11 @@ func (r *Run) Notes() []string {
 			out = append(out, fmt.Sprintf("worker %s stopped before its share was issued (it was interrupted): load not delivered", p.name))
 		}
 		if g := p.gaps.Load(); g > 0 {
-			out = append(out, fmt.Sprintf("worker %s: %d event batches never arrived (sequence gap): the counts miss their events", p.name, g))
+			msg := fmt.Sprintf("worker %s: %d event batches never arrived (sequence gap): the metrics miss their events", p.name, g)
+			if n := p.lostCount.Load(); n > 0 && !p.lost.Load() {
+				msg += fmt.Sprintf("; %d samples whose completion was lost are counted failed (%s)", n, ClassEventsLost)
+			}
+			out = append(out, msg)
 		}
 		if b := p.badFrames.Load(); b > 0 {
 			out = append(out, fmt.Sprintf("worker %s: %d malformed event batches dropped", p.name, b))
