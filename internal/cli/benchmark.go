@@ -397,7 +397,7 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run, fo *fleetOpts) e
 	}
 	var fc *coordinator
 	if fo != nil {
-		if fc, err = listenFleet(fo, log); err != nil {
+		if fc, err = listenFleet(fo, runner, log); err != nil {
 			return err
 		}
 		defer fc.close()

@@ -81,8 +81,12 @@ type coordinator struct {
 	run *fleet.Run
 }
 
-// listenFleet binds the fleet address (a usage error when it cannot).
-func listenFleet(o *fleetOpts, log *slog.Logger) (*coordinator, error) {
+// listenFleet checks that the run can be split over the fleet and binds
+// the fleet address (usage errors when it cannot).
+func listenFleet(o *fleetOpts, runner *bench.Runner, log *slog.Logger) (*coordinator, error) {
+	if err := fleet.Check(runner.Config(), runner.Dataset(), o.size); err != nil {
+		return nil, usagef("--fleet-size %d: %v", o.size, err)
+	}
 	secure, err := serverSecurity(o.listen, o.keys)
 	if err != nil {
 		return nil, asUsage(err)

@@ -355,3 +355,19 @@ func TestFleet_WaitTimeout(t *testing.T) {
 		t.Errorf("run directory left behind: %v", err)
 	}
 }
+
+// TestFleet_CannotSplit: a load that cannot be divided over the fleet is a
+// usage error before any worker is waited for.
+func TestFleet_CannotSplit(t *testing.T) {
+	url := startMock(t, mockserver.Config{OutputTokens: 4})
+	dir := filepath.Join(shortDir(t), "run")
+	code, _, stderr := runInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "8", "--concurrency", "2", "--report-dir", dir, "--no-tui",
+		"--fleet-size", "3", "--fleet-listen", "tcp://127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "concurrency 2 is less than the fleet size 3") || strings.Contains(stderr, "waiting") {
+		t.Errorf("exit code %d, stderr %q: want 2 before waiting for workers", code, stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("run directory left behind: %v", err)
+	}
+}

@@ -536,8 +536,10 @@ func (c *Coordinator) Source(cfg config.Run, ds *dataset.Dataset, pub bus.Publis
 	if len(c.peers) != c.o.Size {
 		return nil, fmt.Errorf("fleet: %d of %d workers joined", len(c.peers), c.o.Size)
 	}
-	lc := bench.LoadgenConfig(cfg.Load)
-	parts, err := Split(lc, ds.Len(), c.o.Size)
+	if err := Check(cfg, ds, c.o.Size); err != nil {
+		return nil, err
+	}
+	parts, err := Split(bench.LoadgenConfig(cfg.Load), ds.Len(), c.o.Size)
 	if err != nil {
 		return nil, err
 	}

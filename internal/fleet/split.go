@@ -1,11 +1,27 @@
 package fleet
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/config"
+	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/loadgen"
 )
+
+// Check reports whether the run cfg over ds can run on a fleet of n
+// workers, before any worker is waited for: the load must split (see
+// [Split]) and the dataset must travel in a job (multi-turn conversations
+// do not yet).
+func Check(cfg config.Run, ds *dataset.Dataset, n int) error {
+	if len(ds.Conversations) > 0 {
+		return errors.New("a multi-turn dataset cannot run on a fleet yet: run it on one host")
+	}
+	_, err := Split(bench.LoadgenConfig(cfg.Load), ds.Len(), n)
+	return err
+}
 
 // Part is one worker's share of a run's load.
 type Part struct {

@@ -263,7 +263,8 @@ func appendEventHeader(b []byte, index uint32, seq uint64) []byte {
 // array [type, timestamp_ns, sample_uuid], that the coordinator reads
 // without decoding a record map and without allocating.
 func appendEvent(b []byte, r *event.Record) []byte {
-	if (r.Type == event.SampleRecvFirst || r.Type == event.SampleRecvNonFirst) && r.Data == nil {
+	if (r.Type == event.SampleRecvFirst || r.Type == event.SampleRecvNonFirst) && r.Data == nil &&
+		r.ConversationID == "" && r.Turn == 0 && !r.LastTurn {
 		b = msgp.AppendArrayHeader(b, 3)
 		b = msgp.AppendUint8(b, uint8(r.Type))
 		b = msgp.AppendInt64(b, r.TimestampNS)
