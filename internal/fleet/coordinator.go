@@ -643,9 +643,11 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 		if err != nil {
 			return loadgen.Result{}, fmt.Errorf("fleet: job: %w", err)
 		}
-		b := msg(kindJob, 2)
+		samples, convs := r.slice(r.parts[i])
+		b := msg(kindJob, 3)
 		b = appendBin(b, js)
-		b = appendSamples(b, r.slice(r.parts[i]))
+		b = appendSamples(b, samples)
+		b = appendConversations(b, convs)
 		r.c.send(p.ctl, b)
 	}
 	if err := r.waitAll(ctx, checkAbort, func(p *peer) bool { return p.ready || p.failure != "" }); err != nil {
@@ -727,16 +729,24 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 // run is bounded by time (the worker cycles through it), else only the
 // samples its share draws, the others left empty so that the indices stay
 // the dataset's.
-func (r *Run) slice(p Part) []dataset.Sample {
+func (r *Run) slice(p Part) ([]dataset.Sample, []dataset.Conversation) {
 	l := p.Load
 	if l.Duration > 0 || l.MinDuration > 0 {
-		return r.ds.Samples
+		return r.ds.Samples, r.ds.Conversations
 	}
 	out := make([]dataset.Sample, len(r.ds.Samples))
+	var convs []dataset.Conversation
+	if r.ds.Conversations != nil {
+		// A multi-turn dataset's order deals whole conversations.
+		convs = make([]dataset.Conversation, len(r.ds.Conversations))
+	}
 	for _, i := range l.Share.Indices(len(out), l.SampleSeed, l.WarmupSamples+l.NumSamples) {
 		out[i] = r.ds.Samples[i]
+		if convs != nil {
+			convs[i] = r.ds.Conversations[i]
+		}
 	}
-	return out
+	return out, convs
 }
 
 // lead is how far ahead a coordinated start is announced: enough for the
@@ -906,6 +916,11 @@ func (r *Run) ingest(p *peer) {
 				case event.ErrorClient, event.ErrorGeneric, event.ErrorLoadgen:
 					p.failed.Add(1)
 				}
+			}
+			if rec.ConversationID != "" {
+				// Each worker numbers its conversations from 1: the
+				// worker's name keeps their ids apart in the merged stream.
+				rec.ConversationID += "@" + p.name
 			}
 			rec.TimestampNS -= o
 			out = append(out, rec)

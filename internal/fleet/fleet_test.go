@@ -215,31 +215,7 @@ func TestFleet_Exactness(t *testing.T) {
 					t.Errorf("series %s missing or empty", name)
 				}
 			}
-			recs := readEventLog(t, filepath.Join(out.Dir, "events.jsonl.zst"))
-			for _, r := range recs {
-				// A job carries only the samples its worker draws: a draw
-				// outside that slice would issue an empty prompt.
-				if p, ok := r.Data.(*event.PromptData); ok && p.Text == "" {
-					t.Fatalf("sample %s was issued with an empty prompt (dataset index %d)", r.SampleUUID, p.Index-1)
-				}
-			}
-			agg, err := aggregator.New(aggregator.Config{Streaming: true, Logger: quietLog()}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !agg.Process(recs) {
-				t.Fatal("the event log has no session.ended")
-			}
-			replayed, err := agg.Finalize(metrics.StateComplete)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(out.Final.Metrics, replayed.Metrics, numCmp, cmpopts.EquateNaNs()); diff != "" {
-				t.Errorf("replayed snapshot differs from the coordinator's (-coordinator +replayed):\n%s", diff)
-			}
-			if out.Final.NPendingTasks != replayed.NPendingTasks || out.Final.State != replayed.State {
-				t.Errorf("pending/state %d/%s, replayed %d/%s", out.Final.NPendingTasks, out.Final.State, replayed.NPendingTasks, replayed.State)
-			}
+			checkReplay(t, out)
 			// The dataset indices travel with the records (the request log names the prompt).
 			rq, err := os.ReadFile(rundir.Requests(out.Dir))
 			if err != nil {
@@ -252,6 +228,37 @@ func TestFleet_Exactness(t *testing.T) {
 				t.Errorf("report warnings %q: want the fleet line", out.Report.Warnings)
 			}
 		})
+	}
+}
+
+// checkReplay replays a run's full event log through a fresh aggregator
+// and compares its final snapshot with the run's, field by field.
+func checkReplay(t *testing.T, out *bench.Outcome) {
+	t.Helper()
+	recs := readEventLog(t, filepath.Join(out.Dir, "events.jsonl.zst"))
+	for _, r := range recs {
+		// A job carries only the samples its worker draws: a draw
+		// outside that slice would issue an empty prompt.
+		if p, ok := r.Data.(*event.PromptData); ok && p.Text == "" {
+			t.Fatalf("sample %s was issued with an empty prompt (dataset index %d)", r.SampleUUID, p.Index-1)
+		}
+	}
+	agg, err := aggregator.New(aggregator.Config{Streaming: true, Logger: quietLog()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !agg.Process(recs) {
+		t.Fatal("the event log has no session.ended")
+	}
+	replayed, err := agg.Finalize(metrics.StateComplete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(out.Final.Metrics, replayed.Metrics, numCmp, cmpopts.EquateNaNs()); diff != "" {
+		t.Errorf("replayed snapshot differs from the coordinator's (-coordinator +replayed):\n%s", diff)
+	}
+	if out.Final.NPendingTasks != replayed.NPendingTasks || out.Final.State != replayed.State {
+		t.Errorf("pending/state %d/%s, replayed %d/%s", out.Final.NPendingTasks, out.Final.State, replayed.NPendingTasks, replayed.State)
 	}
 }
 
@@ -503,5 +510,50 @@ func TestWorker_ServesRuns(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the worker did not return after its context ended")
+	}
+}
+
+// TestFleet_MultiTurn: a multi-turn dataset's order deals whole
+// conversations to the workers, so a fleet starts and completes the same
+// conversations, turn for turn, as one process.
+func TestFleet_MultiTurn(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: time.Millisecond, OutputTokens: 4})
+	path := filepath.Join(t.TempDir(), "convs.jsonl")
+	var b strings.Builder
+	for i := range 30 {
+		b.WriteString(`{"conversation_id":"c` + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + `","turns":[`)
+		for k := range 1 + i%4 {
+			if k > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(`{"role":"user","content":"question ` + string(rune('a'+k)) + `"},{"role":"assistant","content":"answer"}`)
+		}
+		b.WriteString("]}\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mk := func() config.Run {
+		return runConfig(t, url, func(c *config.Run) {
+			c.Dataset.Synthetic = nil
+			c.Dataset.Path = path
+			c.Dataset.MultiTurn = true
+			c.Load.Mode = "concurrency"
+			c.Load.Concurrency = 6
+			c.Load.NumSamples = 40 // conversations, the dataset cycled
+			c.EventLog = "off"
+		})
+	}
+	single := runBench(t, mk(), nil)
+	multi := runFleet(t, mk(), "w0", "w1", "w2")
+	for _, name := range []string{metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed,
+		metrics.TrackedConversationsStarted, metrics.TrackedConversationsCompleted, metrics.TrackedConversationsFailed} {
+		a, b := single.Final.CounterInt(name), multi.Final.CounterInt(name)
+		if a != b {
+			t.Errorf("%s: single host %d, fleet %d", name, a, b)
+		}
+	}
+	if got := multi.Final.CounterInt(metrics.TrackedConversationsStarted); got != 40 {
+		t.Errorf("conversations started %d, want 40", got)
 	}
 }

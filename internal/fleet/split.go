@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -13,12 +12,8 @@ import (
 
 // Check reports whether the run cfg over ds can run on a fleet of n
 // workers, before any worker is waited for: the load must split (see
-// [Split]) and the dataset must travel in a job (multi-turn conversations
-// do not yet).
+// [Split]). A multi-turn dataset's sample order deals whole conversations.
 func Check(cfg config.Run, ds *dataset.Dataset, n int) error {
-	if len(ds.Conversations) > 0 {
-		return errors.New("a multi-turn dataset cannot run on a fleet yet: run it on one host")
-	}
 	_, err := Split(bench.LoadgenConfig(cfg.Load), ds.Len(), n)
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -237,6 +238,97 @@ func readSamples(p []byte) ([]dataset.Sample, []byte, error) {
 		}
 		for range f - 5 {
 			if p, err = msgp.Skip(p); err != nil {
+				return nil, p, err
+			}
+		}
+	}
+	return out, p, nil
+}
+
+// appendConversations appends a multi-turn dataset's conversations: nil
+// without any, else an array of [id, system, turns], each turn [user,
+// reply, delay_ns, has_delay].
+func appendConversations(b []byte, cs []dataset.Conversation) []byte {
+	if cs == nil {
+		return msgp.AppendNil(b)
+	}
+	b = msgp.AppendArrayHeader(b, uint32(len(cs)))
+	for i := range cs {
+		c := &cs[i]
+		b = msgp.AppendArrayHeader(b, 3)
+		b = msgp.AppendString(b, c.ID)
+		b = msgp.AppendString(b, c.System)
+		b = msgp.AppendArrayHeader(b, uint32(len(c.Turns)))
+		for _, t := range c.Turns {
+			b = msgp.AppendArrayHeader(b, 4)
+			b = msgp.AppendString(b, t.User)
+			b = msgp.AppendString(b, t.Reply)
+			b = msgp.AppendInt64(b, int64(t.Delay))
+			b = msgp.AppendBool(b, t.HasDelay)
+		}
+	}
+	return b
+}
+
+// readConversations reads what appendConversations wrote; counts are
+// checked against the bytes that remain (and the dataset's own bounds)
+// before anything is allocated.
+func readConversations(p []byte) ([]dataset.Conversation, []byte, error) {
+	if msgp.IsNil(p) {
+		return nil, p[1:], nil
+	}
+	n, p, err := msgp.ReadArrayHeaderBytes(p)
+	if err != nil {
+		return nil, p, err
+	}
+	if uint64(n)*4 > uint64(len(p)) || n > maxJobSamples {
+		return nil, p, errShort
+	}
+	out := make([]dataset.Conversation, n)
+	for i := range out {
+		c := &out[i]
+		var f, k uint32
+		if f, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
+			return nil, p, err
+		}
+		if f != 3 {
+			return nil, p, errShort
+		}
+		if c.ID, p, err = msgp.ReadStringBytes(p); err != nil {
+			return nil, p, err
+		}
+		if c.System, p, err = msgp.ReadStringBytes(p); err != nil {
+			return nil, p, err
+		}
+		if k, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
+			return nil, p, err
+		}
+		if uint64(k)*5 > uint64(len(p)) || k > dataset.MaxConversationTurns {
+			return nil, p, errShort
+		}
+		if k > 0 {
+			c.Turns = make([]dataset.ConvTurn, k)
+		}
+		for j := range c.Turns {
+			t := &c.Turns[j]
+			if f, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
+				return nil, p, err
+			}
+			if f != 4 {
+				return nil, p, errShort
+			}
+			if t.User, p, err = msgp.ReadStringBytes(p); err != nil {
+				return nil, p, err
+			}
+			if t.Reply, p, err = msgp.ReadStringBytes(p); err != nil {
+				return nil, p, err
+			}
+			var d int64
+			if d, p, err = msgp.ReadInt64Bytes(p); err != nil {
+				return nil, p, err
+			}
+			t.Delay = time.Duration(d)
+			if t.HasDelay, p, err = msgp.ReadBoolBytes(p); err != nil {
 				return nil, p, err
 			}
 		}

@@ -50,6 +50,18 @@ func TestWire_Hostile(t *testing.T) {
 			t.Errorf("samples cut to %d bytes decoded", i)
 		}
 	}
+	convs := appendConversations(nil, []dataset.Conversation{{ID: "c", System: "s", Turns: []dataset.ConvTurn{{User: "u", Reply: "r", Delay: 5, HasDelay: true}, {User: "v"}}}})
+	if cs, _, err := readConversations(convs); err != nil || len(cs) != 1 || cs[0].Turns[0].Delay != 5 || cs[0].Turns[1].User != "v" {
+		t.Fatalf("conversations round trip: %+v %v", cs, err)
+	}
+	for i := range len(convs) {
+		if _, _, err := readConversations(convs[:i]); err == nil {
+			t.Errorf("conversations cut to %d bytes decoded", i)
+		}
+	}
+	if _, _, err := readConversations([]byte{0x91, 0x93, 0xa0, 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff}); err == nil {
+		t.Error("a conversation claiming 4G turns decoded")
+	}
 	for i := range len(body) {
 		if _, err := decodeEvents(nil, body[:i], nil); err == nil {
 			t.Errorf("event batch cut to %d bytes decoded", i)

@@ -343,11 +343,11 @@ func (w *workerRun) serve(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	spec, samples, err := decodeJob(job)
+	spec, ds, err := decodeJob(job)
 	var session *loadgen.Session
 	var events *bus.InProc[event.Record]
 	if err == nil && !spec.Idle {
-		session, events, err = w.prepare(spec, samples)
+		session, events, err = w.prepare(spec, ds)
 	}
 	if w.client != nil {
 		defer w.client.Close()
@@ -495,7 +495,7 @@ func (w *workerRun) serve(ctx context.Context) error {
 }
 
 // decodeJob parses a job.
-func decodeJob(body []byte) (jobSpec, []dataset.Sample, error) {
+func decodeJob(body []byte) (jobSpec, *dataset.Dataset, error) {
 	var spec jobSpec
 	n, p, err := msgp.ReadArrayHeaderBytes(body)
 	if err != nil || n < 2 {
@@ -508,19 +508,31 @@ func decodeJob(body []byte) (jobSpec, []dataset.Sample, error) {
 	if err := json.Unmarshal(js, &spec); err != nil {
 		return spec, nil, fmt.Errorf("malformed job: %w", err)
 	}
-	samples, _, err := readSamples(p)
+	samples, p, err := readSamples(p)
 	if err != nil {
 		return spec, nil, fmt.Errorf("malformed job samples: %w", err)
 	}
 	if len(samples) == 0 {
 		return spec, nil, errors.New("the job has no samples")
 	}
+	ds := &dataset.Dataset{Name: "fleet", Samples: samples}
+	if n >= 3 {
+		if ds.Conversations, _, err = readConversations(p); err != nil {
+			return spec, nil, fmt.Errorf("malformed job conversations: %w", err)
+		}
+		if ds.Conversations != nil && len(ds.Conversations) != len(samples) {
+			return spec, nil, errors.New("malformed job: conversations and samples differ in number")
+		}
+		for _, c := range ds.Conversations {
+			ds.Turns += len(c.Turns)
+		}
+	}
 	spec.Load.Share = &spec.Share
-	return spec, samples, nil
+	return spec, ds, nil
 }
 
 // prepare builds the client and the session of a job.
-func (w *workerRun) prepare(spec jobSpec, samples []dataset.Sample) (*loadgen.Session, *bus.InProc[event.Record], error) {
+func (w *workerRun) prepare(spec jobSpec, ds *dataset.Dataset) (*loadgen.Session, *bus.InProc[event.Record], error) {
 	ep := spec.Endpoint
 	if spec.APIKey != "" {
 		if err := os.Setenv(apiKeyEnv, spec.APIKey); err != nil {
@@ -536,7 +548,6 @@ func (w *workerRun) prepare(spec jobSpec, samples []dataset.Sample) (*loadgen.Se
 	}
 	w.client = cl
 	events := bus.NewInProc[event.Record](0)
-	ds := &dataset.Dataset{Name: "fleet", Samples: samples}
 	s, err := loadgen.New(spec.Load, ds, cl, countingPub{events, &w.published})
 	if err != nil {
 		return nil, nil, err
