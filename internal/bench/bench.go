@@ -53,6 +53,7 @@ import (
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/report/html"
 	"github.com/inferbench/inferbench/internal/rundir"
 	"github.com/inferbench/inferbench/internal/timeseries"
 	"github.com/inferbench/inferbench/internal/verdict"
@@ -569,6 +570,12 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	}
 	errs := []error{runErr, finalErr, logErr, fwdErr}
 	if err := rep.WriteFiles(r.dir); err != nil {
+		errs = append(errs, err)
+	}
+	// The page plots the whole time series: close it first (the deferred
+	// Close reports its error).
+	_ = series.Close()
+	if err := html.WriteRunDir(r.dir, rep, &r.cfg); err != nil {
 		errs = append(errs, err)
 	}
 	return out, joinLine(errs...)

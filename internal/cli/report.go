@@ -12,11 +12,12 @@ import (
 	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/report/html"
 	"github.com/inferbench/inferbench/internal/rundir"
 )
 
 func (a *app) reportCmd() *cobra.Command {
-	var asJSON, write, recompute bool
+	var asJSON, write, recompute, asHTML bool
 	var gridFlag string
 	cmd := &cobra.Command{
 		Use:   "report PATH",
@@ -27,9 +28,25 @@ reported from a snapshot rebuilt from its requests.jsonl (and events.jsonl.zst
 for the inter-chunk gaps); the report says so.
 With --recompute PATH must be a run directory whose raw values were kept
 (--keep-raw) or left behind by a killed run (metrics/raw/*.bin): every series
-found there is recomputed from them, exactly, over --percentiles when given.`,
+found there is recomputed from them, exactly, over --percentiles when given.
+With --html the run directory's report.html is (re)written and its path printed;
+PATH may then also be a sweep directory (holding sweep.json), whose report.html
+is rewritten from sweep.json.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asHTML && asJSON {
+				return usagef("report: give one of --html and --json")
+			}
+			if html.IsSweepDir(args[0]) {
+				if !asHTML {
+					return usagef("report: %s is a sweep directory (it holds sweep.json): give --html to write its report.html, or report one of its point directories", args[0])
+				}
+				if err := html.WriteSweepDir(args[0]); err != nil {
+					return asUsage(err)
+				}
+				_, err := fmt.Fprintln(a.stdout, filepath.Join(args[0], rundir.HTMLFile))
+				return err
+			}
 			var grid []float64
 			if gridFlag != "" {
 				if !recompute {
@@ -87,6 +104,18 @@ found there is recomputed from them, exactly, over --percentiles when given.`,
 					return err
 				}
 			}
+			if asHTML {
+				dir := dirOfRun(args[0], file)
+				var cfgp *config.Run
+				if cfg, err := config.Load(rundir.Config(dir)); err == nil {
+					cfgp = &cfg
+				}
+				if err := html.WriteRunDir(dir, rep, cfgp); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintln(a.stdout, rundir.HTML(dir))
+				return err
+			}
 			if asJSON {
 				data, err := rep.JSON()
 				if err != nil {
@@ -100,6 +129,7 @@ found there is recomputed from them, exactly, over --percentiles when given.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print result_summary.json instead of the text report")
 	cmd.Flags().BoolVar(&write, "write", false, "also (re)write result_summary.json and report.txt next to the snapshot's run directory")
+	cmd.Flags().BoolVar(&asHTML, "html", false, "write report.html (a self-contained page with charts) into the run or sweep directory and print its path")
 	cmd.Flags().BoolVar(&recompute, "recompute", false, "recompute exact percentiles and histograms from the run's raw values (metrics/raw/*.bin)")
 	cmd.Flags().StringVar(&gridFlag, "percentiles", "", "with --recompute: percentile grid, e.g. 99.99,99.9,99,50 (50 is always added)")
 	return cmd

@@ -19,6 +19,7 @@ import (
 	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/loadgen"
+	"github.com/inferbench/inferbench/internal/report/html"
 	"github.com/inferbench/inferbench/internal/sweep"
 )
 
@@ -248,6 +249,7 @@ func (a *app) runSweep(ctx context.Context, sc sweep.Config) error {
 			p.Index, p.Target, fmtValue(float64(p.Achieved)), fmtValue(float64(p.QPS)), fmtValue(float64(p.TPS)),
 			fmtValue(float64(p.TTFTP50)), fmtValue(float64(p.LatencyP99)), 100*p.ErrorRate, sloNote(p.SLO))
 	}
+	sc.AfterWrite = func() error { return html.WriteSweepDir(sc.Dir) }
 	sw, err := sweep.New(sc)
 	if err != nil {
 		return asUsage(err)

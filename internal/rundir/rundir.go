@@ -9,6 +9,7 @@
 //	<dir>/metrics/raw/<series>.bin     spilled raw values, while running (and when kept)
 //	<dir>/result_summary.json          the report as JSON
 //	<dir>/report.txt                   the report as text
+//	<dir>/report.html                  the report as a self-contained web page
 //	<dir>/metrics.sock                 the snapshot socket, while running
 //
 // A new file of the run directory gets its name here, a path helper, and a
@@ -31,6 +32,7 @@ const (
 	TimeseriesFile = "timeseries.jsonl"
 	SummaryFile    = "result_summary.json"
 	TextFile       = "report.txt"
+	HTMLFile       = "report.html"
 	SocketFile     = "metrics.sock"
 )
 
@@ -39,7 +41,7 @@ const (
 // is removed at the end, and a stale one proves nothing.
 func Artifacts() []string {
 	return []string{ConfigFile, filepath.Join(MetricsDir, FinalFile), filepath.Join(MetricsDir, TimeseriesFile),
-		RequestsFile, EventsFile, LegacyEventsFile, SummaryFile, TextFile}
+		RequestsFile, EventsFile, LegacyEventsFile, SummaryFile, TextFile, HTMLFile}
 }
 
 // Config returns the path of the resolved configuration in dir.
@@ -68,3 +70,6 @@ func Summary(dir string) string { return filepath.Join(dir, SummaryFile) }
 
 // Text returns the path of report.txt in dir.
 func Text(dir string) string { return filepath.Join(dir, TextFile) }
+
+// HTML returns the path of report.html in dir.
+func HTML(dir string) string { return filepath.Join(dir, HTMLFile) }

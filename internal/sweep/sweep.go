@@ -100,6 +100,10 @@ type Config struct {
 	OnStart func(index int, cfg config.Run, dir string)
 	// Search configures a KindSearch sweep (which has no Loads).
 	Search *Search
+	// AfterWrite, if set, is called each time sweep.json has been written
+	// (the CLI rewrites the sweep's report.html from it); its error is the
+	// write's.
+	AfterWrite func() error
 }
 
 // Point is one row of the sweep.
@@ -432,6 +436,9 @@ func (s *Sweep) write(res *Result) error {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(s.cfg.Dir, CSVFile), c, 0o644); err != nil {
 		return fmt.Errorf("sweep %s: %w", s.cfg.Dir, err)
+	}
+	if s.cfg.AfterWrite != nil {
+		return s.cfg.AfterWrite()
 	}
 	return nil
 }
