@@ -13,8 +13,8 @@ import (
 	"github.com/inferbench/inferbench/internal/report"
 )
 
-// cdfSeries are the series a run comparison overlays.
-var cdfSeries = []string{metrics.SeriesTTFT, metrics.SeriesTPOT, metrics.SeriesLatency, metrics.SeriesChunkDelta, metrics.SeriesISL, metrics.SeriesOSL}
+// CDFSeries are the series a run comparison overlays, one chart each.
+var CDFSeries = []string{metrics.SeriesTTFT, metrics.SeriesTPOT, metrics.SeriesLatency, metrics.SeriesChunkDelta, metrics.SeriesISL, metrics.SeriesOSL}
 
 // runName is the column name of run i, as compare's text table names it.
 func runName(i int) string {
@@ -95,7 +95,7 @@ func RenderCompare(res *compare.Result, runs []compare.Run) []byte {
 			reps[i] = report.Build(runs[i].Snap)
 		}
 	}
-	for _, name := range cdfSeries {
+	for _, name := range CDFSeries {
 		d, _ := metrics.Lookup(name)
 		ch := &chart{Title: d.Title, XLabel: d.Title + " (" + d.DisplayUnit + ")", YLabel: "% at or below", YFrom0: true}
 		for i, rep := range reps {
@@ -165,14 +165,14 @@ func RenderCompareSweeps(sweeps []*Sweep, labels []string) []byte {
 		}
 		maxQPS := math.NaN()
 		for _, pt := range all[i] {
-			if finite(pt.QPS.f()) && !(pt.QPS.f() <= maxQPS) {
-				maxQPS = pt.QPS.f()
+			if finite(pt.QPS.F()) && !(pt.QPS.F() <= maxQPS) {
+				maxQPS = pt.QPS.F()
 			}
 		}
 		kt, kq, kttft := math.NaN(), math.NaN(), math.NaN()
 		if k := s.Knee; k != nil {
 			kp := all[i][k.Index]
-			kt, kq, kttft = kp.Target, kp.QPS.f(), kp.TTFTP99.f()
+			kt, kq, kttft = kp.Target, kp.QPS.F(), kp.TTFTP99.F()
 		}
 		rows = append(rows, []cell{c(runName(i)), c(labelAt(labels, i)), c(s.Kind), cn(float64(len(s.Points))), cn(maxQPS), cn(kt), cn(kq), cn(kttft)})
 	}
@@ -180,7 +180,7 @@ func RenderCompareSweeps(sweeps []*Sweep, labels []string) []byte {
 	p.end()
 
 	p.section("curves", "Curves overlaid", "One colour per sweep; dots are its points.")
-	qps := func(p SweepPoint) float64 { return p.QPS.f() }
+	qps := func(p SweepPoint) float64 { return p.QPS.F() }
 	target := func(p SweepPoint) float64 { return p.Target }
 	mk := func(title, xl, yl string, x, y func(SweepPoint) float64) *chart {
 		ch := &chart{Title: title, XLabel: xl, YLabel: yl, YFrom0: true}
@@ -190,16 +190,16 @@ func RenderCompareSweeps(sweeps []*Sweep, labels []string) []byte {
 		return ch
 	}
 	p.grid(
-		mk("TTFT p99 against achieved QPS", "achieved requests/s", "TTFT p99 (ms)", qps, func(p SweepPoint) float64 { return p.TTFTP99.f() }),
-		mk("TPOT p99 against achieved QPS", "achieved requests/s", "TPOT p99 (ms)", qps, func(p SweepPoint) float64 { return p.TPOTP99.f() }),
-		mk("Latency p99 against achieved QPS", "achieved requests/s", "latency p99 (ms)", qps, func(p SweepPoint) float64 { return p.LatencyP99.f() }),
-		mk("TTFT p50 against achieved QPS", "achieved requests/s", "TTFT p50 (ms)", qps, func(p SweepPoint) float64 { return p.TTFTP50.f() }),
+		mk("TTFT p99 against achieved QPS", "achieved requests/s", "TTFT p99 (ms)", qps, func(p SweepPoint) float64 { return p.TTFTP99.F() }),
+		mk("TPOT p99 against achieved QPS", "achieved requests/s", "TPOT p99 (ms)", qps, func(p SweepPoint) float64 { return p.TPOTP99.F() }),
+		mk("Latency p99 against achieved QPS", "achieved requests/s", "latency p99 (ms)", qps, func(p SweepPoint) float64 { return p.LatencyP99.F() }),
+		mk("TTFT p50 against achieved QPS", "achieved requests/s", "TTFT p50 (ms)", qps, func(p SweepPoint) float64 { return p.TTFTP50.F() }),
 		mk("Achieved QPS against offered load", "offered load", "achieved requests/s", target, qps),
 	)
 	if slices.ContainsFunc(sweeps, func(s *Sweep) bool {
-		return slices.ContainsFunc(s.Points, func(p SweepPoint) bool { return finite(p.Goodput.f()) })
+		return slices.ContainsFunc(s.Points, func(p SweepPoint) bool { return finite(p.Goodput.F()) })
 	}) {
-		p.grid(mk("Goodput against offered load", "offered load", "good requests/s", target, func(p SweepPoint) float64 { return p.Goodput.f() }))
+		p.grid(mk("Goodput against offered load", "offered load", "good requests/s", target, func(p SweepPoint) float64 { return p.Goodput.F() }))
 	}
 	p.end()
 	glossary(p)

@@ -220,8 +220,8 @@ func (c *chart) axis(x bool) (scale, bool) {
 		if hi == lo {
 			d := math.Max(math.Abs(lo)*0.1, 1)
 			lo, hi = lo-d, hi+d
-		} else if !x {
-			pad := (hi - lo) * 0.05
+		} else {
+			pad := (hi - lo) * 0.04
 			lo, hi = lo-pad, hi+pad
 		}
 	}

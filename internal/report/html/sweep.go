@@ -23,23 +23,25 @@ import (
 // which writes every run's page with this package.
 const SweepFile = "sweep.json"
 
-// num is a number that may be null in JSON (NaN).
-type num float64
+// Number is a number of sweep.json that may be null (NaN).
+type Number float64
 
-func (n *num) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON reads null as NaN.
+func (n *Number) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
-		*n = num(math.NaN())
+		*n = Number(math.NaN())
 		return nil
 	}
 	var f float64
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	*n = num(f)
+	*n = Number(f)
 	return nil
 }
 
-func (n num) f() float64 { return float64(n) }
+// F returns the number.
+func (n Number) F() float64 { return float64(n) }
 
 // SweepPoint is one point of sweep.json, as the page reads it.
 type SweepPoint struct {
@@ -47,22 +49,22 @@ type SweepPoint struct {
 	Dir        string  `json:"dir"`
 	State      string  `json:"state"`
 	Target     float64 `json:"target"`
-	Achieved   num     `json:"achieved"`
+	Achieved   Number  `json:"achieved"`
 	Completed  int64   `json:"n_samples_completed"`
 	Failed     int64   `json:"n_samples_failed"`
-	ErrorRate  num     `json:"error_rate"`
-	QPS        num     `json:"qps"`
-	TPS        num     `json:"tps"`
-	Goodput    num     `json:"goodput"`
-	TTFTP50    num     `json:"ttft_p50_ms"`
-	TTFTP90    num     `json:"ttft_p90_ms"`
-	TTFTP99    num     `json:"ttft_p99_ms"`
-	TPOTP50    num     `json:"tpot_p50_ms"`
-	TPOTP90    num     `json:"tpot_p90_ms"`
-	TPOTP99    num     `json:"tpot_p99_ms"`
-	LatencyP50 num     `json:"latency_p50_ms"`
-	LatencyP90 num     `json:"latency_p90_ms"`
-	LatencyP99 num     `json:"latency_p99_ms"`
+	ErrorRate  Number  `json:"error_rate"`
+	QPS        Number  `json:"qps"`
+	TPS        Number  `json:"tps"`
+	Goodput    Number  `json:"goodput"`
+	TTFTP50    Number  `json:"ttft_p50_ms"`
+	TTFTP90    Number  `json:"ttft_p90_ms"`
+	TTFTP99    Number  `json:"ttft_p99_ms"`
+	TPOTP50    Number  `json:"tpot_p50_ms"`
+	TPOTP90    Number  `json:"tpot_p90_ms"`
+	TPOTP99    Number  `json:"tpot_p99_ms"`
+	LatencyP50 Number  `json:"latency_p50_ms"`
+	LatencyP90 Number  `json:"latency_p90_ms"`
+	LatencyP99 Number  `json:"latency_p99_ms"`
 	SLO        string  `json:"slo"`
 }
 
@@ -178,7 +180,7 @@ func FindKnee(ps []SweepPoint) *Knee {
 			continue
 		}
 		judged = true
-		if p.SLO == "pass" && finite(p.QPS.f()) && (best < 0 || p.QPS.f() > ps[best].QPS.f()) {
+		if p.SLO == "pass" && finite(p.QPS.F()) && (best < 0 || p.QPS.F() > ps[best].QPS.F()) {
 			best = i
 		}
 	}
@@ -188,16 +190,16 @@ func FindKnee(ps []SweepPoint) *Knee {
 		}
 		return &Knee{Index: best, Rule: "the highest achieved load that met every SLO"}
 	}
-	y := func(p SweepPoint) float64 { return p.TTFTP99.f() }
+	y := func(p SweepPoint) float64 { return p.TTFTP99.F() }
 	name := "TTFT p99"
-	if !slices.ContainsFunc(ps, func(p SweepPoint) bool { return finite(p.TTFTP99.f()) }) {
-		y, name = func(p SweepPoint) float64 { return p.LatencyP99.f() }, "latency p99"
+	if !slices.ContainsFunc(ps, func(p SweepPoint) bool { return finite(p.TTFTP99.F()) }) {
+		y, name = func(p SweepPoint) float64 { return p.LatencyP99.F() }, "latency p99"
 	}
 	var pts []pt
 	var idx []int
 	for i, p := range ps {
-		if finite(p.QPS.f()) && finite(y(p)) {
-			pts = append(pts, pt{p.QPS.f(), y(p)})
+		if finite(p.QPS.F()) && finite(y(p)) {
+			pts = append(pts, pt{p.QPS.F(), y(p)})
 			idx = append(idx, i)
 		}
 	}
@@ -268,7 +270,7 @@ func RenderSweep(s *Sweep) []byte {
 	if k := s.Knee; k != nil {
 		kp := ps[k.Index]
 		kneeText = fmt.Sprintf("Knee: point %d (%s %s), achieving %s requests/s with TTFT p99 %s ms and TPOT p99 %s ms; chosen as %s.",
-			kp.Index, offeredShort(s.Kind), fmtNum(kp.Target), fmtNum(kp.QPS.f()), fmtNum(kp.TTFTP99.f()), fmtNum(kp.TPOTP99.f()), k.Rule)
+			kp.Index, offeredShort(s.Kind), fmtNum(kp.Target), fmtNum(kp.QPS.F()), fmtNum(kp.TTFTP99.F()), fmtNum(kp.TPOTP99.F()), k.Rule)
 	}
 	p.para("", kneeText)
 	p.end()
@@ -281,10 +283,10 @@ func RenderSweep(s *Sweep) []byte {
 	} else {
 		kneeQPS, kneeTarget := []ref(nil), []ref(nil)
 		if k := s.Knee; k != nil {
-			kneeQPS = []ref{{At: ps[k.Index].QPS.f(), Label: "knee"}}
+			kneeQPS = []ref{{At: ps[k.Index].QPS.F(), Label: "knee"}}
 			kneeTarget = []ref{{At: ps[k.Index].Target, Label: "knee"}}
 		}
-		qps := func(p SweepPoint) float64 { return p.QPS.f() }
+		qps := func(p SweepPoint) float64 { return p.QPS.F() }
 		lat := func(title, series string, p50, p99 func(SweepPoint) float64) *chart {
 			ch := &chart{Title: title + " p50 and p99 against achieved QPS", XLabel: "achieved requests/s", YLabel: title + " (ms)", YFrom0: true, VRefs: kneeQPS,
 				Curves: []curve{
@@ -295,26 +297,26 @@ func RenderSweep(s *Sweep) []byte {
 			return ch
 		}
 		p.grid(
-			lat("TTFT", metrics.SeriesTTFT, func(p SweepPoint) float64 { return p.TTFTP50.f() }, func(p SweepPoint) float64 { return p.TTFTP99.f() }),
-			lat("TPOT", metrics.SeriesTPOT, func(p SweepPoint) float64 { return p.TPOTP50.f() }, func(p SweepPoint) float64 { return p.TPOTP99.f() }),
-			lat("Latency", metrics.SeriesLatency, func(p SweepPoint) float64 { return p.LatencyP50.f() }, func(p SweepPoint) float64 { return p.LatencyP99.f() }),
+			lat("TTFT", metrics.SeriesTTFT, func(p SweepPoint) float64 { return p.TTFTP50.F() }, func(p SweepPoint) float64 { return p.TTFTP99.F() }),
+			lat("TPOT", metrics.SeriesTPOT, func(p SweepPoint) float64 { return p.TPOTP50.F() }, func(p SweepPoint) float64 { return p.TPOTP99.F() }),
+			lat("Latency", metrics.SeriesLatency, func(p SweepPoint) float64 { return p.LatencyP50.F() }, func(p SweepPoint) float64 { return p.LatencyP99.F() }),
 		)
 		target := func(p SweepPoint) float64 { return p.Target }
 		good := &chart{Title: "Goodput and throughput against offered load", XLabel: offered, YLabel: "requests/s", YFrom0: true, VRefs: kneeTarget,
 			Curves: []curve{{Name: "QPS (successful)", Markers: true, Pts: pointsOf(ps, target, qps), Tips: tipsOf(ps, s.Kind)}}}
-		if slices.ContainsFunc(ps, func(p SweepPoint) bool { return finite(p.Goodput.f()) }) {
-			good.Curves = append(good.Curves, curve{Name: "goodput", Color: 2, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return p.Goodput.f() }), Tips: tipsOf(ps, s.Kind)})
+		if slices.ContainsFunc(ps, func(p SweepPoint) bool { return finite(p.Goodput.F()) }) {
+			good.Curves = append(good.Curves, curve{Name: "goodput", Color: 2, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return p.Goodput.F() }), Tips: tipsOf(ps, s.Kind)})
 		} else {
 			good.Title = "Throughput against offered load (no goodput rule given)"
 		}
 		good.HRefs = append(sloRefs(s.SLOs, metrics.GoodputName, 1), sloRefs(s.SLOs, metrics.QPSName, 1)...)
 		ach := &chart{Title: "Achieved against target load", XLabel: offered, YLabel: "achieved requests/s", Diagonal: true, VRefs: kneeTarget,
-			Curves: []curve{{Name: "achieved", Color: 3, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return p.Achieved.f() }), Tips: tipsOf(ps, s.Kind)}}}
+			Curves: []curve{{Name: "achieved", Color: 3, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return p.Achieved.F() }), Tips: tipsOf(ps, s.Kind)}}}
 		if s.Kind == "concurrency" {
 			ach.YLabel = "achieved mean in flight (QPS × mean latency)"
 		}
 		errs := &chart{Title: "Error rate against offered load", XLabel: offered, YLabel: "failed share of completed (%)", YFrom0: true,
-			Curves: []curve{{Name: "error rate", Color: 1, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return 100 * p.ErrorRate.f() })}}}
+			Curves: []curve{{Name: "error rate", Color: 1, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return 100 * p.ErrorRate.F() })}}}
 		if s.MaxErrorRate > 0 {
 			errs.HRefs = []ref{{At: 100 * s.MaxErrorRate, Label: "--max-error-rate", Warn: true}}
 		}
@@ -336,9 +338,9 @@ func RenderSweep(s *Sweep) []byte {
 		if s.Knee != nil && s.Knee.Index == i {
 			idx = cell{Text: strconv.Itoa(pt.Index) + " (knee)", Sort: strconv.Itoa(pt.Index), Class: "pass"}
 		}
-		rows = append(rows, []cell{idx, cn(pt.Target), cn(pt.Achieved.f()), cn(pt.QPS.f()), cn(pt.TPS.f()), cn(pt.Goodput.f()),
-			cn(pt.TTFTP50.f()), cn(pt.TTFTP99.f()), cn(pt.TPOTP50.f()), cn(pt.TPOTP99.f()), cn(pt.LatencyP50.f()), cn(pt.LatencyP99.f()),
-			cell{Text: pctText(pt.ErrorRate.f()), Class: "num", Sort: sortKey(pt.ErrorRate.f())}, slo, c(pt.State), c(pt.Dir)})
+		rows = append(rows, []cell{idx, cn(pt.Target), cn(pt.Achieved.F()), cn(pt.QPS.F()), cn(pt.TPS.F()), cn(pt.Goodput.F()),
+			cn(pt.TTFTP50.F()), cn(pt.TTFTP99.F()), cn(pt.TPOTP50.F()), cn(pt.TPOTP99.F()), cn(pt.LatencyP50.F()), cn(pt.LatencyP99.F()),
+			cell{Text: pctText(pt.ErrorRate.F()), Class: "num", Sort: sortKey(pt.ErrorRate.F())}, slo, c(pt.State), c(pt.Dir)})
 	}
 	p.table([]string{"point", "target", "achieved", "QPS", "TPS", "goodput", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
 		"latency p50", "latency p99", "errors", "SLO", "state", "run directory"}, rows, true)
@@ -385,7 +387,7 @@ func tipsOf(ps []SweepPoint, kind string) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = fmt.Sprintf("point %d, %s %s: %s req/s achieved, TTFT p99 %s ms, TPOT p99 %s ms, errors %s",
-			p.Index, offeredShort(kind), fmtNum(p.Target), fmtNum(p.QPS.f()), fmtNum(p.TTFTP99.f()), fmtNum(p.TPOTP99.f()), pctText(p.ErrorRate.f()))
+			p.Index, offeredShort(kind), fmtNum(p.Target), fmtNum(p.QPS.F()), fmtNum(p.TTFTP99.F()), fmtNum(p.TPOTP99.F()), pctText(p.ErrorRate.F()))
 	}
 	return out
 }
