@@ -2,7 +2,8 @@
 # Installs what inferbench needs to build (libzmq, pkg-config) and, with
 # --test, what its tests need (Debian's python3-zmq and python3-msgpack for the
 # wire-compatibility tests, tmux for the terminal tests, zstd whose zstdcat
-# reads the full event log). Installs only what is
+# reads the full event log, chromium in which the HTML report's test renders
+# its pages). Installs only what is
 # missing. Debian/Ubuntu use apt; on macOS run: brew install zeromq pkg-config
 set -euo pipefail
 
@@ -14,6 +15,7 @@ if [[ "${1:-}" == "--test" ]]; then
   /usr/bin/python3 -c 'import zmq, msgpack' >/dev/null 2>&1 || want+=(python3 python3-zmq python3-msgpack)
   command -v tmux >/dev/null 2>&1 || want+=(tmux)
   command -v zstdcat >/dev/null 2>&1 || want+=(zstd)
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || want+=(chromium)
 fi
 ((${#want[@]})) || exit 0
 

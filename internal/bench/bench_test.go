@@ -152,7 +152,7 @@ func TestRun_MatchesServerTruth(t *testing.T) {
 
 	// The run directory holds everything docs/design.md §7 lists, and the events log
 	// is valid line by line.
-	for _, f := range []string{rundir.ConfigFile, rundir.RequestsFile, rundir.SummaryFile, rundir.TextFile, filepath.Join(rundir.MetricsDir, rundir.FinalFile)} {
+	for _, f := range []string{rundir.ConfigFile, rundir.RequestsFile, rundir.SummaryFile, rundir.TextFile, rundir.HTMLFile, filepath.Join(rundir.MetricsDir, rundir.FinalFile)} {
 		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
 			t.Errorf("run directory lacks %s", f)
 		}
