@@ -19,7 +19,7 @@ import (
 
 // consumers are the packages that register or read metrics by name: each one
 // must name metrics only through the dictionary's constants.
-var consumers = []string{"aggregator", "bench", "cli", "eventlog", "promexport", "report", "sweep", "timeseries", "tui", "verdict", "compare"}
+var consumers = []string{"aggregator", "bench", "cli", "eventlog", "promexport", "report", filepath.Join("report", "html"), "sweep", "timeseries", "tui", "verdict", "compare"}
 
 // notMetricNames are consumer files whose names only look like metric names:
 // eventlog's export columns are per-request fields (ttft_ns of one request),

@@ -22,6 +22,7 @@ func TestPaths(t *testing.T) {
 		{"raw", rundir.Raw(dir), "reports/run1/metrics/raw"},
 		{"summary", rundir.Summary(dir), "reports/run1/result_summary.json"},
 		{"text", rundir.Text(dir), "reports/run1/report.txt"},
+		{"html", rundir.HTML(dir), "reports/run1/report.html"},
 	}
 	for _, tc := range tests {
 		if tc.got != filepath.FromSlash(tc.want) {
@@ -33,7 +34,7 @@ func TestPaths(t *testing.T) {
 func TestArtifacts(t *testing.T) {
 	got := rundir.Artifacts()
 	want := []string{"config.yaml", filepath.FromSlash("metrics/final_snapshot.json"), filepath.FromSlash("metrics/timeseries.jsonl"), "requests.jsonl", "events.jsonl.zst",
-		"events.jsonl", "result_summary.json", "report.txt"}
+		"events.jsonl", "result_summary.json", "report.txt", "report.html"}
 	if len(got) != len(want) {
 		t.Fatalf("Artifacts() = %q, want %q", got, want)
 	}

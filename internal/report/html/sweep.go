@@ -305,7 +305,7 @@ func RenderSweep(s *Sweep) []byte {
 		good := &chart{Title: "Goodput and throughput against offered load", XLabel: offered, YLabel: "requests/s", YFrom0: true, VRefs: kneeTarget,
 			Curves: []curve{{Name: "QPS (successful)", Markers: true, Pts: pointsOf(ps, target, qps), Tips: tipsOf(ps, s.Kind)}}}
 		if slices.ContainsFunc(ps, func(p SweepPoint) bool { return finite(p.Goodput.F()) }) {
-			good.Curves = append(good.Curves, curve{Name: "goodput", Color: 2, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return p.Goodput.F() }), Tips: tipsOf(ps, s.Kind)})
+			good.Curves = append(good.Curves, curve{Name: metrics.GoodputName, Color: 2, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return p.Goodput.F() }), Tips: tipsOf(ps, s.Kind)})
 		} else {
 			good.Title = "Throughput against offered load (no goodput rule given)"
 		}
@@ -342,7 +342,7 @@ func RenderSweep(s *Sweep) []byte {
 			cn(pt.TTFTP50.F()), cn(pt.TTFTP99.F()), cn(pt.TPOTP50.F()), cn(pt.TPOTP99.F()), cn(pt.LatencyP50.F()), cn(pt.LatencyP99.F()),
 			cell{Text: pctText(pt.ErrorRate.F()), Class: "num", Sort: sortKey(pt.ErrorRate.F())}, slo, c(pt.State), c(pt.Dir)})
 	}
-	p.table([]string{"point", "target", "achieved", "QPS", "TPS", "goodput", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
+	p.table([]string{"point", "target", "achieved", "QPS", "TPS", metrics.GoodputName, "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
 		"latency p50", "latency p99", "errors", "SLO", "state", "run directory"}, rows, true)
 	p.para("dim", "Each point's own report is report.html in its run directory.")
 	p.end()
