@@ -605,7 +605,7 @@ func durText(ns float64) string {
 	switch {
 	case !finite(ns):
 		return "N/A"
-	case math.Abs(ns) >= 10e9:
+	case math.Abs(ns) >= 1e9:
 		return fmtNum(ns/1e9) + " s"
 	case math.Abs(ns) < 1e5:
 		return fmtNum(ns/1e3) + " µs"
