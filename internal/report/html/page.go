@@ -63,9 +63,6 @@ func (p *page) end() { p.b.WriteString("</section>\n") }
 // raw writes trusted markup (literals of this package).
 func (p *page) raw(s string) { p.b.WriteString(s) }
 
-// text writes escaped text.
-func (p *page) text(s string) { p.b.WriteString(esc(s)) }
-
 // para writes an escaped paragraph with a class.
 func (p *page) para(class, s string) {
 	p.b.WriteString(`<p class="` + class + `">` + esc(s) + `</p>`)
