@@ -2,11 +2,13 @@ package timeseries
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // Line is one decoded line of the time series (see [AppendLine]); a
@@ -71,7 +73,7 @@ func Decode(r io.Reader) (lines []Line, skipped int, err error) {
 			switch {
 			case len(raw) > MaxLine+1, len(lines) >= MaxLines:
 				skipped++
-			case json.Unmarshal(raw, &l) != nil || l.TNS == 0:
+			case !parseLine(raw, &l) && (json.Unmarshal(raw, &l) != nil || l.TNS == 0):
 				skipped++
 			default:
 				lines = append(lines, l)
@@ -84,4 +86,164 @@ func Decode(r io.Reader) (lines []Line, skipped int, err error) {
 			return lines, skipped, fmt.Errorf("timeseries: %w", err)
 		}
 	}
+}
+
+// parseLine decodes a line in the exact form AppendLine writes, about ten
+// times faster than encoding/json (a day-long run has 345 600 lines); it
+// returns false for anything else, which then goes through encoding/json.
+func parseLine(b []byte, l *Line) bool {
+	*l = Line{}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return false
+	}
+	b = b[1 : len(b)-1]
+	for len(b) > 0 {
+		key, rest, ok := quoted(b)
+		if !ok || len(rest) == 0 || rest[0] != ':' {
+			return false
+		}
+		b = rest[1:]
+		switch string(key) {
+		case "state":
+			v, rest, ok := quoted(b)
+			if !ok {
+				return false
+			}
+			l.State, b = string(v), rest
+		case "p":
+			if b, ok = parsePercentiles(b, l); !ok {
+				return false
+			}
+		default:
+			tok, rest := token(b)
+			b = rest
+			if !setField(l, key, tok) {
+				return false
+			}
+		}
+		if len(b) > 0 {
+			if b[0] != ',' {
+				return false
+			}
+			b = b[1:]
+		}
+	}
+	return l.TNS != 0
+}
+
+// quoted reads a JSON string without escapes.
+func quoted(b []byte) (s, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	end := bytes.IndexByte(b[1:], '"')
+	if end < 0 || bytes.IndexByte(b[1:1+end], '\\') >= 0 {
+		return nil, nil, false
+	}
+	return b[1 : 1+end], b[2+end:], true
+}
+
+// token reads a scalar up to the next ',', ']' or '}'.
+func token(b []byte) (tok, rest []byte) {
+	i := bytes.IndexAny(b, ",]}")
+	if i < 0 {
+		return b, nil
+	}
+	return b[:i], b[i:]
+}
+
+// float reads a number or null (nil).
+func float(tok []byte) (*float64, bool) {
+	if string(tok) == "null" {
+		return nil, true
+	}
+	f, err := strconv.ParseFloat(string(tok), 64)
+	if err != nil {
+		return nil, false
+	}
+	return &f, true
+}
+
+func setField(l *Line, key, tok []byte) bool {
+	var ip *int64
+	var fp **float64
+	switch string(key) {
+	case "t_ns":
+		ip = &l.TNS
+	case "issued":
+		ip = &l.Issued
+	case "completed":
+		ip = &l.Completed
+	case "failed":
+		ip = &l.Failed
+	case "in_flight":
+		ip = &l.InFlight
+	case "pending":
+		ip = &l.Pending
+	case "good":
+		l.Good = new(int64)
+		ip = l.Good
+	case "elapsed_s":
+		fp = &l.ElapsedS
+	case "qps":
+		fp = &l.QPS
+	case "tps":
+		fp = &l.TPS
+	case "goodput":
+		fp = &l.Goodput
+	case "interval_qps":
+		fp = &l.IntervalQPS
+	case "interval_tps":
+		fp = &l.IntervalTPS
+	default:
+		return false
+	}
+	if ip != nil {
+		v, err := strconv.ParseInt(string(tok), 10, 64)
+		*ip = v
+		return err == nil
+	}
+	var ok bool
+	*fp, ok = float(tok)
+	return ok
+}
+
+// parsePercentiles reads "p":{"ttft":[a,b,c],…}.
+func parsePercentiles(b []byte, l *Line) ([]byte, bool) {
+	if len(b) == 0 || b[0] != '{' {
+		return nil, false
+	}
+	b = b[1:]
+	l.P = make(map[string][3]*float64, len(Series))
+	for len(b) > 0 && b[0] != '}' {
+		key, rest, ok := quoted(b)
+		if !ok || len(rest) < 2 || rest[0] != ':' || rest[1] != '[' {
+			return nil, false
+		}
+		b = rest[2:]
+		var v [3]*float64
+		for i := range v {
+			tok, rest := token(b)
+			if v[i], ok = float(tok); !ok || len(rest) == 0 {
+				return nil, false
+			}
+			want := byte(',')
+			if i == 2 {
+				want = ']'
+			}
+			if rest[0] != want {
+				return nil, false
+			}
+			b = rest[1:]
+		}
+		l.P[string(key)] = v
+		if len(b) > 0 && b[0] == ',' {
+			b = b[1:]
+		}
+	}
+	if len(b) == 0 {
+		return nil, false
+	}
+	return b[1:], true
 }

@@ -1,6 +1,8 @@
 package timeseries_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -43,4 +45,59 @@ func TestDecode(t *testing.T) {
 	if lines[0].IntervalQPS != nil {
 		t.Error("the first line has an interval rate")
 	}
+}
+
+// TestDecode_FastPathAgrees checks the fast parser against encoding/json on
+// lines AppendLine writes and on lines of other shapes it must hand over.
+func TestDecode_FastPathAgrees(t *testing.T) {
+	r := metrics.NewRegistry()
+	for _, name := range []string{metrics.TrackedIssued, metrics.TrackedCompleted, metrics.TrackedFailed, metrics.TrackedDuration, metrics.TrackedGood} {
+		c, _ := r.NewCounter(name, false)
+		c.Set(7)
+	}
+	tp, _ := r.NewSeries(metrics.SeriesTPOT, metrics.SeriesOpts{Float: true})
+	tp.RecordFloat(1.5e6)
+	s := r.Snapshot(metrics.StateLive, 3, 5e9)
+	prev := s
+	line := string(timeseries.AppendLine(nil, &s, &prev))
+	for _, in := range []string{
+		line,
+		`{"elapsed_s":1.5,"t_ns":12,"state":"li\"ve","qps":null,"p":{}}` + "\n",
+		`{"t_ns": 12, "qps": 3}` + "\n",
+		`{"t_ns":12,"extra":{"a":1},"p":{"ttft":[1,2,3]}}` + "\n",
+	} {
+		got, _, err := timeseries.Decode(strings.NewReader(in))
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: %d lines, %v", in, len(got), err)
+		}
+		var want timeseries.Line
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatal(err)
+		}
+		if g, w := fmt.Sprintf("%+v", deref(got[0])), fmt.Sprintf("%+v", deref(want)); g != w {
+			t.Errorf("%s\n got %s\nwant %s", in, g, w)
+		}
+	}
+}
+
+// deref shows a line's pointers as values.
+func deref(l timeseries.Line) string {
+	f := func(p *float64) string {
+		if p == nil {
+			return "nil"
+		}
+		return fmt.Sprint(*p)
+	}
+	g := "nil"
+	if l.Good != nil {
+		g = fmt.Sprint(*l.Good)
+	}
+	out := fmt.Sprint(l.TNS, f(l.ElapsedS), l.State, l.Issued, l.Completed, l.Failed, g, l.InFlight, l.Pending,
+		f(l.QPS), f(l.TPS), f(l.Goodput), f(l.IntervalQPS), f(l.IntervalTPS))
+	for _, k := range []string{"ttft", "tpot", "latency", "chunk_gap", "lateness"} {
+		if v, ok := l.P[k]; ok {
+			out += " " + k + ":" + f(v[0]) + "," + f(v[1]) + "," + f(v[2])
+		}
+	}
+	return out
 }

@@ -249,6 +249,18 @@ func TestRenderSweep(t *testing.T) {
 	}
 }
 
+// TestRenderSweep_Empty: a sweep interrupted before its first point still
+// gets a page that says so.
+func TestRenderSweep_Empty(t *testing.T) {
+	page := html.RenderSweep(&html.Sweep{Kind: "rate", Stopped: "interrupted", StoppedDetail: "stopped before point 1"})
+	mustSelfContained(t, page)
+	for _, want := range []string{"The sweep has no finished point.", "No knee", "interrupted (stopped before point 1)"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
+
 // TestLoadSweep_ReadsSweepPackageFile holds the page's reading of
 // sweep.json to what package sweep writes: every field arrives.
 func TestLoadSweep_ReadsSweepPackageFile(t *testing.T) {
