@@ -20,6 +20,7 @@ import (
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/report"
+	"github.com/inferbench/inferbench/internal/report/html"
 	"github.com/inferbench/inferbench/internal/rundir"
 )
 
@@ -134,6 +135,9 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	rep.Source = rundir.Final(o.out)
 	if err := rep.WriteFiles(o.out); err != nil {
 		a.logger().Error("report files not written", "err", err)
+	}
+	if err := html.WriteRunDir(o.out, rep, nil); err != nil {
+		a.logger().Error("report.html not written", "err", err)
 	}
 	if err := rep.WriteText(a.stdout); err != nil {
 		return err

@@ -294,7 +294,7 @@ func TestAggregate(t *testing.T) {
 			if !strings.Contains(c.stdout.String(), "Summary") {
 				t.Errorf("no report printed:\n%s", c.stdout.String())
 			}
-			for _, f := range []string{"result_summary.json", "report.txt"} {
+			for _, f := range []string{"result_summary.json", "report.txt", rundir.HTMLFile} {
 				if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
 					t.Errorf("missing %s", f)
 				}
