@@ -242,7 +242,7 @@ func TestRenderSweep(t *testing.T) {
 	str := string(page)
 	for _, want := range []string{"Knee&#58; point 3 (target 100)", "the highest achieved load that met every SLO",
 		"SLO ttft&#58;p99&lt;=100ms", "TTFT p50 and p99 against achieved QPS", "TPOT p50 and p99 against achieved QPS",
-		"Achieved against target load", "Throughput against offered load", "3 (knee)", "server was saturated", "point-05-rate-200"} {
+		"Achieved against target load", "Throughput against offered load", "3 (knee)", "server was saturated", `<a href="point-05-rate-200/report.html">point-05-rate-200</a>`} {
 		if !strings.Contains(str, want) {
 			t.Errorf("the page lacks %q", want)
 		}

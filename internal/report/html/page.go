@@ -29,6 +29,15 @@ func esc(s string) string {
 	return strings.ReplaceAll(s, ":", "&#58;")
 }
 
+// nav writes links to the page's sections: pairs of id and title.
+func (p *page) nav(links ...[2]string) {
+	p.b.WriteString(`<nav>`)
+	for _, l := range links {
+		p.b.WriteString(`<a href="#` + esc(l[0]) + `">` + esc(l[1]) + `</a>`)
+	}
+	p.b.WriteString(`</nav>`)
+}
+
 func newPage(title, subtitle string) *page {
 	p := &page{}
 	p.b.Grow(256 << 10)
@@ -112,6 +121,28 @@ type cell struct {
 	Text, Class, Title string
 	// Sort is the value a sortable column sorts by ("" sorts by Text).
 	Sort string
+	// Href links the text to a page beside this one: a relative path of
+	// plain name characters (safeHref), never a URL.
+	Href string
+}
+
+// safeHref reports whether a relative link may be written: path segments
+// of letters, digits, '.', '_' and '-', no "..", no scheme, no leading "/".
+func safeHref(h string) bool {
+	if h == "" || strings.HasPrefix(h, "/") {
+		return false
+	}
+	for _, seg := range strings.Split(h, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for _, r := range seg {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func c(s string) cell      { return cell{Text: s} }
@@ -148,7 +179,11 @@ func (p *page) table(head []string, rows [][]cell, sortable bool) {
 			if x.Sort != "" {
 				p.b.WriteString(` data-sort="` + esc(x.Sort) + `"`)
 			}
-			p.b.WriteString(`>` + esc(x.Text) + `</td>`)
+			if safeHref(x.Href) {
+				p.b.WriteString(`><a href="` + esc(x.Href) + `">` + esc(x.Text) + `</a></td>`)
+			} else {
+				p.b.WriteString(`>` + esc(x.Text) + `</td>`)
+			}
 		}
 		p.b.WriteString(`</tr>`)
 	}
@@ -217,6 +252,7 @@ svg{width:100%;height:auto;display:block}svg text{fill:var(--dim);font-size:11px
 .diag{stroke:var(--dim);stroke-dasharray:2 4}circle:hover{r:6}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin:2px 6px}.legend .sw{display:inline-block;width:18px;border-top:3px solid;margin-right:5px;vertical-align:middle}.legend .sw.dash{border-top-style:dashed}
 .bars td.barc{width:50%}.hbar{height:10px;background:var(--c1);border-radius:2px}
+nav{display:flex;flex-wrap:wrap;gap:4px 16px;margin:8px 0 0}a{color:var(--c0);text-decoration:none}a:hover{text-decoration:underline}
 details{margin:6px 0}summary{cursor:pointer;color:var(--dim)}
 @media print{.charts{grid-template-columns:1fr 1fr}figure.chart{break-inside:avoid}th{position:static}}`
 

@@ -47,6 +47,15 @@ func RenderRun(in Run) []byte {
 	}
 	title := "inferbench run report"
 	p := newPage(title, in.Dir)
+	links := [][2]string{{"run", "Run"}, {"summary", "Summary"}, {"slo", "SLOs"}, {"distributions", "Distributions"}}
+	for _, s := range r.Sections {
+		label := s.Title
+		if d, ok := metrics.Lookup(s.Name); ok && d.Label != "" {
+			label = d.Label
+		}
+		links = append(links, [2]string{"s-" + s.Name, "· " + label})
+	}
+	p.nav(append(links, [2]string{"time", "Over time"}, [2]string{"errors", "Errors"}, [2]string{"glossary", "Reading this report"})...)
 	runHeader(p, r, in.Config)
 	p.warnings(r.Warnings)
 	summaryCards(p, r)

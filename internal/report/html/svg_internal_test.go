@@ -73,3 +73,16 @@ func TestFmtNum(t *testing.T) {
 		}
 	}
 }
+
+// TestSafeHref: only plain relative paths become links.
+func TestSafeHref(t *testing.T) {
+	for h, want := range map[string]bool{
+		"point-01-rate-2/report.html": true, "a.b_c/report.html": true,
+		"": false, "/etc/passwd": false, "../x/report.html": false, "a//b": false, "javascript:alert(1)": false,
+		"http://x/y": false, "//x/y": false, "a b/report.html": false, `a"b`: false, "a/./b": false,
+	} {
+		if got := safeHref(h); got != want {
+			t.Errorf("safeHref(%q) = %v, want %v", h, got, want)
+		}
+	}
+}

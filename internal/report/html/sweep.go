@@ -340,11 +340,11 @@ func RenderSweep(s *Sweep) []byte {
 		}
 		rows = append(rows, []cell{idx, cn(pt.Target), cn(pt.Achieved.F()), cn(pt.QPS.F()), cn(pt.TPS.F()), cn(pt.Goodput.F()),
 			cn(pt.TTFTP50.F()), cn(pt.TTFTP99.F()), cn(pt.TPOTP50.F()), cn(pt.TPOTP99.F()), cn(pt.LatencyP50.F()), cn(pt.LatencyP99.F()),
-			cell{Text: pctText(pt.ErrorRate.F()), Class: "num", Sort: sortKey(pt.ErrorRate.F())}, slo, c(pt.State), c(pt.Dir)})
+			cell{Text: pctText(pt.ErrorRate.F()), Class: "num", Sort: sortKey(pt.ErrorRate.F())}, slo, c(pt.State), cell{Text: pt.Dir, Href: pt.Dir + "/" + rundir.HTMLFile}})
 	}
 	p.table([]string{"point", "target", "achieved", "QPS", "TPS", metrics.GoodputName, "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
 		"latency p50", "latency p99", "errors", "SLO", "state", "run directory"}, rows, true)
-	p.para("dim", "Each point's own report is report.html in its run directory.")
+	p.para("dim", "Each point's own report is report.html in its run directory (the links open it).")
 	p.end()
 	glossary(p)
 	return p.finish(footer(report.Version, filepath.Join(s.Dir, SweepFile), time.Time{}))
