@@ -69,7 +69,7 @@ func RenderCompare(res *compare.Result, runs []compare.Run) []byte {
 			continue
 		}
 		base := row.Cells[0]
-		r := []cell{c(row.Name), c(row.Unit), ciCell(base)}
+		r := []cell{txt(row.Name), txt(row.Unit), ciCell(base)}
 		for _, x := range row.Cells[1:] {
 			worse := x.Delta.Valid() && ((row.HigherIsWorse && x.Delta > 0) || (!row.HigherIsWorse && x.Delta < 0))
 			mark := cls("", "")
@@ -174,7 +174,7 @@ func RenderCompareSweeps(sweeps []*Sweep, labels []string) []byte {
 			kp := all[i][k.Index]
 			kt, kq, kttft = kp.Target, kp.QPS.F(), kp.TTFTP99.F()
 		}
-		rows = append(rows, []cell{c(runName(i)), c(labelAt(labels, i)), c(s.Kind), cn(float64(len(s.Points))), cn(maxQPS), cn(kt), cn(kq), cn(kttft)})
+		rows = append(rows, []cell{txt(runName(i)), txt(labelAt(labels, i)), txt(s.Kind), cn(float64(len(s.Points))), cn(maxQPS), cn(kt), cn(kq), cn(kttft)})
 	}
 	p.table([]string{"", "sweep", "kind", "points", "max QPS", "knee load", "knee QPS", "knee TTFT p99 (ms)"}, rows, true)
 	p.end()

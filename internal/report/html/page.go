@@ -145,7 +145,7 @@ func safeHref(h string) bool {
 	return true
 }
 
-func c(s string) cell      { return cell{Text: s} }
+func txt(s string) cell    { return cell{Text: s} }
 func cn(v float64) cell    { return cell{Text: fmtNum(v), Class: "num", Sort: sortKey(v)} }
 func cls(s, k string) cell { return cell{Text: s, Class: k} }
 func sortKey(v float64) string {

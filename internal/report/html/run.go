@@ -248,7 +248,7 @@ func verdictSection(p *page, r *report.Report) {
 			}
 			ci, atBound := cls("", "dim"), cls("", "dim")
 			if ch.PassAtBound != nil {
-				ci = c("[" + unitText(ch.CILow.F(), ch.Unit) + ", " + unitText(ch.CIHigh.F(), ch.Unit) + "]")
+				ci = txt("[" + unitText(ch.CILow.F(), ch.Unit) + ", " + unitText(ch.CIHigh.F(), ch.Unit) + "]")
 				end := ch.CIHigh
 				if ch.Op == verdict.OpGT || ch.Op == verdict.OpGE {
 					end = ch.CILow
@@ -266,7 +266,7 @@ func verdictSection(p *page, r *report.Report) {
 			if ch.MarginRatio.Valid() {
 				margin += fmt.Sprintf(" (%+.1f%%)", 100*ch.MarginRatio.F())
 			}
-			rows = append(rows, []cell{c(ch.Expr), cell{Text: unitText(ch.Measured.F(), ch.Unit), Class: "num"},
+			rows = append(rows, []cell{txt(ch.Expr), cell{Text: unitText(ch.Measured.F(), ch.Unit), Class: "num"},
 				cell{Text: margin, Class: "num", Title: "how far inside the bound (negative: outside)"}, ci, atBound, res,
 				cls(ch.Note, "dim")})
 		}
@@ -419,8 +419,8 @@ func percentileTable(p *page, s *report.Section) {
 		return
 	}
 	head := []string{""}
-	val := []cell{c("value")}
-	lo, hi := []cell{c("95% CI low")}, []cell{c("95% CI high")}
+	val := []cell{txt("value")}
+	lo, hi := []cell{txt("95% CI low")}, []cell{txt("95% CI high")}
 	es := []cell{cell{Text: "early stopping", Title: "MLPerf LoadGen's early-stopping estimate (99% upper bound; empty below the minimum sample count)"}}
 	hasCI, hasES := false, false
 	for _, q := range s.Percentiles {
@@ -431,13 +431,13 @@ func percentileTable(p *page, s *report.Section) {
 			lo = append(lo, cn(float64(q.CI95[0])))
 			hi = append(hi, cn(float64(q.CI95[1])))
 		} else {
-			lo, hi = append(lo, c("")), append(hi, c(""))
+			lo, hi = append(lo, txt("")), append(hi, txt(""))
 		}
 		if v, ok := s.EarlyStopping[q.Key]; ok {
 			hasES = true
 			es = append(es, cn(float64(v)))
 		} else {
-			es = append(es, c(""))
+			es = append(es, txt(""))
 		}
 	}
 	rows := [][]cell{val}

@@ -334,13 +334,13 @@ func RenderSweep(s *Sweep) []byte {
 		case "fail":
 			slo.Class = "fail"
 		}
-		idx := c(strconv.Itoa(pt.Index))
+		idx := txt(strconv.Itoa(pt.Index))
 		if s.Knee != nil && s.Knee.Index == i {
 			idx = cell{Text: strconv.Itoa(pt.Index) + " (knee)", Sort: strconv.Itoa(pt.Index), Class: "pass"}
 		}
 		rows = append(rows, []cell{idx, cn(pt.Target), cn(pt.Achieved.F()), cn(pt.QPS.F()), cn(pt.TPS.F()), cn(pt.Goodput.F()),
 			cn(pt.TTFTP50.F()), cn(pt.TTFTP99.F()), cn(pt.TPOTP50.F()), cn(pt.TPOTP99.F()), cn(pt.LatencyP50.F()), cn(pt.LatencyP99.F()),
-			cell{Text: pctText(pt.ErrorRate.F()), Class: "num", Sort: sortKey(pt.ErrorRate.F())}, slo, c(pt.State), cell{Text: pt.Dir, Href: pt.Dir + "/" + rundir.HTMLFile}})
+			cell{Text: pctText(pt.ErrorRate.F()), Class: "num", Sort: sortKey(pt.ErrorRate.F())}, slo, txt(pt.State), cell{Text: pt.Dir, Href: pt.Dir + "/" + rundir.HTMLFile}})
 	}
 	p.table([]string{"point", "target", "achieved", "QPS", "TPS", metrics.GoodputName, "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
 		"latency p50", "latency p99", "errors", "SLO", "state", "run directory"}, rows, true)
