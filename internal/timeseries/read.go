@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
+	"strings"
 )
 
 // Line is one decoded line of the time series (see [AppendLine]); a
@@ -93,6 +95,8 @@ func Decode(r io.Reader) (lines []Line, skipped int, err error) {
 // returns false for anything else, which then goes through encoding/json.
 func parseLine(b []byte, l *Line) bool {
 	*l = Line{}
+	// One allocation holds every number the line points to.
+	sl := &slab{}
 	b = bytes.TrimRight(b, "\r\n")
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return false
@@ -112,13 +116,13 @@ func parseLine(b []byte, l *Line) bool {
 			}
 			l.State, b = string(v), rest
 		case "p":
-			if b, ok = parsePercentiles(b, l); !ok {
+			if b, ok = parsePercentiles(b, l, sl); !ok {
 				return false
 			}
 		default:
 			tok, rest := token(b)
 			b = rest
-			if !setField(l, key, tok) {
+			if !setField(l, key, tok, sl) {
 				return false
 			}
 		}
@@ -153,8 +157,14 @@ func token(b []byte) (tok, rest []byte) {
 	return b[:i], b[i:]
 }
 
+// slab holds the numbers of one line.
+type slab struct {
+	f [32]float64
+	n int
+}
+
 // float reads a number or null (nil).
-func float(tok []byte) (*float64, bool) {
+func (s *slab) float(tok []byte) (*float64, bool) {
 	if string(tok) == "null" {
 		return nil, true
 	}
@@ -162,55 +172,58 @@ func float(tok []byte) (*float64, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return &f, true
+	var p *float64
+	if s.n < len(s.f) {
+		p = &s.f[s.n]
+		s.n++
+	} else {
+		p = new(float64)
+	}
+	*p = f
+	return p, true
 }
 
-func setField(l *Line, key, tok []byte) bool {
-	var ip *int64
-	var fp **float64
-	switch string(key) {
-	case "t_ns":
-		ip = &l.TNS
-	case "issued":
-		ip = &l.Issued
-	case "completed":
-		ip = &l.Completed
-	case "failed":
-		ip = &l.Failed
-	case "in_flight":
-		ip = &l.InFlight
-	case "pending":
-		ip = &l.Pending
-	case "good":
-		l.Good = new(int64)
-		ip = l.Good
-	case "elapsed_s":
-		fp = &l.ElapsedS
-	case "qps":
-		fp = &l.QPS
-	case "tps":
-		fp = &l.TPS
-	case "goodput":
-		fp = &l.Goodput
-	case "interval_qps":
-		fp = &l.IntervalQPS
-	case "interval_tps":
-		fp = &l.IntervalTPS
-	default:
+// fieldOf maps a line's scalar keys to the fields of Line, from its JSON
+// tags: the keys are spelled once, in the struct.
+var fieldOf = func() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeFor[Line]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		switch t.Field(i).Type.Kind() {
+		case reflect.Int64, reflect.Pointer:
+			m[name] = i
+		}
+	}
+	return m
+}()
+
+// setField sets the scalar field of key from tok: an integer, or a number
+// or null for a pointer field.
+func setField(l *Line, key, tok []byte, sl *slab) bool {
+	i, ok := fieldOf[string(key)]
+	if !ok {
 		return false
 	}
-	if ip != nil {
+	f := reflect.ValueOf(l).Elem().Field(i)
+	switch p := f.Addr().Interface().(type) {
+	case *int64:
 		v, err := strconv.ParseInt(string(tok), 10, 64)
-		*ip = v
+		*p = v
 		return err == nil
+	case **int64:
+		v, err := strconv.ParseInt(string(tok), 10, 64)
+		*p = &v
+		return err == nil
+	case **float64:
+		*p, ok = sl.float(tok)
+		return ok
 	}
-	var ok bool
-	*fp, ok = float(tok)
-	return ok
+	return false
 }
 
 // parsePercentiles reads "p":{"ttft":[a,b,c],…}.
-func parsePercentiles(b []byte, l *Line) ([]byte, bool) {
+func parsePercentiles(b []byte, l *Line, sl *slab) ([]byte, bool) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, false
 	}
@@ -225,7 +238,7 @@ func parsePercentiles(b []byte, l *Line) ([]byte, bool) {
 		var v [3]*float64
 		for i := range v {
 			tok, rest := token(b)
-			if v[i], ok = float(tok); !ok || len(rest) == 0 {
+			if v[i], ok = sl.float(tok); !ok || len(rest) == 0 {
 				return nil, false
 			}
 			want := byte(',')
