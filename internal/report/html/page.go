@@ -251,7 +251,7 @@ svg{width:100%;height:auto;display:block}svg text{fill:var(--dim);font-size:11px
 .curve{fill:none;stroke-width:2;stroke-linejoin:round}.curve.dash{stroke-dasharray:6 4}.ref{stroke:var(--dim);stroke-width:1.5;stroke-dasharray:4 3}.ref.warn{stroke:var(--bad)}
 .diag{stroke:var(--dim);stroke-dasharray:2 4}circle:hover{r:6}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin:2px 6px}.legend .sw{display:inline-block;width:18px;border-top:3px solid;margin-right:5px;vertical-align:middle}.legend .sw.dash{border-top-style:dashed}
-.bars td.barc{width:50%}.hbar{height:10px;background:var(--c1);border-radius:2px}
+.bars td.barc{width:50%}.hbar{height:10px;background:var(--c1);border-radius:2px}.hbar.ok{background:var(--c0)}
 nav{display:flex;flex-wrap:wrap;gap:4px 16px;margin:8px 0 0}a{color:var(--c0);text-decoration:none}a:hover{text-decoration:underline}
 details{margin:6px 0}summary{cursor:pointer;color:var(--dim)}
 @media print{.charts{grid-template-columns:1fr 1fr}figure.chart{break-inside:avoid}th{position:static}}`

@@ -561,13 +561,17 @@ func errorsSection(p *page, r *report.Report) {
 			total += n
 		}
 		p.raw(`<h3>Finish reasons</h3>`)
-		countTable(p, "finish reason", r.FinishReasonCounts, total)
+		countTable(p, "finish reason", r.FinishReasonCounts, total, "hbar ok")
 	}
 	p.end()
 }
 
 // countTable writes counts by key, largest first, with a bar each.
-func countTable(p *page, what string, counts map[string]int64, total int64) {
+func countTable(p *page, what string, counts map[string]int64, total int64, barClass ...string) {
+	bc := "hbar"
+	if len(barClass) > 0 {
+		bc = barClass[0]
+	}
 	keys := slices.Sorted(maps.Keys(counts))
 	slices.SortStableFunc(keys, func(a, b string) int { return int(min(max(counts[b]-counts[a], -1), 1)) })
 	var top int64
@@ -586,7 +590,7 @@ func countTable(p *page, what string, counts map[string]int64, total int64) {
 			w = 100 * float64(n) / float64(top)
 		}
 		p.raw(`<tr><td>` + esc(k) + `</td><td class="num">` + strconv.FormatInt(n, 10) + `</td><td class="num">` + esc(share) +
-			`</td><td class="barc"><div class="hbar" style="width:` + f1(w) + `%"></div></td></tr>`)
+			`</td><td class="barc"><div class="` + bc + `" style="width:` + f1(w) + `%"></div></td></tr>`)
 	}
 	p.raw(`</tbody></table></div>`)
 }
@@ -596,7 +600,7 @@ func glossary(p *page) {
 	p.section("glossary", "Reading this report", "")
 	p.kv([][2]string{
 		{"TTFT", "time to first token: from sending the request to receiving the first generated token. What a user waits before text appears."},
-		{"TPOT", "time per output token after the first: (end − first token) ÷ (output tokens − 1), one value per request. The streaming speed a user sees."},
+		{"TPOT", "time per output token after the first: (end − first chunk) ÷ the output tokens after the first chunk, one value per request. The streaming speed a user sees."},
 		{"Inter-chunk latency", "the gap between two consecutive streamed chunks of one request (pooled over all requests): stalls show here."},
 		{"Latency", "from sending the request to the last byte of the response."},
 		{"ISL / OSL", "input / output sequence length, in tokens."},
