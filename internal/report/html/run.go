@@ -506,9 +506,19 @@ func overTime(p *page, lines []timeseries.Line, note string, goodput bool) {
 	}}
 	inflight := &chart{Title: "Requests in flight", XLabel: "seconds since start", YLabel: "requests", YFrom0: true, Curves: []curve{
 		{Name: "in flight", Color: 5, Pts: series(func(l *timeseries.Line) (float64, bool) { return float64(l.InFlight), true })},
-		{Name: "failed (total)", Color: 1, Dash: true, Pts: series(func(l *timeseries.Line) (float64, bool) { return float64(l.Failed), l.Failed > 0 })},
 	}}
 	charts := []*chart{thr, tps, inflight}
+	if last := lines[len(lines)-1]; last.Failed > 0 {
+		var fails []pt
+		for i := 1; i < len(lines); i++ {
+			t0, t1 := at(&lines[i-1]), at(&lines[i])
+			if t1 > t0 {
+				fails = append(fails, pt{t1, float64(lines[i].Failed-lines[i-1].Failed) / (t1 - t0)})
+			}
+		}
+		charts = append(charts, &chart{Title: "Failures over time", XLabel: "seconds since start", YLabel: "failed requests/s", YFrom0: true,
+			Curves: []curve{{Name: "failed per interval", Color: 1, Pts: downsample(sortX(fails), MaxTimePoints)}}})
+	}
 	for _, sr := range timeseries.Series {
 		d, _ := metrics.Lookup(sr.Name)
 		scale := d.DisplayScale
