@@ -497,9 +497,10 @@ func downsample(p []pt, n int) []pt {
 	return append(out, p[len(p)-1])
 }
 
-// sortX sorts points by X in place and returns them.
+// sortX sorts points by X in place and returns them (time series come
+// sorted: then it only checks).
 func sortX(p []pt) []pt {
-	slices.SortStableFunc(p, func(a, b pt) int {
+	byX := func(a, b pt) int {
 		switch {
 		case a.X < b.X:
 			return -1
@@ -507,6 +508,9 @@ func sortX(p []pt) []pt {
 			return 1
 		}
 		return 0
-	})
+	}
+	if !slices.IsSortedFunc(p, byX) {
+		slices.SortStableFunc(p, byX)
+	}
 	return p
 }
