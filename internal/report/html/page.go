@@ -225,6 +225,24 @@ func (p *page) finish(footer string) []byte {
 	return []byte(p.b.String())
 }
 
+// glossary explains the terms for a reader new to inferbench.
+func glossary(p *page) {
+	p.section("glossary", "Reading this report", "")
+	p.kv([][2]string{
+		{"TTFT", "time to first token: from sending the request to receiving the first generated token. What a user waits before text appears."},
+		{"TPOT", "time per output token after the first: (end − first chunk) ÷ the output tokens after the first chunk, one value per request. The streaming speed a user sees."},
+		{"Inter-chunk latency", "the gap between two consecutive streamed chunks of one request (pooled over all requests): stalls show here."},
+		{"Latency", "from sending the request to the last byte of the response."},
+		{"ISL / OSL", "input / output sequence length, in tokens."},
+		{"QPS / TPS", "successful requests / output tokens per second over the measured window."},
+		{"Goodput", "requests per second that succeeded and met every per-request bound of the goodput rule (e.g. ttft<=200ms,tpot<=50ms)."},
+		{"Percentile pN", "the value N% of requests stay at or below; exact order statistics here, never interpolated."},
+		{"95% CI", "a distribution-free 95% confidence interval of a percentile (from order statistics): how much the percentile could move from sampling noise alone."},
+		{"Scheduler lateness", "how late the load generator issued requests compared with its schedule: large values mean the load asked for was not delivered."},
+	})
+	p.end()
+}
+
 // css is the page's whole style: system fonts only (nothing fetched),
 // light and dark, and a print layout.
 const css = `:root{--bg:#fff;--fg:#1b1f24;--dim:#57606a;--line:#d0d7de;--card:#f6f8fa;--ok:#1a7f37;--bad:#cf222e;--warnbg:#fff8c5;

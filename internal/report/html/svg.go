@@ -412,41 +412,6 @@ func f1(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f',
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// fmtNum shows a number with about three significant figures, with k/M
-// suffixes for large ones.
-func fmtNum(v float64) string {
-	a := math.Abs(v)
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return "N/A"
-	case a == 0:
-		return "0"
-	case a >= 1e9:
-		return trimZeros(strconv.FormatFloat(v/1e9, 'f', 2, 64)) + "G"
-	case a >= 1e6:
-		return trimZeros(strconv.FormatFloat(v/1e6, 'f', 2, 64)) + "M"
-	case a >= 1e4:
-		return trimZeros(strconv.FormatFloat(v/1e3, 'f', 1, 64)) + "k"
-	case a >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 10:
-		return trimZeros(strconv.FormatFloat(v, 'f', 1, 64))
-	case a >= 1:
-		return trimZeros(strconv.FormatFloat(v, 'f', 2, 64))
-	case a >= 0.001:
-		return trimZeros(strconv.FormatFloat(v, 'f', 3+int(-math.Floor(math.Log10(a)))-1, 64))
-	}
-	return strconv.FormatFloat(v, 'g', 3, 64)
-}
-
-func trimZeros(s string) string {
-	if !strings.Contains(s, ".") {
-		return s
-	}
-	s = strings.TrimRight(s, "0")
-	return strings.TrimSuffix(s, ".")
-}
-
 // downsample keeps at most n points of a curve sorted by X, choosing in
 // each of n−2 equal-count buckets the point that spans the largest triangle
 // with the previous kept point and the next bucket's mean (the
