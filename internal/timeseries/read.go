@@ -35,24 +35,39 @@ type Line struct {
 	P map[string][3]*float64 `json:"p"`
 }
 
-// MaxLines bounds how many lines [Read] keeps (about 70 hours at the
+// MaxLines bounds how many lines [Scan] passes on (about 70 hours at the
 // default 250 ms interval); later lines are skipped and counted.
 const MaxLines = 1 << 20
 
-// Read decodes a time series file. Lines that do not decode (a torn last
-// line of a killed run, a truncated marker) are skipped and counted in
-// skipped; so are lines longer than [MaxLine] and lines past [MaxLines].
+// Read decodes a time series file into memory; see [Scan], which reads a
+// long one in bounded memory.
 func Read(path string) (lines []Line, skipped int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, fmt.Errorf("timeseries: %w", err)
-	}
-	defer f.Close()
-	return Decode(f)
+	_, skipped, err = ScanFile(path, func(l *Line) { lines = append(lines, *l) })
+	return lines, skipped, err
 }
 
 // Decode is [Read] on a reader.
 func Decode(r io.Reader) (lines []Line, skipped int, err error) {
+	_, skipped, err = Scan(r, func(l *Line) { lines = append(lines, *l) })
+	return lines, skipped, err
+}
+
+// ScanFile is [Scan] on a file.
+func ScanFile(path string, fn func(*Line)) (n, skipped int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("timeseries: %w", err)
+	}
+	defer f.Close()
+	return Scan(f, fn)
+}
+
+// Scan decodes a time series line by line, calling fn with each line (fn
+// may keep the *Line). Lines that do not decode (a torn last line of a
+// killed run, a truncation marker) are skipped and counted in skipped; so
+// are lines longer than [MaxLine] and lines past [MaxLines]. n counts the
+// lines passed to fn.
+func Scan(r io.Reader, fn func(*Line)) (n, skipped int, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		raw, err := br.ReadSlice('\n')
@@ -63,31 +78,41 @@ func Decode(r io.Reader) (lines []Line, skipped int, err error) {
 				_, err = br.ReadSlice('\n')
 			}
 			if err == io.EOF {
-				return lines, skipped, nil
+				return n, skipped, nil
 			}
 			if err != nil {
-				return lines, skipped, fmt.Errorf("timeseries: %w", err)
+				return n, skipped, fmt.Errorf("timeseries: %w", err)
 			}
 			continue
 		}
 		if len(raw) > 0 {
-			var l Line
+			l := new(Line)
 			switch {
-			case len(raw) > MaxLine+1, len(lines) >= MaxLines:
+			case len(raw) > MaxLine+1, n >= MaxLines:
 				skipped++
-			case !parseLine(raw, &l) && (json.Unmarshal(raw, &l) != nil || l.TNS == 0):
+			case !decodeLine(raw, l):
 				skipped++
 			default:
-				lines = append(lines, l)
+				n++
+				fn(l)
 			}
 		}
 		if err == io.EOF {
-			return lines, skipped, nil
+			return n, skipped, nil
 		}
 		if err != nil {
-			return lines, skipped, fmt.Errorf("timeseries: %w", err)
+			return n, skipped, fmt.Errorf("timeseries: %w", err)
 		}
 	}
+}
+
+// decodeLine decodes one line: the fast parser, else encoding/json.
+func decodeLine(raw []byte, l *Line) bool {
+	if parseLine(raw, l) {
+		return true
+	}
+	*l = Line{}
+	return json.Unmarshal(raw, l) == nil && l.TNS != 0
 }
 
 // parseLine decodes a line in the exact form AppendLine writes, about ten

@@ -14,9 +14,11 @@
 // A run's page is built from its report (internal/report: percentiles with
 // confidence intervals, histograms, the verdict), its configuration and its
 // time series (metrics/timeseries.jsonl); it shows what it has and says what
-// is missing. Over-time curves are downsampled to [MaxTimePoints] points
-// (largest-triangle-three-buckets, which keeps peaks), so a page stays a few
-// hundred kilobytes whatever the run's length.
+// is missing. The time series is read line by line, each curve held in
+// bounded memory (the lowest and highest of ever larger groups of points)
+// and downsampled to [MaxTimePoints] points (largest-triangle-three-buckets,
+// which keeps peaks), so a page stays a few hundred kilobytes, and its
+// making a few megabytes of memory, whatever the run's length.
 //
 // A sweep's page reads sweep.json, the file internal/sweep writes (not that
 // package: sweep drives bench, which writes every run's page with this

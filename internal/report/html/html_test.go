@@ -18,6 +18,7 @@ import (
 	"github.com/inferbench/inferbench/internal/report/html"
 	"github.com/inferbench/inferbench/internal/rundir"
 	"github.com/inferbench/inferbench/internal/sweep"
+	"github.com/inferbench/inferbench/internal/timeseries"
 )
 
 // loadRun builds a run page's input from a run directory of testdata, as
@@ -40,9 +41,7 @@ func loadRun(t testing.TB, dir string) html.Run {
 		t.Fatal(err)
 	}
 	rep.SetVerdict(v)
-	in := html.Run{Report: rep, Config: &cfg, Dir: dir}
-	in.Timeseries, in.TimeseriesNote = html.LoadTimeseries(dir)
-	return in
+	return html.Run{Report: rep, Config: &cfg, Dir: dir, TimeseriesFile: rundir.Timeseries(dir)}
 }
 
 func mustSelfContained(t *testing.T, page []byte) {
@@ -115,6 +114,8 @@ func TestRenderRun_Graceful(t *testing.T) {
 			[]string{"100%", "= 0 succeeded + 5 failed", ">timeout<", ">http_500<", "60%"}},
 		{"no time series", html.Run{Report: full.Report, Config: full.Config, TimeseriesNote: "This run has no time series (gone)."},
 			[]string{"This run has no time series (gone).", "TTFT&#58; histogram"}},
+		{"time series file missing", html.Run{Report: full.Report, TimeseriesFile: filepath.Join(t.TempDir(), "timeseries.jsonl")},
+			[]string{"timeseries.jsonl does not exist"}},
 		{"interrupted", html.Run{Report: report.Build(&metrics.Snapshot{State: metrics.StateInterrupted})}, []string{"run was interrupted"}},
 	}
 	for _, tc := range cases {
@@ -131,22 +132,37 @@ func TestRenderRun_Graceful(t *testing.T) {
 }
 
 // TestRenderRun_LongTimeseries: a long time series (20 times more lines
-// than a curve may have points) is downsampled, so the page stays small.
+// than a curve may have points), read from its file line by line, is
+// downsampled, so the page stays small.
 func TestRenderRun_LongTimeseries(t *testing.T) {
 	in := loadRun(t, filepath.Join("testdata", "run1"))
-	long := in.Timeseries
-	for len(long) < 20*html.MaxTimePoints {
-		long = append(long, in.Timeseries...)
+	src, _, err := timeseries.Read(in.TimeseriesFile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	in.Timeseries = long
-	for i := range in.Timeseries {
+	var long []byte
+	for i := 0; i < 20*html.MaxTimePoints; i++ {
+		l := src[i%len(src)]
 		e := float64(i) / 4
-		in.Timeseries[i].ElapsedS = &e
+		l.ElapsedS = &e
+		l.TNS = int64(i+1) * 250e6
+		b, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		long = append(append(long, b...), '\n')
+	}
+	in.TimeseriesFile = filepath.Join(t.TempDir(), "timeseries.jsonl")
+	if err := os.WriteFile(in.TimeseriesFile, long, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	page := html.RenderRun(in)
 	mustSelfContained(t, page)
 	if len(page) > 2<<20 {
 		t.Errorf("page of a long run is %d bytes, want under 2 MiB", len(page))
+	}
+	if !strings.Contains(string(page), ">5000<") {
+		t.Error("the time axis does not reach the run's end (5000 s)")
 	}
 	// Every over-time curve holds at most MaxTimePoints points.
 	for _, d := range strings.Split(string(page), ` d="`)[1:] {

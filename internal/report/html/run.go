@@ -1,7 +1,9 @@
 package html
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
 	"slices"
@@ -28,9 +30,11 @@ type Run struct {
 	// Config is the run's resolved configuration (config.yaml); nil shows
 	// what Report.Run holds.
 	Config *config.Run
-	// Timeseries is the run's metrics/timeseries.jsonl, decoded; empty
-	// leaves the over-time charts out with a note (TimeseriesNote, when
-	// set, says why).
+	// TimeseriesFile is the run's metrics/timeseries.jsonl, read line by
+	// line (any length, bounded memory). Without it Timeseries, the lines
+	// in memory, are shown. With neither the over-time charts are left out
+	// with a note (TimeseriesNote, when set, says why).
+	TimeseriesFile string
 	Timeseries     []timeseries.Line
 	TimeseriesNote string
 	// Dir is the run directory, shown in the header.
@@ -61,7 +65,7 @@ func RenderRun(in Run) []byte {
 	summaryCards(p, r)
 	verdictSection(p, r)
 	seriesSections(p, r)
-	overTime(p, in.Timeseries, in.TimeseriesNote, r.Goodput != nil)
+	overTime(p, &in, r.Goodput != nil)
 	errorsSection(p, r)
 	glossary(p)
 	return p.finish(footer(r.Version, r.Source, in.Generated))
@@ -454,12 +458,32 @@ func percentileTable(p *page, s *report.Section) {
 	}
 }
 
-// overTime writes the charts of the time series.
-func overTime(p *page, lines []timeseries.Line, note string, goodput bool) {
+// overTime writes the charts of the time series: the run's file, read
+// line by line in bounded memory, else the lines given.
+func overTime(p *page, in *Run, goodput bool) {
 	p.section("time", "Over time",
 		"From the live snapshots (metrics/timeseries.jsonl, one per publish interval): throughput per interval, requests in flight, "+
 			"and the live p50/p90/p99 so far (percentiles are cumulative since the start, HDR estimates).")
-	if len(lines) == 0 {
+	tc := newTimeCurves()
+	note := in.TimeseriesNote
+	if in.TimeseriesFile != "" {
+		_, skipped, err := timeseries.ScanFile(in.TimeseriesFile, tc.add)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			note = "This run has no time series (" + in.TimeseriesFile + " does not exist: a run of an older version, or one rebuilt from its event log)."
+		case err != nil:
+			note = "The time series could not be read: " + err.Error()
+		case tc.lines == 0:
+			note = "The time series is empty: the run ended before its first publish interval."
+		case skipped > 0:
+			note = fmt.Sprintf("%d lines of the time series could not be read and were left out.", skipped)
+		}
+	} else {
+		for i := range in.Timeseries {
+			tc.add(&in.Timeseries[i])
+		}
+	}
+	if tc.lines == 0 {
 		if note == "" {
 			note = "This run has no time series (metrics/timeseries.jsonl is missing or empty)."
 		}
@@ -467,82 +491,7 @@ func overTime(p *page, lines []timeseries.Line, note string, goodput bool) {
 		p.end()
 		return
 	}
-	t0 := lines[0].ElapsedS
-	at := func(l *timeseries.Line) float64 {
-		if l.ElapsedS != nil {
-			return *l.ElapsedS
-		}
-		if t0 != nil {
-			return math.NaN()
-		}
-		return float64(l.TNS-lines[0].TNS) / 1e9
-	}
-	series := func(f func(l *timeseries.Line) (float64, bool)) []pt {
-		out := make([]pt, 0, len(lines))
-		for i := range lines {
-			if v, ok := f(&lines[i]); ok {
-				out = append(out, pt{at(&lines[i]), v})
-			}
-		}
-		return downsample(sortX(out), MaxTimePoints)
-	}
-	opt := func(v *float64) (float64, bool) {
-		if v == nil {
-			return 0, false
-		}
-		return *v, true
-	}
-	thr := &chart{Title: "Throughput", XLabel: "seconds since start", YLabel: "requests/s", YFrom0: true, Curves: []curve{
-		{Name: "per interval", Pts: series(func(l *timeseries.Line) (float64, bool) { return opt(l.IntervalQPS) })},
-		{Name: "since start", Dash: true, Color: 7, Pts: series(func(l *timeseries.Line) (float64, bool) { return opt(l.QPS) })},
-	}}
-	if goodput {
-		thr.Curves = append(thr.Curves, curve{Name: "goodput since start", Dash: true, Color: 2,
-			Pts: series(func(l *timeseries.Line) (float64, bool) { return opt(l.Goodput) })})
-	}
-	tps := &chart{Title: "Output token throughput", XLabel: "seconds since start", YLabel: "tokens/s", YFrom0: true, Curves: []curve{
-		{Name: "per interval", Color: 3, Pts: series(func(l *timeseries.Line) (float64, bool) { return opt(l.IntervalTPS) })},
-		{Name: "since start", Dash: true, Color: 7, Pts: series(func(l *timeseries.Line) (float64, bool) { return opt(l.TPS) })},
-	}}
-	inflight := &chart{Title: "Requests in flight", XLabel: "seconds since start", YLabel: "requests", YFrom0: true, Curves: []curve{
-		{Name: "in flight", Color: 5, Pts: series(func(l *timeseries.Line) (float64, bool) { return float64(l.InFlight), true })},
-	}}
-	charts := []*chart{thr, tps, inflight}
-	if last := lines[len(lines)-1]; last.Failed > 0 {
-		var fails []pt
-		for i := 1; i < len(lines); i++ {
-			t0, t1 := at(&lines[i-1]), at(&lines[i])
-			if t1 > t0 {
-				fails = append(fails, pt{t1, float64(lines[i].Failed-lines[i-1].Failed) / (t1 - t0)})
-			}
-		}
-		charts = append(charts, &chart{Title: "Failures over time", XLabel: "seconds since start", YLabel: "failed requests/s", YFrom0: true,
-			Curves: []curve{{Name: "failed per interval", Color: 1, Pts: downsample(sortX(fails), MaxTimePoints)}}})
-	}
-	for _, sr := range timeseries.Series {
-		d, _ := metrics.Lookup(sr.Name)
-		scale := d.DisplayScale
-		if scale == 0 {
-			scale = 1
-		}
-		ch := &chart{Title: d.Title + " over time", XLabel: "seconds since start", YLabel: d.Label + " (" + d.DisplayUnit + ")", YFrom0: true}
-		for k, name := range []string{"p50", "p90", "p99"} {
-			pts := series(func(l *timeseries.Line) (float64, bool) {
-				v, ok := l.P[sr.Short]
-				if !ok || v[k] == nil {
-					return 0, false
-				}
-				return *v[k] * scale, true
-			})
-			if len(pts) > 0 {
-				ch.Curves = append(ch.Curves, curve{Name: name, Pts: pts, Color: []int{0, 4, 1}[k], Dash: k == 0})
-			}
-		}
-		if len(ch.Curves) > 0 {
-			charts = append(charts, ch)
-		}
-	}
-	p.grid(charts...)
+	p.grid(tc.charts(goodput)...)
 	if note != "" {
 		p.para("dim", note)
 	}

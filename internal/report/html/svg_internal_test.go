@@ -86,3 +86,37 @@ func TestSafeHref(t *testing.T) {
 		}
 	}
 }
+
+// TestDecimator: a curve of a million points is held in bounded memory,
+// in order, keeping its spike and its ends' range.
+func TestDecimator(t *testing.T) {
+	var d decimator
+	const n = 1_000_000
+	for i := range n {
+		y := math.Sin(float64(i) / 20000)
+		if i == 654_321 {
+			y = 50
+		}
+		d.add(pt{float64(i), y})
+		if len(d.pts) > keepPoints+2 {
+			t.Fatalf("%d points held after %d added, bound %d", len(d.pts), i+1, keepPoints)
+		}
+	}
+	got := d.points()
+	if len(got) > MaxTimePoints {
+		t.Fatalf("%d points, want at most %d", len(got), MaxTimePoints)
+	}
+	spike := false
+	for i, q := range got {
+		spike = spike || q.Y == 50
+		if i > 0 && q.X < got[i-1].X {
+			t.Fatalf("out of order at %d", i)
+		}
+	}
+	if !spike {
+		t.Error("the spike was dropped")
+	}
+	if got[0].X > 100 || got[len(got)-1].X < n-1000 {
+		t.Errorf("the curve spans [%v, %v], want about [0, %d]", got[0].X, got[len(got)-1].X, n)
+	}
+}
