@@ -114,14 +114,14 @@ const (
 
 // timeCurves folds a time series, line by line, into its charts' curves.
 type timeCurves struct {
-	c              []decimator
-	lines          int
-	first          bool
-	elapsed        bool // the first line had elapsed_s: lines without it are gaps
-	t0NS           int64
-	prevT          float64
-	prevFailed     int64
-	lastFailed     int64
+	c          []decimator
+	lines      int
+	first      bool
+	elapsed    bool // the first line had elapsed_s: lines without it are gaps
+	t0NS       int64
+	prevT      float64
+	prevFailed int64
+	lastFailed int64
 }
 
 func newTimeCurves() *timeCurves {
