@@ -317,6 +317,56 @@ func TestLoadSweep_ReadsSweepPackageFile(t *testing.T) {
 	mustSelfContained(t, page)
 }
 
+// TestRenderSweep_Search renders a --search sweep as package sweep writes
+// it: the found rate is the knee, the bracket runs stay off the
+// offered-load charts, and the table says which points met the targets.
+func TestRenderSweep_Search(t *testing.T) {
+	pt := func(i int, phase string, target, qps, ttft float64, meets, why string) sweep.Point {
+		return sweep.Point{Index: i, Dir: fmt.Sprintf("point-%02d", i), State: "complete", Target: target, Achieved: report.Value(qps),
+			QPS: report.Value(qps), TPS: report.Value(qps * 10), Goodput: report.NA, TTFTP50: report.Value(ttft / 2), TTFTP90: report.Value(ttft),
+			TTFTP99: report.Value(ttft), TPOTP50: 5, TPOTP90: 5, TPOTP99: 6, LatencyP50: 50, LatencyP90: 60, LatencyP99: 70,
+			SLO: map[string]string{"yes": "pass", "no": "fail"}[meets], Phase: phase, Meets: meets, Why: why}
+	}
+	res := sweep.Result{Kind: sweep.KindSearch, Mode: "poisson", Requested: []float64{}, MaxErrorRate: 0.05, Stopped: sweep.ReasonDone,
+		Points: []sweep.Point{
+			pt(1, sweep.PhaseSync, 0, 9, 20, "yes", ""),
+			pt(2, sweep.PhaseOffline, 0, 90, 900, "no", "ttft:p99<=100ms failed"),
+			pt(3, sweep.PhaseBisect, 49.5, 49, 60, "yes", ""),
+			pt(4, sweep.PhaseBisect, 69.75, 68, 300, "no", "ttft:p99<=100ms failed"),
+		},
+		Search: &sweep.SearchResult{Precision: 0.05, Mode: "poisson", Found: 49.5, FoundPoint: 3, Low: 49.5, High: 69.75, Width: 0.41, Iterations: 2}}
+	dir := t.TempDir()
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, sweep.JSONFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := html.LoadSweep(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := html.RenderSweep(s)
+	mustSelfContained(t, page)
+	str := string(page)
+	for _, want := range []string{"Knee&#58; point 3 (target 49.5)", "the rate --search found", "highest rate meeting every target&#58; 49.5 requests/s (point 3)",
+		"not converged", ">meets targets<", ">sync<", ">offline<", "ttft&#58;p99&lt;=100ms failed"} {
+		if !strings.Contains(str, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	// The offered-load charts hold the two bisection points only.
+	i := strings.Index(str, "Goodput and throughput against offered load")
+	if i < 0 {
+		i = strings.Index(str, "Throughput against offered load")
+	}
+	j := strings.Index(str[i:], "</figure>")
+	if n := strings.Count(str[i:i+j], "<circle"); n != 2 {
+		t.Errorf("%d points on the offered-load chart, want the 2 bisection points", n)
+	}
+}
+
 // TestRenderCompare compares two real runs whose TTFT differs by ~19%.
 func TestRenderCompare(t *testing.T) {
 	var runs []compare.Run

@@ -114,6 +114,15 @@ func runHeader(p *page, r *report.Report, cfg *config.Run) {
 		if run.Concurrency > 0 {
 			load += fmt.Sprintf(", %d concurrent requests", run.Concurrency)
 		}
+		if run.Stages != "" {
+			load += ", stages " + run.Stages
+		}
+		if run.RampUp != "" {
+			load += ", ramp-up over " + run.RampUp
+		}
+		if run.MaxConcurrency > 0 {
+			load += fmt.Sprintf(", capped at %d in flight", run.MaxConcurrency)
+		}
 		kv = append(kv, [2]string{"Endpoint", run.Endpoint}, [2]string{"Model", run.Model},
 			[2]string{"API", apiText(run.API, run.Streaming)}, [2]string{"Load", load}, [2]string{"Dataset", run.Dataset})
 	}
@@ -159,7 +168,14 @@ func LoadText(l config.Loadgen) string {
 		parts = append(parts, "ramp-up over "+l.RampUp.String())
 	}
 	if l.Stages != "" {
-		parts = append(parts, "stages "+l.Stages+" (rate:duration)")
+		unit := "rate:duration"
+		if l.Mode == "concurrency" {
+			unit = "workers:duration"
+		}
+		parts = append(parts, "stages "+l.Stages+" ("+unit+")")
+	}
+	if l.MaxConcurrency > 0 {
+		parts = append(parts, fmt.Sprintf("capped at %d requests in flight (the others wait in a queue: queue wait)", l.MaxConcurrency))
 	}
 	if l.MaxInFlight > 0 {
 		parts = append(parts, fmt.Sprintf("at most %d in flight", l.MaxInFlight))

@@ -66,6 +66,29 @@ type SweepPoint struct {
 	LatencyP90 Number  `json:"latency_p90_ms"`
 	LatencyP99 Number  `json:"latency_p99_ms"`
 	SLO        string  `json:"slo"`
+	// Phase, Meets and Why are a search's: bracket-sync, bracket-offline
+	// or bisect; whether the point met every target ("yes", "no"); why not.
+	Phase string `json:"phase"`
+	Meets string `json:"meets"`
+	Why   string `json:"why"`
+}
+
+// bracket reports whether a search point is a bracket run (synchronous or
+// offline), whose target load means nothing.
+func (p SweepPoint) bracket() bool { return strings.HasPrefix(p.Phase, "bracket") }
+
+// SweepSearch is the outcome of a search sweep (--search), as the page
+// reads it.
+type SweepSearch struct {
+	Precision  float64 `json:"precision"`
+	AtBound    bool    `json:"at_confidence_bound"`
+	Found      Number  `json:"found_rate"`
+	FoundPoint int     `json:"found_point"`
+	Low        Number  `json:"bracket_low"`
+	High       Number  `json:"bracket_high"`
+	Width      Number  `json:"bracket_width"`
+	Iterations int     `json:"iterations"`
+	Converged  bool    `json:"converged"`
 }
 
 // Sweep is a sweep directory's content, as the page reads it.
@@ -78,6 +101,7 @@ type Sweep struct {
 	Stopped       string       `json:"stopped"`
 	StoppedDetail string       `json:"stopped_detail"`
 	StartedAt     string       `json:"started_at"`
+	Search        *SweepSearch `json:"search"`
 
 	// Dir is the sweep directory; SLOs and Goodput are the targets of its
 	// points (from the first point's config.yaml).
@@ -152,13 +176,19 @@ type Knee struct {
 
 // SortedPoints returns the points in order of target load (a search
 // visits them out of order); a Knee's Index is into this order.
+// A search's points are in order of achieved QPS instead: its bracket runs
+// have no target.
 func SortedPoints(s *Sweep) []SweepPoint {
 	ps := slices.Clone(s.Points)
+	key := func(p SweepPoint) float64 { return p.Target }
+	if s.Search != nil {
+		key = func(p SweepPoint) float64 { return p.QPS.F() }
+	}
 	slices.SortStableFunc(ps, func(a, b SweepPoint) int {
-		switch {
-		case a.Target < b.Target:
+		switch ka, kb := key(a), key(b); {
+		case ka < kb:
 			return -1
-		case a.Target > b.Target:
+		case ka > kb:
 			return 1
 		}
 		return 0
@@ -167,7 +197,8 @@ func SortedPoints(s *Sweep) []SweepPoint {
 }
 
 // FindKnee picks the knee of points sorted by target load: with SLO
-// verdicts, the point of highest achieved QPS that met every SLO; without,
+// verdicts (or a search's "meets"), the point of highest achieved QPS that
+// met every target; without,
 // the point of maximum curvature of tail latency (TTFT p99, else latency
 // p99) against achieved QPS — the point farthest below the chord from the
 // first point to the last, both axes scaled to [0, 1]. Nil when no point
@@ -176,11 +207,15 @@ func FindKnee(ps []SweepPoint) *Knee {
 	judged := false
 	best := -1
 	for i, p := range ps {
-		if p.SLO == "" {
+		verdict, pass := p.SLO, p.SLO == "pass"
+		if p.Meets != "" {
+			verdict, pass = p.Meets, p.Meets == "yes"
+		}
+		if verdict == "" {
 			continue
 		}
 		judged = true
-		if p.SLO == "pass" && finite(p.QPS.F()) && (best < 0 || p.QPS.F() > ps[best].QPS.F()) {
+		if pass && finite(p.QPS.F()) && (best < 0 || p.QPS.F() > ps[best].QPS.F()) {
 			best = i
 		}
 	}
@@ -234,9 +269,16 @@ func FindKnee(ps []SweepPoint) *Knee {
 // RenderSweep returns a sweep's page.
 func RenderSweep(s *Sweep) []byte {
 	ps := SortedPoints(s)
+	if s.Knee == nil && s.Search != nil && s.Search.FoundPoint > 0 {
+		if i := slices.IndexFunc(ps, func(p SweepPoint) bool { return p.Index == s.Search.FoundPoint }); i >= 0 {
+			s.Knee = &Knee{Index: i, Rule: "the rate --search found: the highest meeting every target"}
+		}
+	}
 	if s.Knee == nil {
 		s.Knee = FindKnee(ps)
 	}
+	// The offered-load charts leave out a search's bracket runs.
+	offeredPts := slices.DeleteFunc(slices.Clone(ps), SweepPoint.bracket)
 	p := newPage("inferbench sweep report", s.Dir)
 	offered := "target rate (requests/s)"
 	if s.Kind == "concurrency" {
@@ -252,8 +294,22 @@ func RenderSweep(s *Sweep) []byte {
 	for _, r := range s.Requested {
 		req = append(req, fmtNum(r))
 	}
-	kv = append(kv, [2]string{"Requested points", strings.Join(req, ", ") + " (" + offered + ")"},
-		[2]string{"Points run", strconv.Itoa(len(s.Points))},
+	if len(req) > 0 {
+		kv = append(kv, [2]string{"Requested points", strings.Join(req, ", ") + " (" + offered + ")"})
+	}
+	if sr := s.Search; sr != nil {
+		found := "no rate met every target"
+		if finite(sr.Found.F()) {
+			found = fmtNum(sr.Found.F()) + " requests/s (point " + strconv.Itoa(sr.FoundPoint) + ")"
+		}
+		conv := "converged"
+		if !sr.Converged {
+			conv = "not converged"
+		}
+		kv = append(kv, [2]string{"Search", fmt.Sprintf("highest rate meeting every target: %s; bracket [%s, %s] requests/s, width %s (precision %s), %d bisection points, %s",
+			found, fmtNum(sr.Low.F()), fmtNum(sr.High.F()), pctText(sr.Width.F()), pctText(sr.Precision), sr.Iterations, conv)})
+	}
+	kv = append(kv, [2]string{"Points run", strconv.Itoa(len(s.Points))},
 		[2]string{"Ended", stoppedText(s)}, [2]string{"Started", s.StartedAt})
 	if len(s.SLOs) > 0 {
 		var e []string
@@ -271,6 +327,10 @@ func RenderSweep(s *Sweep) []byte {
 		kp := ps[k.Index]
 		kneeText = fmt.Sprintf("Knee: point %d (%s %s), achieving %s requests/s with TTFT p99 %s ms and TPOT p99 %s ms; chosen as %s.",
 			kp.Index, offeredShort(s.Kind), fmtNum(kp.Target), fmtNum(kp.QPS.F()), fmtNum(kp.TTFTP99.F()), fmtNum(kp.TPOTP99.F()), k.Rule)
+		if kp.bracket() {
+			kneeText = fmt.Sprintf("Knee: point %d (the %s run), achieving %s requests/s with TTFT p99 %s ms and TPOT p99 %s ms; chosen as %s.",
+				kp.Index, kp.Phase, fmtNum(kp.QPS.F()), fmtNum(kp.TTFTP99.F()), fmtNum(kp.TPOTP99.F()), k.Rule)
+		}
 	}
 	p.para("", kneeText)
 	p.end()
@@ -284,7 +344,9 @@ func RenderSweep(s *Sweep) []byte {
 		kneeQPS, kneeTarget := []ref(nil), []ref(nil)
 		if k := s.Knee; k != nil {
 			kneeQPS = []ref{{At: ps[k.Index].QPS.F(), Label: "knee"}}
-			kneeTarget = []ref{{At: ps[k.Index].Target, Label: "knee"}}
+			if !ps[k.Index].bracket() {
+				kneeTarget = []ref{{At: ps[k.Index].Target, Label: "knee"}}
+			}
 		}
 		qps := func(p SweepPoint) float64 { return p.QPS.F() }
 		lat := func(title, series string, p50, p99 func(SweepPoint) float64) *chart {
@@ -303,20 +365,20 @@ func RenderSweep(s *Sweep) []byte {
 		)
 		target := func(p SweepPoint) float64 { return p.Target }
 		good := &chart{Title: "Goodput and throughput against offered load", XLabel: offered, YLabel: "requests/s", YFrom0: true, VRefs: kneeTarget,
-			Curves: []curve{{Name: "QPS (successful)", Markers: true, Pts: pointsOf(ps, target, qps), Tips: tipsOf(ps, s.Kind)}}}
+			Curves: []curve{{Name: "QPS (successful)", Markers: true, Pts: pointsOf(offeredPts, target, qps), Tips: tipsOf(offeredPts, s.Kind)}}}
 		if slices.ContainsFunc(ps, func(p SweepPoint) bool { return finite(p.Goodput.F()) }) {
-			good.Curves = append(good.Curves, curve{Name: metrics.GoodputName, Color: 2, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return p.Goodput.F() }), Tips: tipsOf(ps, s.Kind)})
+			good.Curves = append(good.Curves, curve{Name: metrics.GoodputName, Color: 2, Markers: true, Pts: pointsOf(offeredPts, target, func(p SweepPoint) float64 { return p.Goodput.F() }), Tips: tipsOf(offeredPts, s.Kind)})
 		} else {
 			good.Title = "Throughput against offered load (no goodput rule given)"
 		}
 		good.HRefs = append(sloRefs(s.SLOs, metrics.GoodputName, 1), sloRefs(s.SLOs, metrics.QPSName, 1)...)
 		ach := &chart{Title: "Achieved against target load", XLabel: offered, YLabel: "achieved requests/s", Diagonal: true, VRefs: kneeTarget,
-			Curves: []curve{{Name: "achieved", Color: 3, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return p.Achieved.F() }), Tips: tipsOf(ps, s.Kind)}}}
+			Curves: []curve{{Name: "achieved", Color: 3, Markers: true, Pts: pointsOf(offeredPts, target, func(p SweepPoint) float64 { return p.Achieved.F() }), Tips: tipsOf(offeredPts, s.Kind)}}}
 		if s.Kind == "concurrency" {
 			ach.YLabel = "achieved mean in flight (QPS × mean latency)"
 		}
 		errs := &chart{Title: "Error rate against offered load", XLabel: offered, YLabel: "failed share of completed (%)", YFrom0: true,
-			Curves: []curve{{Name: "error rate", Color: 1, Markers: true, Pts: pointsOf(ps, target, func(p SweepPoint) float64 { return 100 * p.ErrorRate.F() })}}}
+			Curves: []curve{{Name: "error rate", Color: 1, Markers: true, Pts: pointsOf(offeredPts, target, func(p SweepPoint) float64 { return 100 * p.ErrorRate.F() })}}}
 		if s.MaxErrorRate > 0 {
 			errs.HRefs = []ref{{At: 100 * s.MaxErrorRate, Label: "--max-error-rate", Warn: true}}
 		}
@@ -338,12 +400,28 @@ func RenderSweep(s *Sweep) []byte {
 		if s.Knee != nil && s.Knee.Index == i {
 			idx = cell{Text: strconv.Itoa(pt.Index) + " (knee)", Sort: strconv.Itoa(pt.Index), Class: "pass"}
 		}
-		rows = append(rows, []cell{idx, cn(pt.Target), cn(pt.Achieved.F()), cn(pt.QPS.F()), cn(pt.TPS.F()), cn(pt.Goodput.F()),
+		target := cn(pt.Target)
+		if pt.bracket() {
+			target = cls(strings.TrimPrefix(pt.Phase, "bracket-"), "dim")
+		}
+		row := []cell{idx, target, cn(pt.Achieved.F()), cn(pt.QPS.F()), cn(pt.TPS.F()), cn(pt.Goodput.F()),
 			cn(pt.TTFTP50.F()), cn(pt.TTFTP99.F()), cn(pt.TPOTP50.F()), cn(pt.TPOTP99.F()), cn(pt.LatencyP50.F()), cn(pt.LatencyP99.F()),
-			cell{Text: pctText(pt.ErrorRate.F()), Class: "num", Sort: sortKey(pt.ErrorRate.F())}, slo, txt(pt.State), cell{Text: pt.Dir, Href: pt.Dir + "/" + rundir.HTMLFile}})
+			cell{Text: pctText(pt.ErrorRate.F()), Class: "num", Sort: sortKey(pt.ErrorRate.F())}, slo}
+		if s.Search != nil {
+			meets := cell{Text: pt.Meets, Title: pt.Why, Class: "fail"}
+			if pt.Meets == "yes" {
+				meets.Class = "pass"
+			}
+			row = append(row, txt(pt.Phase), meets, cls(pt.Why, "dim"))
+		}
+		rows = append(rows, append(row, txt(pt.State), cell{Text: pt.Dir, Href: pt.Dir + "/" + rundir.HTMLFile}))
 	}
-	p.table([]string{"point", "target", "achieved", "QPS", "TPS", metrics.GoodputName, "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
-		"latency p50", "latency p99", "errors", "SLO", "state", "run directory"}, rows, true)
+	head := []string{"point", "target", "achieved", "QPS", "TPS", metrics.GoodputName, "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99",
+		"latency p50", "latency p99", "errors", "SLO"}
+	if s.Search != nil {
+		head = append(head, "phase", "meets targets", "why not")
+	}
+	p.table(append(head, "state", "run directory"), rows, true)
 	p.para("dim", "Each point's own report is report.html in its run directory (the links open it).")
 	p.end()
 	glossary(p)
@@ -368,6 +446,10 @@ func stoppedText(s *Sweep) string {
 		t = "stopped early: the error rate exceeded " + pctText(s.MaxErrorRate)
 	case "interrupted":
 		t = "interrupted"
+	case "no_rate_meets":
+		t = "search ended: even the synchronous run missed a target"
+	case "max_iterations":
+		t = "search ended after its most bisection points, before the bracket was within the precision"
 	}
 	if s.StoppedDetail != "" {
 		t += " (" + s.StoppedDetail + ")"
