@@ -356,6 +356,12 @@ func RenderSweep(s *Sweep) []byte {
 					{Name: title + " p99", Color: 1, Markers: true, Pts: pointsOf(ps, qps, p99), Tips: tipsOf(ps, s.Kind)},
 				}}
 			ch.HRefs = sloRefs(s.SLOs, series, 1e-6)
+			// A saturated point (an offline ceiling) can sit orders of
+			// magnitude above the rest: a log axis keeps both readable.
+			if spread(ch) > 30 {
+				ch.LogY, ch.YFrom0 = true, false
+				ch.YLabel += ", log scale"
+			}
 			return ch
 		}
 		p.grid(
@@ -440,6 +446,9 @@ func stoppedText(s *Sweep) string {
 	switch s.Stopped {
 	case "done":
 		t = "every requested point ran"
+		if s.Search != nil {
+			t = "the search ended"
+		}
 	case "saturated":
 		t = "stopped early: the server was saturated"
 	case "error_rate":
@@ -484,4 +493,21 @@ func sloRefs(slos []verdict.SLO, metric string, scale float64) []ref {
 		}
 	}
 	return out
+}
+
+// spread is the ratio of the largest to the smallest positive y of a
+// chart's curves (1 without two such values).
+func spread(c *chart) float64 {
+	lo, hi := math.Inf(1), 0.0
+	for _, cv := range c.Curves {
+		for _, p := range cv.Pts {
+			if finite(p.Y) && p.Y > 0 {
+				lo, hi = math.Min(lo, p.Y), math.Max(hi, p.Y)
+			}
+		}
+	}
+	if hi == 0 || math.IsInf(lo, 1) {
+		return 1
+	}
+	return hi / lo
 }
