@@ -25,6 +25,7 @@
 // one), and the SLOs of its first point's config.yaml. It marks the knee
 // ([FindKnee]):
 //
+//   - for a search (--search), the rate it found;
 //   - when the points carry SLO verdicts, the point of highest achieved QPS
 //     that met every SLO (the highest load the server sustains within its
 //     targets); none when no point met them;
