@@ -116,6 +116,9 @@ func TestRenderRun_Graceful(t *testing.T) {
 			[]string{"This run has no time series (gone).", "TTFT&#58; histogram"}},
 		{"time series file missing", html.Run{Report: full.Report, TimeseriesFile: filepath.Join(t.TempDir(), "timeseries.jsonl")},
 			[]string{"timeseries.jsonl does not exist"}},
+		{"conversations", html.Run{Report: &report.Report{State: "complete", Conversations: &report.Conversations{Started: 10, Completed: 8, Failed: 1, Unfinished: 1,
+			TTFTByTurn: []report.TurnLatency{{Turn: "1", Count: 10, P50: 20, P90: 30, P99: 40}, {Turn: "2", Count: 9, P50: 25, P90: 35, P99: 45}, {Turn: "17+", Count: 2, P50: 90, P90: 95, P99: 99}}}}},
+			[]string{"TTFT by turn", ">17+<", "cut short by the run&#39;s end", `href="#conversations"`}},
 		{"interrupted", html.Run{Report: report.Build(&metrics.Snapshot{State: metrics.StateInterrupted})}, []string{"run was interrupted"}},
 	}
 	for _, tc := range cases {

@@ -59,12 +59,16 @@ func RenderRun(in Run) []byte {
 		}
 		links = append(links, [2]string{"s-" + s.Name, "· " + label})
 	}
+	if r.Conversations != nil {
+		links = append(links, [2]string{"conversations", "Conversations"})
+	}
 	p.nav(append(links, [2]string{"time", "Over time"}, [2]string{"errors", "Errors"}, [2]string{"glossary", "Reading this report"})...)
 	runHeader(p, r, in.Config)
 	p.warnings(r.Warnings)
 	summaryCards(p, r)
 	verdictSection(p, r)
 	seriesSections(p, r)
+	conversationsSection(p, r)
 	overTime(p, &in, r.Goodput != nil)
 	errorsSection(p, r)
 	glossary(p)
