@@ -44,7 +44,7 @@ type capped struct {
 	scheduled, release int64
 }
 
-// runCapped is runTimed under the concurrency cap.
+// runCapped is runTimed, or runReplay, under the concurrency cap.
 func (s *Session) runCapped(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits, start int64) {
 	q := &capQueue{free: s.cfg.MaxConcurrency}
 	var done func()
@@ -69,14 +69,12 @@ func (s *Session) runCapped(ctx context.Context, wg *sync.WaitGroup, tracked boo
 		q.mu.Unlock()
 		s.issueAt(ctx, next.idx, tracked, next.scheduled, next.release, done)
 	}
-	sched := NewSchedule(s.cfg)
+	next := s.arrivals(start)
 	for i := 0; ; i++ {
-		off, ok := sched.Next()
-		at := start + int64(off)
+		at, idx, ok := next(i)
 		if !ok || lim.done(i, at) || !waitUntil(at, s.stop) {
 			break
 		}
-		idx := s.order.next()
 		wg.Add(1)
 		q.mu.Lock()
 		if q.free > 0 && len(q.queue) == 0 {

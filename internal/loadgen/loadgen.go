@@ -11,6 +11,8 @@
 //   - constant: open loop; one request every 1/TargetQPS.
 //   - concurrency: closed loop; Concurrency workers each issue their next
 //     request when the previous one completes.
+//   - replay: open loop; sample i is issued at Arrivals[i], a recorded
+//     trace's times (see [ModeReplay]).
 //
 // Open-loop rates may be shaped (see [Schedule]): Burstiness K makes the
 // poisson gaps gamma-distributed with shape K; RampUp grows the rate linearly
@@ -59,6 +61,7 @@ const (
 	ModePoisson     Mode = "poisson"
 	ModeConstant    Mode = "constant"
 	ModeConcurrency Mode = "concurrency"
+	ModeReplay      Mode = "replay" // see replay.go
 )
 
 // maxStageWorkers bounds the workers of a concurrency stage: each is a
@@ -119,6 +122,10 @@ type Config struct {
 	// Share, when set, makes this session one of several that together run
 	// one benchmark (a fleet worker): see [Share].
 	Share *Share `yaml:"-"`
+	// Arrivals are a replay's intended issue times, offsets from the
+	// start of the phase: sample i is issued at Arrivals[i] (see
+	// [ModeReplay]).
+	Arrivals []time.Duration `yaml:"-"`
 }
 
 // Validate checks the configuration; errors name the field.
@@ -138,8 +145,12 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("stages[%d] %v:%v: a concurrency stage wants a whole number of workers from 1 to %d", i, st.QPS, st.Duration, maxStageWorkers)
 			}
 		}
+	case ModeReplay:
+		if err := validateArrivals(c.Arrivals); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("mode %q: want offline, poisson, constant or concurrency", c.Mode)
+		return fmt.Errorf("mode %q: want offline, poisson, constant, concurrency or replay", c.Mode)
 	}
 	if c.Burstiness < 0 || math.IsNaN(c.Burstiness) || math.IsInf(c.Burstiness, 0) {
 		return fmt.Errorf("burstiness %v: must be > 0 (1 is Poisson)", c.Burstiness)
@@ -164,8 +175,8 @@ func (c *Config) Validate() error {
 	if c.MaxConcurrency < 0 {
 		return fmt.Errorf("max_concurrency %d: must be at least 1 (0: no cap)", c.MaxConcurrency)
 	}
-	if c.MaxConcurrency > 0 && c.Mode != ModePoisson && c.Mode != ModeConstant {
-		return fmt.Errorf("max_concurrency %d: caps poisson or constant arrivals, not %s", c.MaxConcurrency, c.Mode)
+	if c.MaxConcurrency > 0 && c.Mode != ModePoisson && c.Mode != ModeConstant && c.Mode != ModeReplay {
+		return fmt.Errorf("max_concurrency %d: caps poisson, constant or replay arrivals, not %s", c.MaxConcurrency, c.Mode)
 	}
 	if c.NumSamples < 0 || c.WarmupSamples < 0 || c.MaxInFlight < 0 {
 		return errors.New("num_samples, warmup_samples and max_in_flight must not be negative")
@@ -207,6 +218,10 @@ type Session struct {
 	// dataset index (from the request's goroutine; it must be safe for
 	// concurrent use). Tests and accuracy checks use it.
 	OnComplete func(index int, out *event.Output, err error)
+	// Sample, when set before Run, gives the sample of a dataset index in
+	// place of the dataset's own (a replay's prompts are built as they
+	// come due; see replay.go). It must be safe for concurrent use.
+	Sample func(index int) dataset.Sample
 
 	order   *sampleOrder
 	uuidHi  string
@@ -245,6 +260,9 @@ func New(cfg Config, ds *dataset.Dataset, doer Doer, pub bus.Publisher[event.Rec
 	}
 	if err := cfg.validateConversations(ds.Conversations != nil); err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	if cfg.Mode == ModeReplay && len(cfg.Arrivals) != len(ds.Samples) {
+		return nil, fmt.Errorf("loadgen: replay: %d arrival times for %d samples", len(cfg.Arrivals), len(ds.Samples))
 	}
 	hi := rand.Uint64()
 	return &Session{
@@ -401,6 +419,8 @@ func (s *Session) runPhase(ctx context.Context, wg *sync.WaitGroup, tracked bool
 		s.runShapedConcurrency(ctx, wg, tracked, &lim, start)
 	case s.cfg.Mode == ModeConcurrency:
 		s.runConcurrency(ctx, wg, tracked, &lim)
+	case s.cfg.Mode == ModeReplay:
+		s.runReplay(ctx, wg, tracked, &lim, start)
 	default:
 		s.runTimed(ctx, wg, tracked, &lim, start)
 	}
@@ -525,6 +545,10 @@ const releaseAtSend = -1
 // released (0: no cap; see cap.go).
 func (s *Session) issueAt(ctx context.Context, idx int, tracked bool, scheduled, released int64, done func()) {
 	smp := &s.ds.Samples[idx]
+	if s.Sample != nil {
+		v := s.Sample(idx)
+		smp = &v
+	}
 	uuid := s.newUUID()
 	req := &client.Request{Prompt: smp.Prompt, System: smp.System, TokenIDs: smp.TokenIDs, MaxTokens: smp.MaxTokens}
 	if req.MaxTokens == 0 {
