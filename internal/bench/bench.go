@@ -101,6 +101,11 @@ type Runner struct {
 	// publishes (live ticks and the terminal one), on the aggregator's
 	// goroutine: it must not block.
 	OnSnapshot func(metrics.Snapshot)
+	// Arrivals and Samples, set before Run, are a replay's issue times,
+	// one per dataset sample, and the function that builds each sample's
+	// prompt when it is due (see [LoadTrace]).
+	Arrivals []time.Duration
+	Samples  func(index int) dataset.Sample
 	// OnComplete, when set before Run, is passed to the load generator.
 	OnComplete func(index int, out *event.Output, err error)
 	// WrapLogWriter, when set before Run, wraps the event log's file writers
@@ -143,10 +148,10 @@ func New(cfg config.Run, ds *dataset.Dataset, tok aggregator.TokenCounter, log *
 	}
 	// config.yaml records the dataset's hash: the per-request records
 	// reference prompts by their index in it.
-	if cfg.Dataset.Path != "" && cfg.Dataset.Synthetic == nil {
-		sum, err := fileSHA256(cfg.Dataset.Path)
+	if path := datasetFile(&cfg); path != "" {
+		sum, err := fileSHA256(path)
 		if err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", cfg.Dataset.Path, err)
+			return nil, fmt.Errorf("dataset %s: %w", path, err)
 		}
 		cfg.Dataset.SHA256 = sum
 	}

@@ -235,6 +235,9 @@ func ReportRun(cfg *config.Run) *report.Run {
 	if cfg.Load.RampUp > 0 {
 		run.RampUp = cfg.Load.RampUp.String()
 	}
+	if t := cfg.Dataset.Trace; t != nil {
+		run.Dataset = traceLabel(t)
+	}
 	if s := cfg.Dataset.Synthetic; s != nil {
 		run.Dataset = fmt.Sprintf("synthetic (%d prompts, input %s, output %s tokens)", s.N, s.Input, s.Output)
 	}

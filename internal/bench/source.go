@@ -31,11 +31,14 @@ func (r *Runner) source(pub bus.Publisher[event.Record]) (Source, error) {
 	if r.NewSource != nil {
 		return r.NewSource(pub)
 	}
-	s, err := loadgen.New(LoadgenConfig(r.cfg.Load), r.ds, r.client, pub)
+	lc := LoadgenConfig(r.cfg.Load)
+	lc.Arrivals = r.Arrivals
+	s, err := loadgen.New(lc, r.ds, r.client, pub)
 	if err != nil {
 		return nil, err
 	}
 	s.OnComplete = r.OnComplete
+	s.Sample = r.Samples
 	return s, nil
 }
 

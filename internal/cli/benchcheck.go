@@ -13,6 +13,9 @@ import (
 // --config that --dataset does not replace). file is the configuration read
 // from --config, or the defaults.
 func checkDatasetFlags(fs *pflag.FlagSet, file *config.Run) error {
+	if fs.Changed("trace") && (fs.Changed("dataset") || fs.Changed("synthetic")) {
+		return usagef("--trace brings the prompts: drop --dataset and --synthetic")
+	}
 	if fs.Changed("dataset") && fs.Changed("synthetic") {
 		return usagef("--dataset and --synthetic exclude each other: give a dataset file or synthetic prompts, not both")
 	}

@@ -55,12 +55,13 @@ func (a *app) benchmarkCmd() *cobra.Command {
 		{"offline", "Issue every request as fast as the in-flight bound allows", loadgen.ModeOffline},
 		{"online", "Issue requests at --target-qps (Poisson arrivals, or --arrival constant)", loadgen.ModePoisson},
 		{"concurrency", "Keep --concurrency requests in flight (closed loop)", loadgen.ModeConcurrency},
+		{"replay", "Replay a recorded trace (--trace): each request at its recorded time, prompts synthesized to the recorded lengths", loadgen.ModeReplay},
 	} {
 		var o benchOpts
 		sub := &cobra.Command{
 			Use:   mode.use,
 			Short: mode.short,
-			Long:  mode.short + ".\n\n" + exitCodesHelp,
+			Long:  mode.short + ".\n\n" + modeHelp(mode.mode) + exitCodesHelp,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				isFleet, err := o.fleet.enabled(cmd.Flags())
@@ -83,6 +84,9 @@ func (a *app) benchmarkCmd() *cobra.Command {
 		o.cfg = config.Default()
 		benchFlags(f, &o.cfg)
 		fleetFlags(f, &o.fleet)
+		if mode.mode == loadgen.ModeReplay {
+			traceFlags(f, &o.cfg)
+		}
 		cmd.AddCommand(sub)
 	}
 	return cmd
@@ -178,7 +182,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 			return nil
 		},
 		get: func() string { return strconv.Itoa(c.Load.MaxConcurrency) },
-	}, "max-concurrency", "online: at most N requests in flight; a request whose time has come waits FIFO for a slot, measured as queue_wait_ns (never in TTFT) (default: no cap)")
+	}, "max-concurrency", "online, replay: at most N requests in flight; a request whose time has come waits FIFO for a slot, measured as queue_wait_ns (never in TTFT) (default: no cap)")
 	fs.BoolVar(&c.Dataset.MultiTurn, "multi-turn", c.Dataset.MultiTurn, "the dataset's rows are conversations (ShareGPT conversations, OpenAI messages, or {conversation_id, turns}): run each as a session, turn k+1 after turn k's reply; --target-qps and --concurrency then count conversations")
 	fs.Var(funcValue{kind: "string",
 		set: func(s string) error {
@@ -341,6 +345,7 @@ func resolveBenchConfig(given *pflag.FlagSet, configFile string, mode loadgen.Mo
 	}
 	scratch := pflag.NewFlagSet("benchmark", pflag.ContinueOnError)
 	benchFlags(scratch, &cfg)
+	traceFlags(scratch, &cfg)
 	if err := replayFlags(given, scratch); err != nil {
 		return cfg, asUsage(err)
 	}
@@ -360,10 +365,13 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run, fo *fleetOpts) e
 	if err != nil {
 		return err
 	}
-	// With a tokenizer, synthetic prompts are exact in its tokens.
-	ds, err := bench.LoadDatasetCounted(cfg.Dataset, tok)
+	// With a tokenizer, synthetic prompts (and a trace's) are exact in its tokens.
+	ds, replay, err := a.loadWorkload(&cfg, tok)
 	if err != nil {
 		return asUsage(err)
+	}
+	if replay != nil {
+		defer replay.Close()
 	}
 	// While the dashboard draws, log lines would garble it: keep them and
 	// print them when it is gone.
@@ -378,6 +386,9 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run, fo *fleetOpts) e
 	runner, err := bench.New(cfg, ds, tok, log)
 	if err != nil {
 		return asUsage(err)
+	}
+	if replay != nil {
+		runner.Arrivals, runner.Samples = replay.Arrivals, replay.Sample
 	}
 	defer func() {
 		if err := runner.Close(); err != nil {

@@ -23,8 +23,9 @@
 //	  path: prompts.jsonl  # or synthetic:
 //	  synthetic: {n: 1000, input: "128", output: "uniform:64:256"}
 //	  # shared prefixes: add shared_prefix_len: 64, num_prefixes: 4
+//	  trace: {path: mooncake.jsonl, speedup: 2}  # with load.mode replay
 //	load:            # see loadgen.Config
-//	  mode: poisson        # offline | poisson | constant | concurrency
+//	  mode: poisson        # offline | poisson | constant | concurrency | replay
 //	  target_qps: 10
 //	  burstiness: 0.5      # gamma shape of the gaps (poisson; 1 = Poisson)
 //	  ramp_up: 30s         # or stages: "10:30s,20:30s,40:60s"
@@ -95,7 +96,9 @@ type Dataset struct {
 	Options DatasetOptions `yaml:"options"`
 	// Synthetic generates prompts instead.
 	Synthetic *Synthetic `yaml:"synthetic"`
-	// SHA256 is the hex sha256 of the file at Path, recorded by the run in
+	// Trace replays a recorded trace instead (load.mode replay).
+	Trace *Trace `yaml:"trace,omitempty"`
+	// SHA256 is the hex sha256 of the file at Path (or Trace.Path), recorded by the run in
 	// its config.yaml so that the per-request records, which reference
 	// prompts by dataset index, identify the prompts. It is not read back.
 	SHA256 string `yaml:"sha256,omitempty"`
@@ -130,6 +133,22 @@ type Synthetic struct {
 	// fixed prefixes of that many tokens (see dataset.SyntheticConfig).
 	SharedPrefixLen int `yaml:"shared_prefix_len,omitempty"`
 	NumPrefixes     int `yaml:"num_prefixes,omitempty"`
+}
+
+// Trace is a recorded trace to replay (see package trace): its requests are
+// issued at their recorded times with prompts synthesized to their lengths.
+type Trace struct {
+	Path string `yaml:"path"`
+	// Format is mooncake, azure or jsonl; "" tells it from the file.
+	Format string `yaml:"format"`
+	// Speedup divides the recorded times (2: twice as fast); 0 means 1.
+	Speedup float64 `yaml:"speedup"`
+	// Limit replays at most this many requests; 0 all.
+	Limit int `yaml:"limit"`
+	// Start skips the requests recorded within Start of the first.
+	Start time.Duration `yaml:"start"`
+	// BlockSize is the tokens per hash_id block; 0 means 512 (Mooncake's).
+	BlockSize int `yaml:"block_size"`
 }
 
 // Endpoint configures the HTTP client (see client.Config, which documents
@@ -297,7 +316,10 @@ func OneLine(err error) error {
 // source, and ValidateRun. The client's and the load generator's own rules
 // are theirs: bench.Validate applies them too. Errors name the key.
 func (r *Run) Validate() error {
-	if r.Dataset.Path == "" && r.Dataset.Synthetic == nil {
+	if err := r.validateTrace(); err != nil {
+		return err
+	}
+	if r.Dataset.Path == "" && r.Dataset.Synthetic == nil && r.Dataset.Trace == nil {
 		return errors.New("dataset: give a file (--dataset) or synthetic prompts (--synthetic)")
 	}
 	if r.Dataset.Path != "" && r.Dataset.Synthetic != nil {
@@ -307,6 +329,37 @@ func (r *Run) Validate() error {
 		return err
 	}
 	return r.ValidateRun()
+}
+
+// validateTrace checks the trace section: a replay needs one, and replays
+// only it.
+func (r *Run) validateTrace() error {
+	t := r.Dataset.Trace
+	replay := r.Load.Mode == "replay"
+	switch {
+	case replay && (t == nil || t.Path == ""):
+		return errors.New("dataset.trace.path: a replay needs a trace (--trace FILE)")
+	case t == nil:
+		return nil
+	case !replay:
+		return fmt.Errorf("dataset.trace: load.mode %q does not replay a trace: use inferbench benchmark replay (load.mode replay)", r.Load.Mode)
+	case r.Dataset.Path != "" || r.Dataset.Synthetic != nil:
+		return errors.New("dataset.trace: a replay takes its prompts from the trace: drop dataset.path and dataset.synthetic (--dataset, --synthetic)")
+	case !(t.Speedup >= 0) || t.Speedup > 1e6:
+		return fmt.Errorf("dataset.trace.speedup %v: want a positive factor (2 replays twice as fast)", t.Speedup)
+	case t.Limit < 0:
+		return fmt.Errorf("dataset.trace.limit %d: must not be negative", t.Limit)
+	case t.Start < 0:
+		return fmt.Errorf("dataset.trace.start %v: must not be negative", t.Start)
+	case t.BlockSize < 0 || t.BlockSize > 1_000_000:
+		return fmt.Errorf("dataset.trace.block_size %d: want 1 to 1000000 tokens (0: 512)", t.BlockSize)
+	}
+	switch t.Format {
+	case "", "mooncake", "azure", "jsonl":
+	default:
+		return fmt.Errorf("dataset.trace.format %q: want mooncake, azure or jsonl", t.Format)
+	}
+	return nil
 }
 
 // validateSynthetic names a key missing from a synthetic section, which
