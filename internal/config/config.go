@@ -345,6 +345,8 @@ func (r *Run) validateTrace() error {
 		return fmt.Errorf("dataset.trace: load.mode %q does not replay a trace: use inferbench benchmark replay (load.mode replay)", r.Load.Mode)
 	case r.Dataset.Path != "" || r.Dataset.Synthetic != nil:
 		return errors.New("dataset.trace: a replay takes its prompts from the trace: drop dataset.path and dataset.synthetic (--dataset, --synthetic)")
+	case r.Dataset.MultiTurn:
+		return errors.New("dataset.trace: a trace's requests are single turns: drop dataset.multi_turn (--multi-turn)")
 	case !(t.Speedup >= 0) || t.Speedup > 1e6:
 		return fmt.Errorf("dataset.trace.speedup %v: want a positive factor (2 replays twice as fast)", t.Speedup)
 	case t.Limit < 0:

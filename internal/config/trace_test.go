@@ -29,6 +29,7 @@ func TestTrace_YAML(t *testing.T) {
 		{"load:\n  mode: poisson\n  target_qps: 1\ndataset:\n  trace: {path: t.jsonl}\n", `dataset.trace: load.mode "poisson" does not replay`},
 		{"load:\n  mode: replay\ndataset:\n  path: p.jsonl\n  trace: {path: t.jsonl}\n", "drop dataset.path"},
 		{"load:\n  mode: replay\ndataset:\n  trace: {path: t.jsonl, format: parquet}\n", `dataset.trace.format "parquet"`},
+		{"load:\n  mode: replay\ndataset:\n  multi_turn: true\n  trace: {path: t.jsonl}\n", "drop dataset.multi_turn"},
 		{"load:\n  mode: replay\ndataset:\n  trace: {path: t.jsonl, speedup: -1}\n", "dataset.trace.speedup -1"},
 		{"load:\n  mode: replay\ndataset:\n  trace: {path: t.jsonl, limit: -1}\n", "dataset.trace.limit -1"},
 		{"load:\n  mode: replay\ndataset:\n  trace: {path: t.jsonl, start: -1s}\n", "dataset.trace.start -1s"},
