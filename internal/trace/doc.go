@@ -31,5 +31,6 @@
 // [MaxRows] rows. A bad row is an [*Error] naming the file and line.
 //
 // [Synthesizer] builds the prompts: see its documentation for how the text is
-// made exact in tokens and how blocks are shared.
+// made exact in tokens and how blocks are shared. A [Feed] builds them ahead
+// of a replay, in bounded memory, so a whole trace can be replayed.
 package trace

@@ -109,7 +109,8 @@ type Options struct {
 	Limit int
 }
 
-// Trace is a loaded trace, in replay order.
+// Trace is a loaded trace, in replay order. It is not changed after Load
+// and is then safe for concurrent reads.
 type Trace struct {
 	Path, Format string
 	Requests     []Request
