@@ -337,7 +337,7 @@ func loadAverage() string {
 func BenchmarkNetns_FleetThroughput(b *testing.B) {
 	f := newNetnsFleet(b, []string{"w0", "w1"}, "--output-tokens", "16")
 	load := []string{"benchmark", "concurrency", "--synthetic", "256", "--input-len", "32", "--output-len", "16",
-		"--concurrency", "64", "--warmup", "256", "--duration", "4s"}
+		"--concurrency", "64", "--warmup", "256", "--duration", "4s", "--event-log", "off"}
 	var single, fleet, singleCPU, fleetCPU, coordCPU, serverCPU []float64
 	for i := range b.N {
 		dir := runDir(b)
