@@ -18,15 +18,18 @@ import (
 // cpu-ns/event (the process's user + sys CPU time per event, GC included)
 // is the one to compare on a shared, loaded machine, where wall time counts
 // the time the benchmark waited for a core.
+//
+// goodput=on adds a goodput rule: the cost of deciding, per completion,
+// whether the sample is good; `benchstat -col /goodput` compares the two
+// (run -count 1 in a loop to interleave them under the same load).
 func BenchmarkAggregator_Ingest(b *testing.B) {
-	benchIngest(b, aggregator.Config{Streaming: true})
-}
-
-// BenchmarkAggregator_IngestGoodput is Ingest with a goodput rule: the cost
-// of deciding, per completion, whether the sample is good.
-func BenchmarkAggregator_IngestGoodput(b *testing.B) {
-	benchIngest(b, aggregator.Config{Streaming: true,
-		Goodput: &aggregator.GoodputBounds{TTFT: 2000, Latency: 10_000, TPOT: 2000}})
+	b.Run("goodput=off", func(b *testing.B) {
+		benchIngest(b, aggregator.Config{Streaming: true})
+	})
+	b.Run("goodput=on", func(b *testing.B) {
+		benchIngest(b, aggregator.Config{Streaming: true,
+			Goodput: &aggregator.GoodputBounds{TTFT: 2000, Latency: 10_000, TPOT: 2000}})
+	})
 }
 
 func benchIngest(b *testing.B, cfg aggregator.Config) {
