@@ -28,12 +28,13 @@ server_cpu=${SERVER_CPU:-1}
 client_cpu=${CLIENT_CPU:-0}
 port=${PORT:-18557}
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+server=
+trap '[[ -n $server ]] && { kill $server; wait $server; } 2>/dev/null; rm -rf "$work"' EXIT
 
-mkdir -p bin
 go build -o "$work/on" ./cmd/inferbench
-# The scratch copy: tracked files only, then the writer taken out.
-git ls-files -z | tar --null -T - -cf - | (mkdir "$work/src" && tar -xf - -C "$work/src")
+# The scratch copy: the working tree (tracked and untracked, not ignored),
+# then the writer taken out.
+git ls-files -z -co --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | (mkdir "$work/src" && tar -xf - -C "$work/src")
 python3 - "$work/src/internal/bench/bench.go" <<'PY'
 import sys
 p = sys.argv[1]
