@@ -126,6 +126,7 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	if err != nil {
 		return asUsage(err)
 	}
+	defer agg.Close() // a no-op once Run has finalized
 	fmt.Fprintf(a.stderr, "inferbench aggregate: events %v, snapshots on %s\n", o.events, pub.Endpoint())
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
