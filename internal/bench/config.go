@@ -237,6 +237,9 @@ func ReportRun(cfg *config.Run) *report.Run {
 	if cfg.Load.RampUp > 0 {
 		run.RampUp = cfg.Load.RampUp.String()
 	}
+	if loadgen.Mode(cfg.Load.Mode) == loadgen.ModePoisson {
+		run.Burstiness = cfg.Load.Burstiness
+	}
 	if s := cfg.Dataset.Synthetic; s != nil {
 		run.Dataset = fmt.Sprintf("synthetic (%d prompts, input %s, output %s tokens)", s.N, s.Input, s.Output)
 	}
