@@ -21,18 +21,30 @@ import (
 type serverTruth struct {
 	arrival time.Time
 	// flushes are the times just before each explicit flush (a chunk
-	// leaves before the server sleeps for the next token); end is when the
-	// handler returned, just before net/http flushes the last chunk, the
-	// finish chunk and [DONE].
+	// leaves before the server sleeps for the next token, and the last
+	// one with the finish chunk and [DONE]); end is when the handler
+	// returned, before net/http ends the chunked body.
 	flushes []time.Time
 	end     time.Time
 }
 
-// ttft is the server's own time from arrival to the first chunk's flush.
-func (s *serverTruth) ttft() time.Duration { return s.flushes[0].Sub(s.arrival) }
+// first is the server's time from arrival to the flush of the first chunk
+// (chunks due together under load leave in one write: the first flush
+// holds the first chunk).
+func (s *serverTruth) first() time.Duration { return s.at(0) }
 
-// last is the server's time from arrival to the last chunk's write.
-func (s *serverTruth) last() time.Duration { return s.end.Sub(s.arrival) }
+// last is the server's time from arrival to the flush of the last chunk,
+// which leaves with the finish chunk and [DONE] in the last flush.
+func (s *serverTruth) last() time.Duration { return s.at(len(s.flushes) - 1) }
+
+// at is the time from arrival to flush i, or to the handler's end when
+// nothing was flushed explicitly.
+func (s *serverTruth) at(i int) time.Duration {
+	if len(s.flushes) == 0 {
+		return s.end.Sub(s.arrival)
+	}
+	return s.flushes[i].Sub(s.arrival)
+}
 
 // truthRecorder wraps a mock server's handler and records a serverTruth
 // per prompt. Every timestamp is taken before the bytes it describes can
