@@ -157,6 +157,9 @@ type Aggregator struct {
 	hurryOnce sync.Once
 	hurry     chan struct{} // closed by Hurry
 
+	closeOnce sync.Once
+	closeErr  error
+
 	tokens *tokenPool
 
 	conv convMetrics // multi-turn conversations; see conversation.go

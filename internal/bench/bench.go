@@ -486,6 +486,13 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		elog.Close()
 		return nil, err
 	}
+	// A run that fails before the aggregator finalizes must still stop its
+	// spill writer and token workers; after a finalize Close is a no-op.
+	defer func() {
+		if err := agg.Close(); err != nil {
+			r.log.Warn("aggregator", "err", err)
+		}
+	}()
 	session, err := r.source(events)
 	if err != nil {
 		elog.Close()

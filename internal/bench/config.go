@@ -18,22 +18,24 @@ import (
 // ClientConfig is the client's configuration from the endpoint section.
 func ClientConfig(e config.Endpoint) client.Config {
 	return client.Config{
-		Endpoint:        e.Endpoint,
-		API:             e.API,
-		Model:           e.Model,
-		Streaming:       e.Streaming,
-		IncludeUsage:    e.IncludeUsage,
-		MaxTokens:       e.MaxTokens,
-		Temperature:     e.Temperature,
-		ExtraBody:       e.ExtraBody,
-		Headers:         e.Headers,
-		APIKeyEnv:       e.APIKeyEnv,
-		MaxConnections:  e.MaxConnections,
-		ConnectTimeout:  e.ConnectTimeout,
-		ReadTimeout:     e.ReadTimeout,
-		TotalTimeout:    e.TotalTimeout,
-		IdleTimeout:     e.IdleTimeout,
-		RetryClosedConn: e.RetryClosedConn,
+		Endpoint:           e.Endpoint,
+		API:                e.API,
+		Model:              e.Model,
+		Streaming:          e.Streaming,
+		IncludeUsage:       e.IncludeUsage,
+		MaxTokens:          e.MaxTokens,
+		Temperature:        e.Temperature,
+		ExtraBody:          e.ExtraBody,
+		Headers:            e.Headers,
+		APIKeyEnv:          e.APIKeyEnv,
+		MaxConnections:     e.MaxConnections,
+		ConnectTimeout:     e.ConnectTimeout,
+		ReadTimeout:        e.ReadTimeout,
+		TotalTimeout:       e.TotalTimeout,
+		IdleTimeout:        e.IdleTimeout,
+		RetryClosedConn:    e.RetryClosedConn,
+		TLSCAFile:          e.TLSCA,
+		InsecureSkipVerify: e.InsecureSkipVerify,
 	}
 }
 
@@ -237,6 +239,9 @@ func ReportRun(cfg *config.Run) *report.Run {
 	}
 	if t := cfg.Dataset.Trace; t != nil {
 		run.Dataset = traceLabel(t)
+	}
+	if loadgen.Mode(cfg.Load.Mode) == loadgen.ModePoisson {
+		run.Burstiness = cfg.Load.Burstiness
 	}
 	if s := cfg.Dataset.Synthetic; s != nil {
 		run.Dataset = fmt.Sprintf("synthetic (%d prompts, input %s, output %s tokens)", s.N, s.Input, s.Output)

@@ -65,10 +65,12 @@ func TestRun_compactLogBounded(t *testing.T) {
 // per-request series; inter-chunk gaps only from the full log.
 func TestRun_rebuildMatchesFinal(t *testing.T) {
 	for _, tc := range []struct {
-		mode   string
-		tok    aggregator.TokenCounter
-		capped int // --max-concurrency
-	}{{"compact", nil, 0}, {"full", nil, 0}, {"compact", wordCounter{}, 0}, {"compact", nil, 2}} {
+		mode    string
+		tok     aggregator.TokenCounter
+		capped  int // --max-concurrency
+		goodput string
+	}{{"compact", nil, 0, ""}, {"full", nil, 0, ""}, {"compact", wordCounter{}, 0, ""}, {"compact", nil, 2, ""},
+		{"compact", nil, 0, "ttft<=50ms,tpot<=200us,latency<=1s"}, {"compact", wordCounter{}, 0, "tpot<=200us"}} {
 		mode := tc.mode
 		name := mode
 		if tc.tok != nil {
@@ -76,6 +78,9 @@ func TestRun_rebuildMatchesFinal(t *testing.T) {
 		}
 		if tc.capped > 0 {
 			name += "/max-concurrency"
+		}
+		if tc.goodput != "" {
+			name += "/goodput"
 		}
 		t.Run(name, func(t *testing.T) {
 			url, _ := startMock(t, mockserver.Config{OutputTokens: 12, TTFT: 2 * time.Millisecond, TPOT: 200 * time.Microsecond,
@@ -86,6 +91,7 @@ func TestRun_rebuildMatchesFinal(t *testing.T) {
 			cfg.Load.TargetQPS = 500
 			cfg.Load.WarmupSamples = 20
 			cfg.Load.MaxConcurrency = tc.capped
+			cfg.Goodput = tc.goodput
 			r, err := bench.New(cfg, synthetic(t, 200), tc.tok, quiet())
 			if err != nil {
 				t.Fatal(err)
@@ -109,9 +115,20 @@ func TestRun_rebuildMatchesFinal(t *testing.T) {
 			if err := os.Remove(finalPath); err != nil {
 				t.Fatal(err)
 			}
-			rb, err := eventlog.Rebuild(out.Dir)
+			opts, err := bench.RebuildOptions(&cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			rb, err := eventlog.RebuildWith(out.Dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.goodput != "" {
+				good, ok := rb.Snapshot.Find(metrics.TrackedGood)
+				t.Logf("good samples: final %d, rebuilt %v (of %d)", final.CounterInt(metrics.TrackedGood), good, out.Report.Completed)
+				if !ok {
+					t.Errorf("rebuilt snapshot of a --goodput run lacks %s", metrics.TrackedGood)
+				}
 			}
 			if rb.Snapshot.State != final.State {
 				t.Errorf("rebuilt state %s, want %s", rb.Snapshot.State, final.State)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
@@ -114,8 +113,3 @@ func replayRun(b *testing.B, url, kind string, speedup float64) *metrics.Metric 
 	return m
 }
 
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
-}

@@ -199,3 +199,23 @@ func (c *dirClaim) undo() {
 	c.files, c.created = nil, nil
 	c.release()
 }
+
+// LockDir takes dir's exclusive lock, the one a running benchmark holds,
+// for another writer of a run directory (inferbench aggregate --out): a
+// directory held by a running benchmark or aggregator is refused with
+// ErrDirInUse. dir must exist. The lock lasts until release is called or
+// the process ends.
+func LockDir(dir string) (release func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockExclusive(f); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s is locked by another running benchmark or aggregator", ErrDirInUse, dir)
+		}
+		return nil, fmt.Errorf("%s: lock: %w", dir, err)
+	}
+	return func() { _ = f.Close() }, nil // closing the descriptor drops the flock
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inferbench/inferbench/internal/aggregator"
+	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/metrics"
@@ -82,6 +83,13 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	if err := os.MkdirAll(metricsDir, 0o755); err != nil {
 		return usagef("aggregate: --out %s: %v", o.out, err)
 	}
+	// Held like a benchmark's run directory: two writers of one directory
+	// would take each other's snapshot socket and final snapshot.
+	unlock, err := bench.LockDir(o.out)
+	if err != nil {
+		return asUsage(fmt.Errorf("aggregate: --out %w", err))
+	}
+	defer unlock()
 	if o.metricsAddr == "" {
 		addr, err := bus.IPCAddr(o.out, rundir.SocketFile)
 		if err != nil {
@@ -126,6 +134,7 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	if err != nil {
 		return asUsage(err)
 	}
+	defer agg.Close() // a no-op once Run has finalized
 	fmt.Fprintf(a.stderr, "inferbench aggregate: events %v, snapshots on %s\n", o.events, pub.Endpoint())
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -118,6 +118,8 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.DurationVar(&c.Endpoint.ConnectTimeout, "connect-timeout", c.Endpoint.ConnectTimeout, "TCP connect timeout")
 	fs.DurationVar(&c.Endpoint.ReadTimeout, "read-timeout", c.Endpoint.ReadTimeout, "longest wait for the next byte of a response (the first included)")
 	fs.Var(onOffValue{&c.Endpoint.RetryClosedConn}, "retry-closed-conn", "send a request once more on a new connection when the server closed the reused one before answering (counted as retried_requests): on or off")
+	fs.StringVar(&c.Endpoint.TLSCA, "tls-ca", c.Endpoint.TLSCA, "https: PEM bundle of the CA certificates to verify the server with (instead of the system's)")
+	fs.BoolVar(&c.Endpoint.InsecureSkipVerify, "insecure-skip-verify", c.Endpoint.InsecureSkipVerify, "https: accept any server certificate (self-signed test servers; still encrypted)")
 	fs.Var(onOffValue{&c.Endpoint.Streaming}, "streaming", "stream responses (SSE): on or off")
 	fs.Var(funcValue{kind: "string",
 		set: func(s string) error { c.Dataset.Path, c.Dataset.Synthetic = s, nil; return nil },

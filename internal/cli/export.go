@@ -21,7 +21,7 @@ func (a *app) exportCmd() *cobra.Command {
 		Long: `Write a run's per-request records (requests.jsonl) as CSV or Parquet: one row per
 request with its dataset index, tracking, schedule/issue/first-chunk/last-chunk/
 completion times (ns since the session started), TTFT, latency, TPOT, chunk
-count, ISL/OSL, finish reason and error class. The file goes to --out (default
+count, ISL/OSL, finish reason, error class and resends (retries). The file goes to --out (default
 RUN_DIR/requests.csv or RUN_DIR/requests.parquet; "-" for standard output),
 written atomically.`,
 		Args: cobra.ExactArgs(1),

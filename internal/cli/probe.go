@@ -33,6 +33,8 @@ func (a *app) probeCmd() *cobra.Command {
 	f.IntVar(&cfg.MaxTokens, "max-tokens", 32, "output tokens to request")
 	f.StringVar(&cfg.APIKeyEnv, "api-key-env", "", "environment variable holding an API key")
 	f.DurationVar(&cfg.TotalTimeout, "timeout", 60*time.Second, "request timeout")
+	f.StringVar(&cfg.TLSCAFile, "tls-ca", "", "https: PEM bundle of the CA certificates to verify the server with (instead of the system's)")
+	f.BoolVar(&cfg.InsecureSkipVerify, "insecure-skip-verify", false, "https: accept any server certificate (self-signed test servers)")
 	f.StringVar(&prompt, "prompt", "Say hello in five words.", "prompt to send")
 	return cmd
 }

@@ -155,7 +155,15 @@ func rebuildRun(dir string, noSnap error) (*eventlog.Rebuilt, error) {
 	if st, err := os.Stat(filepath.Join(dir, rundir.RequestsFile)); err != nil || st.IsDir() {
 		return nil, noSnap
 	}
-	rb, err := eventlog.Rebuild(dir)
+	// The run's configuration holds what the log does not: its goodput rule.
+	var opts eventlog.RebuildOptions
+	cfgPath := rundir.Config(dir)
+	if cfg, err := config.Load(cfgPath); err == nil {
+		if opts, err = bench.RebuildOptions(&cfg); err != nil {
+			return nil, asUsage(fmt.Errorf("%s: %w", cfgPath, err))
+		}
+	}
+	rb, err := eventlog.RebuildWith(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot rebuild from the event log: %v", report.ErrNoSnapshot, err)
 	}

@@ -53,6 +53,10 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	c := &Client{cfg: cfg, tmpl: tmpl, modelsURL: route(base, "models")}
 	if cfg.API == APIChat {
 		c.url = route(base, "chat/completions")
@@ -93,6 +97,7 @@ func New(cfg Config) (*Client, error) {
 			return conn, err
 		},
 		TLSHandshakeTimeout: cfg.ConnectTimeout,
+		TLSClientConfig:     tlsCfg,
 		MaxIdleConns:        cfg.MaxConnections,
 		MaxIdleConnsPerHost: cfg.MaxConnections,
 		MaxConnsPerHost:     cfg.MaxConnections,

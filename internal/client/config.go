@@ -77,6 +77,12 @@ type Config struct {
 	// Output's Retries. Default true (see DefaultConfig); false makes such a
 	// request fail as connection_reset.
 	RetryClosedConn bool `yaml:"retry_closed_conn"`
+	// TLSCAFile is a PEM bundle of CA certificates that https:// endpoints
+	// are verified against, instead of the system's roots (a private CA).
+	TLSCAFile string `yaml:"tls_ca"`
+	// InsecureSkipVerify accepts any certificate of an https:// endpoint
+	// (self-signed test servers). The traffic is still encrypted.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // DefaultConfig returns a Config with every default set and no endpoint.
@@ -162,6 +168,9 @@ func (c *Config) Validate() error {
 		if _, ok := os.LookupEnv(c.APIKeyEnv); !ok {
 			return fmt.Errorf("client: api_key_env %q: variable is not set", c.APIKeyEnv)
 		}
+	}
+	if _, err := c.tlsConfig(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -171,6 +171,10 @@ type Endpoint struct {
 	IdleTimeout    time.Duration     `yaml:"idle_timeout"`
 	// RetryClosedConn: see client.Config. Default true.
 	RetryClosedConn bool `yaml:"retry_closed_conn"`
+	// TLSCA and InsecureSkipVerify: see client.Config (TLSCAFile,
+	// InsecureSkipVerify); https:// endpoints only.
+	TLSCA              string `yaml:"tls_ca"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
 // Loadgen configures the load generator (see loadgen.Config).

@@ -39,6 +39,9 @@ type Row struct {
 	FinishReason string   `parquet:"finish_reason"`
 	ErrorClass   string   `parquet:"error_class"`
 	ErrorExcerpt string   `parquet:"error_excerpt"`
+	// Retries is how many times the client resent the request on a new
+	// connection (counted in retried_requests).
+	Retries int64 `parquet:"retries"`
 	// QueueWaitNS is the wait for a --max-concurrency slot (send −
 	// release); absent without a cap.
 	QueueWaitNS *int64 `parquet:"queue_wait_ns,optional"`
@@ -66,6 +69,7 @@ func (rs *Requests) Rows() []Row {
 			LatenessNS: r.Late, TTFTNS: r.TTFT, LatencyNS: r.Lat, Chunks: r.Chunks,
 			ISL: r.ISL, OSL: r.OSL, OSLUsage: r.UOSL, FinishReason: r.Fin, ErrorClass: r.Err, ErrorExcerpt: r.Msg,
 			QueueWaitNS: r.QW,
+			Retries:     r.Rt,
 		}
 		if r.Late != nil {
 			v := r.Iss - *r.Late
@@ -89,7 +93,8 @@ func (rs *Requests) Rows() []Row {
 
 var csvHeader = []string{"sample_id", "dataset_index", "tracked", "tracking_window", "scheduled_ns", "issued_ns",
 	"first_chunk_ns", "last_chunk_ns", "completed_ns", "issue_lateness_ns", "ttft_ns", "latency_ns", "tpot_ns",
-	"chunks", "isl", "osl", "osl_usage", "finish_reason", "error_class", "error_excerpt", "queue_wait_ns", "conversation_id", "turn"}
+	"chunks", "isl", "osl", "osl_usage", "finish_reason", "error_class", "error_excerpt", "retries", "queue_wait_ns",
+	"conversation_id", "turn"}
 
 // Export writes the requests of a log to w as CSV (with a header row) or
 // Parquet.
@@ -118,7 +123,8 @@ func (rs *Requests) Export(w io.Writer, format string) error {
 				strconv.FormatInt(r.Window, 10), i64(r.ScheduledNS), strconv.FormatInt(r.IssuedNS, 10),
 				i64(r.FirstChunkNS), i64(r.LastChunkNS), i64(r.CompletedNS), i64(r.LatenessNS), i64(r.TTFTNS),
 				i64(r.LatencyNS), tpot, strconv.FormatInt(r.Chunks, 10), i64(r.ISL), i64(r.OSL), i64(r.OSLUsage),
-				r.FinishReason, r.ErrorClass, r.ErrorExcerpt, i64(r.QueueWaitNS), r.ConversationID, i64(r.Turn))
+				r.FinishReason, r.ErrorClass, r.ErrorExcerpt, strconv.FormatInt(r.Retries, 10), i64(r.QueueWaitNS),
+				r.ConversationID, i64(r.Turn))
 			if err := cw.Write(rec); err != nil {
 				return err
 			}

@@ -36,7 +36,42 @@ type Rebuilt struct {
 // aggregator writes, for a run killed before it wrote final_snapshot.json.
 // Requests in flight when a process was killed are missing: a request is
 // logged when it completes.
-func Rebuild(dir string) (*Rebuilt, error) {
+func Rebuild(dir string) (*Rebuilt, error) { return RebuildWith(dir, RebuildOptions{}) }
+
+// RebuildOptions say what else of the run's configuration the rebuild needs.
+type RebuildOptions struct {
+	// Goodput is the run's goodput rule (--goodput), nil for none: with it
+	// the rebuilt snapshot counts tracked_samples_good and
+	// tracked_good_output_tokens as the aggregator did.
+	Goodput *GoodputBounds
+}
+
+// GoodputBounds is the aggregator's per-request goodput rule
+// (aggregator.GoodputBounds): a tracked request is good when it succeeded
+// and its TTFT (its latency when not streamed), TPOT and latency are each at
+// most their bound. A zero bound does not bound; a request without a TPOT
+// meets the TPOT bound.
+type GoodputBounds struct {
+	TTFT, Latency int64   // nanoseconds
+	TPOT          float64 // nanoseconds per output token
+}
+
+// good reports whether a successful tracked request meets the rule.
+func (g *GoodputBounds) good(r *Request) bool {
+	lat := *r.Lat
+	ttft := lat
+	if r.TTFT != nil {
+		ttft = *r.TTFT
+	}
+	tpot := math.NaN()
+	if dec := r.DecodeTokens(); dec > 0 {
+		tpot = float64(lat-*r.TTFT) / float64(dec)
+	}
+	return (g.TTFT == 0 || ttft <= g.TTFT) && (g.Latency == 0 || lat <= g.Latency) && (g.TPOT == 0 || !(tpot > g.TPOT))
+}
+
+// RebuildWith is [Rebuild] with the options of the run's configuration.
+func RebuildWith(dir string, o RebuildOptions) (*Rebuilt, error) {
 	path := rundir.Requests(dir)
 	rs, err := ReadRequests(path)
 	if err != nil {
@@ -47,6 +82,7 @@ func Rebuild(dir string) (*Rebuilt, error) {
 		out.Notes = append(out.Notes, "the last line of requests.jsonl was cut short (the process was killed mid-write) and is ignored")
 	}
 	b := newBuilder(rs.Streaming, rs.Tokenizer)
+	b.goodput = o.Goodput
 	var deltas []int64
 	if rs.Streaming {
 		full := rundir.Events(dir)
@@ -79,6 +115,7 @@ func Rebuild(dir string) (*Rebuilt, error) {
 
 type builder struct {
 	streaming, tokenizer bool
+	goodput              *GoodputBounds
 	reg                  *metrics.Registry
 	counters             map[string]*metrics.Counter
 	series               map[string]*metrics.Series
@@ -106,6 +143,10 @@ func (b *builder) register(chunkDelta bool) error {
 	b.counter(metrics.TotalDuration, false)
 	b.counter(metrics.RetriedRequests, false)
 	b.counter(metrics.TrackedIssueDuration, false)
+	if b.goodput != nil {
+		b.counter(metrics.TrackedGood, false)
+		b.counter(metrics.TrackedGoodTokens, false)
+	}
 	timeOpts := metrics.SeriesOpts{Low: metrics.TimeLow, High: metrics.TimeHigh}
 	tokenOpts := metrics.SeriesOpts{Low: metrics.TokenLow, High: metrics.TokenHigh}
 	// The tail-latency series carry early-stopping estimates, as the
@@ -295,6 +336,12 @@ func (b *builder) build(rs *Requests, deltas []int64) metrics.Snapshot {
 			continue
 		}
 		b.record(metrics.SeriesLatency, *r.Lat)
+		if b.goodput != nil && b.goodput.good(r) {
+			b.add(metrics.TrackedGood, 1)
+			if r.OSL != nil {
+				b.add(metrics.TrackedGoodTokens, *r.OSL)
+			}
+		}
 		if r.UOSL != nil {
 			b.record(metrics.SeriesOSLUsage, *r.UOSL)
 		}

@@ -177,6 +177,10 @@ type Run struct {
 	// MultiTurn: the dataset's rows are conversations, and TargetQPS and
 	// Concurrency count conversations.
 	MultiTurn bool `json:"multi_turn,omitempty"`
+	// Burstiness is the shape K of the gamma inter-arrival times of a
+	// poisson run when one was given (--burstiness; 1 is Poisson, below 1
+	// burstier, above 1 smoother).
+	Burstiness float64 `json:"burstiness,omitempty"`
 }
 
 // Agreement compares two token counts of the same samples.

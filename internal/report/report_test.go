@@ -214,6 +214,10 @@ func TestWriteSummary_Run(t *testing.T) {
 			"Load: concurrency in stages 2:30s,8:1m; dataset d"},
 		{report.Run{Mode: "constant", TargetQPS: 5, Stages: "10:30s", Dataset: "d"},
 			"Load: constant in stages 10:30s; dataset d"},
+		{report.Run{Mode: "poisson", TargetQPS: 20, Burstiness: 0.5, RampUp: "30s", Dataset: "d"},
+			"Load: poisson at 20 req/s, ramped up over 30s, burstiness 0.5 (gamma inter-arrivals); dataset d"},
+		{report.Run{Mode: "poisson", Stages: "10:30s,20:30s", Burstiness: 2, MaxConcurrency: 4, Dataset: "d"},
+			"Load: poisson in stages 10:30s,20:30s, burstiness 2 (gamma inter-arrivals), at most 4 in flight; dataset d"},
 	}
 	for _, tc := range tests {
 		r := report.Build(&s)

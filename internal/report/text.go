@@ -76,6 +76,9 @@ func (r *Report) summary(w *bufio.Writer) {
 		case run.RampUp != "":
 			load += ", ramped up over " + run.RampUp
 		}
+		if run.Burstiness > 0 {
+			load += fmt.Sprintf(", burstiness %g (gamma inter-arrivals)", run.Burstiness)
+		}
 		if run.MaxConcurrency > 0 {
 			load += fmt.Sprintf(", at most %d in flight", run.MaxConcurrency)
 		}

@@ -135,9 +135,15 @@ func (m Model) progressLine(b *strings.Builder, w int) {
 
 func (m Model) counts(b *strings.Builder) {
 	s := &m.snap
-	fmt.Fprintf(b, "samples    issued %d   completed %d   failed %d   in flight %d\n",
+	fmt.Fprintf(b, "samples    issued %d   completed %d   failed %d   in flight %d",
 		s.CounterInt(metrics.TrackedIssued), s.CounterInt(metrics.TrackedCompleted),
 		s.CounterInt(metrics.TrackedFailed), metrics.InFlight(s))
+	// Resends after the server closed a reused connection: shown once
+	// there are any, since they hint at a keep-alive mismatch.
+	if n := s.CounterInt(metrics.RetriedRequests); n > 0 {
+		fmt.Fprintf(b, "   retried %d", n)
+	}
+	b.WriteByte('\n')
 }
 
 // rates draws QPS and TPS: the run's value so far, then a sparkline of the
