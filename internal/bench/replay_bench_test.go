@@ -112,4 +112,3 @@ func replayRun(b *testing.B, url, kind string, speedup float64) *metrics.Metric 
 	}
 	return m
 }
-
