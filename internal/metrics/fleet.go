@@ -20,7 +20,8 @@ type FleetWorker struct {
 
 // appendFleet writes the fleet section: the optional 6th element of the
 // snapshot array, present only in fleet runs (so the 5-element form of
-// every other run is unchanged), an array of
+// every other run is unchanged; nil when only the 7th, the server gauges,
+// follows), an array of
 // [name, issued, completed, failed, in_flight, qps, lateness_p99_ns, lost].
 func appendFleet(b []byte, ws []FleetWorker) []byte {
 	b = msgp.AppendArrayHeader(b, uint32(len(ws)))

@@ -64,6 +64,7 @@ func ParseJSON(data []byte) (*Snapshot, error) {
 			s.Metrics = append(s.Metrics, m)
 		}
 	}
+	s.Server = parseServerJSON(raw["server"])
 	return s, nil
 }
 

@@ -114,6 +114,10 @@ type Snapshot struct {
 	// Fleet holds the live counters of each worker of a fleet run (see
 	// fleet.go); nil otherwise.
 	Fleet []FleetWorker
+	// Server holds the latest server-side gauges when the run scrapes the
+	// server's own metrics (nil otherwise); see [ServerGauges]. It is the
+	// snapshot's optional seventh element on the wire.
+	Server *ServerGauges
 }
 
 // Complete reports a clean run: state complete with nothing pending.
@@ -158,7 +162,16 @@ func (SnapshotCodec) OnDecodeError([]byte, error) (Snapshot, bool) { return Snap
 
 // AppendSnapshot appends the msgpack array form of s to b.
 func AppendSnapshot(b []byte, s *Snapshot) []byte {
-	b = msgp.AppendArrayHeader(b, 5+uint32(min(len(s.Fleet), 1)))
+	// Optional trailing elements: the 6th is the fleet section (nil when
+	// only the 7th, the server gauges, is present).
+	fields := uint32(5)
+	switch {
+	case s.Server != nil:
+		fields = 7
+	case len(s.Fleet) > 0:
+		fields = 6
+	}
+	b = msgp.AppendArrayHeader(b, fields)
 	b = msgp.AppendUint64(b, s.Counter)
 	b = msgp.AppendInt64(b, s.TimestampNS)
 	b = msgp.AppendString(b, string(s.State))
@@ -230,8 +243,14 @@ func AppendSnapshot(b []byte, s *Snapshot) []byte {
 			b = msgp.AppendBool(b, true)
 		}
 	}
-	if len(s.Fleet) > 0 {
+	switch {
+	case len(s.Fleet) > 0:
 		b = appendFleet(b, s.Fleet)
+	case fields > 6:
+		b = msgp.AppendNil(b)
+	}
+	if s.Server != nil {
+		b = appendServerMsgp(b, s.Server)
 	}
 	return b
 }
@@ -298,8 +317,18 @@ func DecodeSnapshot(p []byte) (Snapshot, error) {
 		}
 	}
 	if n >= 6 {
-		if s.Fleet, _, err = decodeFleet(p); err != nil {
+		if msgp.NextType(p) == msgp.NilType {
+			p, err = msgp.ReadNilBytes(p)
+		} else {
+			s.Fleet, p, err = decodeFleet(p)
+		}
+		if err != nil {
 			return fail("fleet", err)
+		}
+	}
+	if n >= 7 {
+		if s.Server, _, err = decodeServerMsgp(p); err != nil {
+			return fail("server", err)
 		}
 	}
 	return s, nil
@@ -611,7 +640,11 @@ func (s Snapshot) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, '}')
 	}
-	return append(b, "]}"...)
+	b = append(b, ']')
+	if s.Server != nil {
+		b = appendServerJSON(b, s.Server)
+	}
+	return append(b, '}')
 }
 
 // appendBoundsJSON appends "percentile_ci95" ({key: [lo, hi]}, a side null

@@ -1,0 +1,335 @@
+package scrape
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/inferbench/inferbench/internal/metrics"
+)
+
+// Config configures a [Scraper].
+type Config struct {
+	// Targets are the /metrics URLs scraped at every interval.
+	Targets []string
+	// Interval is the scrape period (the run's publish interval).
+	Interval time.Duration
+	// Timeout bounds one scrape; 0 means 90 % of Interval. It is kept
+	// below Interval so that a slow server cannot pile scrapes up.
+	Timeout time.Duration
+	// MaxBody bounds a response; 0 means DefaultMaxBody.
+	MaxBody int64
+	// Out receives server.jsonl, one line per scrape per target; nil
+	// writes nothing.
+	Out io.Writer
+	// Client is the HTTP client; nil means a private one.
+	Client *http.Client
+}
+
+// Scraper scrapes the targets every interval while [Scraper.Run] runs,
+// records each scrape as a server.jsonl line, keeps the latest gauges for
+// the dashboard ([Scraper.Live]) and folds the scrapes inside the tracking
+// window into a summary ([Scraper.Summary]).
+//
+// A failed scrape (refused, timed out, not 200, too large, not the text
+// format) is counted and never stops anything. Live, StartWindow and
+// StopWindow are safe for concurrent use; Summary is read after Run
+// returned.
+type Scraper struct {
+	cfg     Config
+	hc      *http.Client
+	targets []*target
+	marks   chan window
+	live    atomic.Pointer[metrics.ServerGauges]
+	begin   time.Time
+
+	open     bool // the tracking window is open
+	buf      []byte
+	writeErr error
+	ran      atomic.Bool
+}
+
+// target is one scraped URL and its state (owned by Run's goroutine).
+type target struct {
+	url               string
+	kind              Kind
+	scrapes, failures int64
+	lastErr           string
+	last              *reading // the latest successful reading
+	acc               *accumulator
+}
+
+func (t *target) kindOrUnknown() Kind {
+	if t.kind == "" {
+		return KindUnknown
+	}
+	return t.kind
+}
+
+// New checks cfg and returns a scraper.
+func New(cfg Config) (*Scraper, error) {
+	if len(cfg.Targets) == 0 {
+		return nil, errors.New("scrape: no target")
+	}
+	if cfg.Interval <= 0 {
+		return nil, fmt.Errorf("scrape: interval %v must be positive", cfg.Interval)
+	}
+	if cfg.Timeout <= 0 || cfg.Timeout >= cfg.Interval {
+		cfg.Timeout = cfg.Interval * 9 / 10
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	hc := cfg.Client
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: 2,
+			IdleConnTimeout:     time.Minute,
+			DisableCompression:  false,
+			Proxy:               http.ProxyFromEnvironment,
+		}}
+	}
+	s := &Scraper{cfg: cfg, hc: hc, marks: make(chan window, 8)}
+	for _, u := range cfg.Targets {
+		s.targets = append(s.targets, &target{url: u, acc: newAccumulator()})
+	}
+	s.live.Store(metrics.NewServerGauges())
+	return s, nil
+}
+
+// StartWindow opens the tracking window: a scrape is taken at once and the
+// summary counts from it. It never blocks.
+func (s *Scraper) StartWindow() { s.mark(opening) }
+
+// StopWindow closes the tracking window with one more scrape. It never
+// blocks.
+func (s *Scraper) StopWindow() { s.mark(closing) }
+
+func (s *Scraper) mark(w window) {
+	select {
+	case s.marks <- w:
+	default:
+	}
+}
+
+// Live returns the gauges of the latest scrapes (values NaN until a target
+// exports them). The value is shared: do not modify it.
+func (s *Scraper) Live() *metrics.ServerGauges { return s.live.Load() }
+
+// Run scrapes every interval until ctx ends. If the tracking window is
+// still open then (an interrupted run), it closes it with a last scrape.
+// Run returns the first error writing server.jsonl, if any (the scrapes go
+// on without the file).
+func (s *Scraper) Run(ctx context.Context) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return errors.New("scrape: Run called twice")
+	}
+	s.begin = time.Now()
+	tick := time.NewTicker(s.cfg.Interval)
+	defer tick.Stop()
+	s.scrapeAll(ctx, outside)
+	for {
+		select {
+		case <-ctx.Done():
+			// Marks sent before the end still count, in order.
+			for {
+				select {
+				case w := <-s.marks:
+					s.scrapeAll(context.WithoutCancel(ctx), w)
+					continue
+				default:
+				}
+				break
+			}
+			if s.open {
+				s.scrapeAll(context.WithoutCancel(ctx), closing)
+			}
+			return s.writeErr
+		case w := <-s.marks:
+			s.scrapeAll(ctx, w)
+		case <-tick.C:
+			s.scrapeAll(ctx, inside)
+		}
+	}
+}
+
+// result is one target's scrape.
+type result struct {
+	at   time.Time
+	r    *reading
+	keep []*dto.MetricFamily
+	err  error
+}
+
+// scrapeAll scrapes every target at once, then records the results; w says
+// what the scrape means to the window (inside means "inside if open").
+func (s *Scraper) scrapeAll(ctx context.Context, w window) {
+	switch {
+	case w == opening && s.open, w == closing && !s.open:
+		return // a repeated mark
+	case w == inside && !s.open:
+		w = outside
+	}
+	results := make([]result, len(s.targets))
+	var wg sync.WaitGroup
+	for i, t := range s.targets {
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+			defer cancel()
+			results[i] = s.scrapeOne(sctx, t)
+		})
+	}
+	wg.Wait()
+	for i, t := range s.targets {
+		res := &results[i]
+		t.scrapes++
+		var errText string
+		if res.err != nil {
+			t.failures++
+			t.lastErr = res.err.Error()
+			errText = t.lastErr
+		} else {
+			if t.kind == "" {
+				t.kind = res.r.kind
+			}
+			t.last = res.r
+			if w != outside {
+				t.acc.add(res.at, res.r)
+			}
+		}
+		s.write(res.at, t, w, errText, res.keep, res.err == nil)
+	}
+	switch w {
+	case opening:
+		s.open = true
+	case closing:
+		s.open = false
+	}
+	s.updateLive()
+}
+
+func (s *Scraper) scrapeOne(ctx context.Context, t *target) result {
+	body, err := Fetch(ctx, s.hc, t.url, s.cfg.MaxBody)
+	at := time.Now()
+	if err != nil {
+		return result{at: at, err: err}
+	}
+	fams, err := Parse(body)
+	if err != nil {
+		return result{at: at, err: fmt.Errorf("%s: %w", t.url, err)}
+	}
+	r, keep := reduce(fams, t.kind)
+	return result{at: at, r: r, keep: keep}
+}
+
+// write appends the scrape's line to Out; the first write error stops the
+// file (the scrapes go on).
+func (s *Scraper) write(at time.Time, t *target, w window, errText string, keep []*dto.MetricFamily, ok bool) {
+	if s.cfg.Out == nil || s.writeErr != nil {
+		return
+	}
+	if ok && keep == nil {
+		keep = []*dto.MetricFamily{}
+	}
+	s.buf = appendLine(s.buf[:0], at, at.Sub(s.begin), t.url, t.kind, w.String(), errText, keep)
+	if _, err := s.cfg.Out.Write(s.buf); err != nil {
+		s.writeErr = fmt.Errorf("server metrics file: %w", err)
+	}
+	if cap(s.buf) > 4*MaxLine {
+		s.buf = nil
+	}
+}
+
+// updateLive publishes the gauges of every target's latest reading.
+func (s *Scraper) updateLive() {
+	g := metrics.NewServerGauges()
+	var kvSum, kvN, utilSum, utilN float64
+	for _, t := range s.targets {
+		g.Failures += t.failures
+		r := t.last
+		if r == nil {
+			continue
+		}
+		if v, ok := r.values[RoleRunning]; ok {
+			g.Running = nanAdd(g.Running, v)
+		}
+		if v, ok := r.values[RoleWaiting]; ok {
+			g.Waiting = nanAdd(g.Waiting, v)
+		}
+		if v, ok := r.values[RoleKVCache]; ok {
+			kvSum += v
+			kvN++
+		}
+		for _, gpu := range r.gpus {
+			if !math.IsNaN(gpu.util) {
+				utilSum += gpu.util
+				utilN++
+			}
+			if !math.IsNaN(gpu.power) {
+				g.PowerW = nanAdd(g.PowerW, gpu.power)
+			}
+		}
+	}
+	if kvN > 0 {
+		g.KVCache = kvSum / kvN
+	}
+	if utilN > 0 {
+		g.GPUUtil = utilSum / utilN
+	}
+	s.live.Store(g)
+}
+
+// nanAdd adds v to a sum that starts as NaN (missing).
+func nanAdd(sum, v float64) float64 {
+	if math.IsNaN(sum) {
+		return v
+	}
+	return sum + v
+}
+
+// Summary returns the view over the tracking window; call it after Run
+// returned. The client's side is the caller's to fill in
+// ([metrics.ServerView.SetClient]).
+func (s *Scraper) Summary() *metrics.ServerView { return summarize(s.targets) }
+
+// Kinds returns the kind detected for each target, in order ("" for a
+// target never scraped successfully); call it after Run returned.
+func (s *Scraper) Kinds() []Kind {
+	out := make([]Kind, len(s.targets))
+	for i, t := range s.targets {
+		out[i] = t.kind
+	}
+	return out
+}
+
+// Probe scrapes url once: it returns the kind of server behind it and the
+// number of families, or the error of the scrape.
+func Probe(ctx context.Context, hc *http.Client, url string) (Kind, int, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	body, err := Fetch(ctx, hc, url, DefaultMaxBody)
+	if err != nil {
+		return "", 0, err
+	}
+	fams, err := Parse(body)
+	if err != nil {
+		return "", 0, err
+	}
+	if len(fams) == 0 {
+		return "", 0, errors.New("no metric family")
+	}
+	names := make([]string, 0, len(fams))
+	for n := range fams {
+		names = append(names, n)
+	}
+	return Detect(names), len(fams), nil
+}
