@@ -25,23 +25,23 @@ type Role uint8
 // The roles. RoleKeep families are recorded in server.jsonl but not
 // summarised.
 const (
-	RoleKeep          Role = iota
-	RoleRunning            // gauge: requests being generated
-	RoleWaiting            // gauge: requests queued
-	RoleKVCache            // gauge: KV-cache use as a fraction (0–1)
-	RolePrefixHits         // counter: prefix-cache hits (tokens or blocks)
-	RolePrefixQueries      // counter: prefix-cache lookups, same unit
-	RolePrefixHitRate      // gauge: the server's own hit rate (0–1)
-	RolePromptTokens       // counter: prompt tokens processed
-	RoleGenTokens          // counter: tokens generated
-	RolePromptTokensHist   // histogram of prompt tokens per request: its sum counts them (TGI)
-	RoleGenTokensHist      // histogram of generated tokens per request (TGI)
-	RoleTTFT               // histogram, seconds
-	RoleTPOT               // histogram, seconds (time per output token or inter-token latency)
-	RoleE2E                // histogram, seconds
-	RoleGPUUtil            // gauge per GPU, percent
-	RoleGPUMem             // gauge per GPU, MiB
-	RoleGPUPower           // gauge per GPU, watts
+	RoleKeep             Role = iota
+	RoleRunning               // gauge: requests being generated
+	RoleWaiting               // gauge: requests queued
+	RoleKVCache               // gauge: KV-cache use as a fraction (0–1)
+	RolePrefixHits            // counter: prefix-cache hits (tokens or blocks)
+	RolePrefixQueries         // counter: prefix-cache lookups, same unit
+	RolePrefixHitRate         // gauge: the server's own hit rate (0–1)
+	RolePromptTokens          // counter: prompt tokens processed
+	RoleGenTokens             // counter: tokens generated
+	RolePromptTokensHist      // histogram of prompt tokens per request: its sum counts them (TGI)
+	RoleGenTokensHist         // histogram of generated tokens per request (TGI)
+	RoleTTFT                  // histogram, seconds
+	RoleTPOT                  // histogram, seconds (time per output token or inter-token latency)
+	RoleE2E                   // histogram, seconds
+	RoleGPUUtil               // gauge per GPU, percent
+	RoleGPUMem                // gauge per GPU, MiB
+	RoleGPUPower              // gauge per GPU, watts
 )
 
 // Family is one row of the table: a metric family that matters, its server
@@ -64,7 +64,7 @@ var Families = []Family{
 	// vLLM
 	{"vllm:num_requests_running", KindVLLM, RoleRunning},
 	{"vllm:num_requests_waiting", KindVLLM, RoleWaiting},
-	{"vllm:kv_cache_usage_perc", KindVLLM, RoleKVCache}, // V1; a fraction despite the name
+	{"vllm:kv_cache_usage_perc", KindVLLM, RoleKVCache},  // V1; a fraction despite the name
 	{"vllm:gpu_cache_usage_perc", KindVLLM, RoleKVCache}, // V0
 	{"vllm:prefix_cache_hits_total", KindVLLM, RolePrefixHits},
 	{"vllm:prefix_cache_queries_total", KindVLLM, RolePrefixQueries},
