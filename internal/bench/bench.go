@@ -55,6 +55,7 @@ import (
 	"github.com/inferbench/inferbench/internal/report"
 	"github.com/inferbench/inferbench/internal/report/html"
 	"github.com/inferbench/inferbench/internal/rundir"
+	"github.com/inferbench/inferbench/internal/scrape"
 	"github.com/inferbench/inferbench/internal/timeseries"
 	"github.com/inferbench/inferbench/internal/verdict"
 )
@@ -91,7 +92,9 @@ type Runner struct {
 	claim   *dirClaim
 	tmpDir  string // holds the socket when dir's path is too long for one
 	probed  string // the model Preflight found, when none was configured
-	ran     bool   // Run started: the directory is a run's, keep it
+	// serverKinds are the kinds of the server metrics Preflight probed.
+	serverKinds []scrape.Kind
+	ran         bool // Run started: the directory is a run's, keep it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -348,6 +351,7 @@ func (r *Runner) Preflight(ctx context.Context) error {
 		return fmt.Errorf("%w: %s: %v (is the server running?)", ErrUnreachable, r.cfg.Endpoint.Endpoint, err)
 	}
 	_ = conn.Close()
+	r.resolveServerMetrics(ctx)
 	if r.cfg.Endpoint.Model != "" {
 		return nil
 	}
@@ -470,6 +474,14 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		}
 	}
 	pub := &tee{Publisher: r.snaps, fn: onSnap}
+	var aggPub bus.Publisher[metrics.Snapshot] = pub
+	server := r.startServerScrape(ctx)
+	var loadPub bus.Publisher[event.Record] = events
+	if server != nil {
+		defer func() { _ = server.close() }()
+		aggPub = stampServer{pub, server.s}
+		loadPub = windowTap{events, server.s, ctx}
+	}
 	agg, err := aggregator.New(aggregator.Config{
 		PublishInterval: r.cfg.Metrics.PublishInterval,
 		DrainTimeout:    r.cfg.Metrics.DrainTimeout,
@@ -481,7 +493,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		TokenSource:     r.cfg.Metrics.TokenSource,
 		Logger:          r.log,
 		Goodput:         goodputBounds(spec.Goodput),
-	}, pub)
+	}, aggPub)
 	if err != nil {
 		elog.Close()
 		return nil, err
@@ -493,7 +505,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 			r.log.Warn("aggregator", "err", err)
 		}
 	}()
-	session, err := r.source(events)
+	session, err := r.source(loadPub)
 	if err != nil {
 		elog.Close()
 		return nil, err
@@ -571,6 +583,11 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	}
 	if n, ok := session.(interface{ Notes() []string }); ok {
 		rep.Warnings = append(rep.Warnings, n.Notes()...)
+	}
+	if server != nil {
+		view, warns := server.finish(&final)
+		rep.Server = view
+		rep.Warnings = append(rep.Warnings, warns...)
 	}
 	rep.SetVerdict(verdict.Evaluate(&final, spec))
 	out := &Outcome{Dir: r.dir, Final: final, Report: rep, Loadgen: res, Requests: elog.Requests(), Events: elog.Events()}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
@@ -94,6 +95,8 @@ func TestRun_RetriedRequests(t *testing.T) {
 			cfg := baseConfig(t, url)
 			cfg.Endpoint.Streaming = false
 			cfg.Endpoint.RetryClosedConn = tc.retry
+			// The server counts every request it reads: no /metrics probe.
+			cfg.Metrics.ServerMetrics = []string{config.ServerMetricsOff}
 			cfg.Load.Mode = string(loadgen.ModeConcurrency)
 			cfg.Load.Concurrency = 1
 			var liveMax atomic.Int64

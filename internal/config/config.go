@@ -35,6 +35,7 @@
 //	  publish_interval: 250ms
 //	  drain_timeout: 60s
 //	  tokenizer: ./tokenizer.json
+//	  server_metrics: [http://127.0.0.1:8000/metrics, http://127.0.0.1:9400/metrics]
 //	report_dir: reports/run1
 //	overwrite: false       # replace a finished run in report_dir
 //	event_log: compact   # compact | full | off
@@ -240,6 +241,11 @@ type Metrics struct {
 	// KeepRaw keeps the spilled raw values (metrics/raw/*.bin) after the
 	// final snapshot, for `inferbench report --recompute`.
 	KeepRaw bool `yaml:"keep_raw"`
+	// ServerMetrics lists the Prometheus /metrics URLs scraped every publish
+	// interval during the run (the server's, a GPU exporter's): empty means
+	// the endpoint's own /metrics when it answers before the run, ["off"]
+	// none. The run's config.yaml records what was resolved.
+	ServerMetrics []string `yaml:"server_metrics"`
 }
 
 // Defaults of the consumers, repeated here so that config imports none of
@@ -410,6 +416,9 @@ func (r *Run) ValidateRun() error {
 	if r.Metrics.EventsSubscribers > 0 && r.Metrics.EventsAddr == "" {
 		return errors.New("metrics.events_subscribers: needs metrics.events_addr (--events-addr)")
 	}
+	if err := validateServerMetrics(r.Metrics.ServerMetrics); err != nil {
+		return err
+	}
 	switch r.EventLog {
 	case "", "compact", "full", "off":
 	default:
@@ -419,6 +428,29 @@ func (r *Run) ValidateRun() error {
 	case "auto", "tui", "plain":
 	default:
 		return fmt.Errorf("ui %q: want auto, tui or plain", r.UI)
+	}
+	return nil
+}
+
+// ServerMetricsOff is the metrics.server_metrics entry that turns scraping
+// off.
+const ServerMetricsOff = "off"
+
+// validateServerMetrics accepts "off" alone, or http(s) URLs.
+func validateServerMetrics(urls []string) error {
+	for _, u := range urls {
+		switch {
+		case u == ServerMetricsOff:
+			if len(urls) > 1 {
+				return errors.New("metrics.server_metrics: off excludes URLs (--server-metrics off)")
+			}
+		case strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"):
+			if len(u) <= len("https://") {
+				return fmt.Errorf("metrics.server_metrics %q: want http://HOST:PORT/metrics", u)
+			}
+		default:
+			return fmt.Errorf("metrics.server_metrics %q: want an http:// or https:// URL of a Prometheus /metrics endpoint, or off", u)
+		}
 	}
 	return nil
 }

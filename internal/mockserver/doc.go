@@ -3,7 +3,9 @@
 // speed comparisons (wrk, hey) run against it.
 //
 // Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,
-// GET /health. A request with "stream": true gets server-sent events, one
+// GET /health, and GET /metrics: the server's own Prometheus metrics under
+// vLLM's names (requests running and waiting, token counters, TTFT and
+// end-to-end histograms), for the benchmark's server view. A request with "stream": true gets server-sent events, one
 // "data: {json}\n\n" event per chunk, flushed as it is written:
 //
 //	data: {...,"choices":[{"index":0,"delta":{"role":"assistant","content":" tok"},"finish_reason":null}]}

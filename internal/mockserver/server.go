@@ -60,6 +60,8 @@ type Server struct {
 	faults      [numFaults]atomic.Uint64
 
 	hist *historyCheck // nil unless Config.CheckHistory
+	// met is the server's own metrics, served at GET /metrics (metrics.go).
+	met *serverMetrics
 }
 
 // New validates cfg, applies defaults and returns a Server. A bad field
@@ -69,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, rates: cfg.Faults.rates()}
+	s := &Server{cfg: cfg, rates: cfg.Faults.rates(), met: newServerMetrics(cfg.Model)}
 	if cfg.MaxConcurrent > 0 {
 		s.slots = make(chan struct{}, cfg.MaxConcurrent)
 	}
@@ -95,7 +97,8 @@ func (s *Server) Stats() Stats {
 }
 
 // Handler returns the server's routes: POST /v1/chat/completions,
-// POST /v1/completions, GET /v1/models and GET /health.
+// POST /v1/completions, GET /v1/models, GET /health and GET /metrics (the
+// server's own metrics under vLLM's names, see metrics.go).
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // stopKey carries, in request contexts, the channel Serve closes on
@@ -151,6 +154,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/health":
 		w.Header()["Content-Type"] = hdrJSON
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	case "/metrics":
+		s.met.handler.ServeHTTP(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "invalid_request_error", "no route "+r.URL.Path)
 	}
@@ -188,6 +193,7 @@ type job struct {
 	histOn    bool     // the reply is remembered for the history check
 	histKey   [32]byte // the hash of the request's messages
 	histIdx   int      // its reply's index among the replies to that history
+	received  time.Time // arrival, before any queue: the server metrics' clock
 }
 
 func (s *Server) completion(w http.ResponseWriter, r *http.Request, a api) {
@@ -249,15 +255,21 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request, a api) {
 		return
 	}
 	if s.slots != nil {
+		s.met.waiting.Add(1)
 		select {
 		case s.slots <- struct{}{}:
+			s.met.waiting.Add(-1)
 		case <-r.Context().Done():
+			s.met.waiting.Add(-1)
 			return
 		}
 		defer func() { <-s.slots }()
 		// The timing starts when the request leaves the queue.
 		j.arrival = time.Now()
 	}
+	s.met.running.Add(1)
+	defer s.met.running.Add(-1)
+	j.received = arrival
 	st.prefix = s.appendPrefix(st.prefix[:0], a, j.stream, seq, arrival.Unix())
 	if j.stream {
 		s.stream(w, r, j, st)
@@ -473,6 +485,7 @@ func (s *Server) whole(w http.ResponseWriter, r *http.Request, j *job, st *reqSt
 		_, _ = io.WriteString(w, "{not json")
 	default:
 		s.rememberReply(j)
+		s.met.done(j.received, j.promptTok, j.reasoning+j.content)
 		_, _ = w.Write(b)
 	}
 }
@@ -552,6 +565,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, st *reqS
 			}
 			st.out = appendDeltaChunk(st.out[:0], st.prefix, j.api, kind, role, src.take(k), src.escape())
 			send(st.out)
+			if chunk == 0 {
+				s.met.firstToken(j.received)
+			}
 			ck.skip(1)
 			role = false
 			chunk++
@@ -567,6 +583,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, st *reqS
 	if chunk == 0 && !wait() {
 		return
 	}
+	// Counted before the last chunk leaves, as a server's engine counts a
+	// request before its output is streamed: a client that saw the end sees
+	// it counted.
+	s.met.done(j.received, j.promptTok, j.reasoning+j.content)
 	st.out = appendFinalChunk(st.out[:0], st.prefix, j.api, role, j.finish, j.usage, j.promptTok, j.reasoning+j.content)
 	if j.fault != FaultMalformed {
 		s.rememberReply(j)

@@ -141,8 +141,12 @@ type Report struct {
 	Goodput *verdict.GoodputStats `json:"goodput,omitempty"`
 	// Verdict holds the SLO checks, the goodput rule's numbers and the
 	// load-delivered check; see SetVerdict.
-	Verdict  *verdict.Result `json:"verdict,omitempty"`
-	Sections []Section       `json:"metrics"`
+	Verdict *verdict.Result `json:"verdict,omitempty"`
+	// Server is the server's own view of the run, from its Prometheus
+	// metrics (and a GPU exporter's) scraped over the tracking window,
+	// beside the client's numbers; nil when nothing was scraped.
+	Server   *metrics.ServerView `json:"server,omitempty"`
+	Sections []Section           `json:"metrics"`
 	// Conversations summarizes a multi-turn run (counters, TTFT by turn).
 	Conversations *Conversations `json:"conversations,omitempty"`
 }

@@ -160,6 +160,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	r.summary(bw)
 	fmt.Fprintln(bw)
+	r.writeServer(bw)
 	fmt.Fprintln(bw, "------------------- Latency Breakdowns -------------------")
 	for i := range r.Sections {
 		r.Sections[i].write(bw)

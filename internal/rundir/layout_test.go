@@ -20,7 +20,7 @@ import (
 func TestLayoutHasOneHome(t *testing.T) {
 	names := map[string]bool{}
 	for _, n := range []string{rundir.ConfigFile, rundir.RequestsFile, rundir.EventsFile, rundir.LegacyEventsFile, rundir.FinalFile,
-		rundir.SummaryFile, rundir.TextFile, rundir.HTMLFile, rundir.SocketFile} {
+		rundir.SummaryFile, rundir.TextFile, rundir.HTMLFile, rundir.SocketFile, rundir.ServerMetricsFile} {
 		names[n] = true
 	}
 	dirs, err := filepath.Glob(filepath.Join("..", "*"))

@@ -7,6 +7,8 @@
 //	<dir>/events.jsonl.zst             every event record, zstd-compressed (--event-log full)
 //	<dir>/metrics/final_snapshot.json  the exact terminal snapshot
 //	<dir>/metrics/raw/<series>.bin     spilled raw values, while running (and when kept)
+//	<dir>/metrics/timeseries.jsonl     the live snapshots' time series
+//	<dir>/metrics/server.jsonl         the server's own metrics, one line per scrape (--server-metrics)
 //	<dir>/result_summary.json          the report as JSON
 //	<dir>/report.txt                   the report as text
 //	<dir>/report.html                  the report as a self-contained web page
@@ -30,10 +32,12 @@ const (
 	RawDir           = "raw"
 	// TimeseriesFile is the live snapshots' time series, in MetricsDir.
 	TimeseriesFile = "timeseries.jsonl"
-	SummaryFile    = "result_summary.json"
-	TextFile       = "report.txt"
-	HTMLFile       = "report.html"
-	SocketFile     = "metrics.sock"
+	// ServerMetricsFile is the scraped server metrics, in MetricsDir.
+	ServerMetricsFile = "server.jsonl"
+	SummaryFile       = "result_summary.json"
+	TextFile          = "report.txt"
+	HTMLFile          = "report.html"
+	SocketFile        = "metrics.sock"
 )
 
 // Artifacts returns the files a run leaves in its directory, relative to
@@ -41,6 +45,7 @@ const (
 // is removed at the end, and a stale one proves nothing.
 func Artifacts() []string {
 	return []string{ConfigFile, filepath.Join(MetricsDir, FinalFile), filepath.Join(MetricsDir, TimeseriesFile),
+		filepath.Join(MetricsDir, ServerMetricsFile),
 		RequestsFile, EventsFile, LegacyEventsFile, SummaryFile, TextFile, HTMLFile}
 }
 
@@ -61,6 +66,9 @@ func Final(dir string) string { return filepath.Join(dir, MetricsDir, FinalFile)
 
 // Timeseries returns the path of the live snapshots' time series in dir.
 func Timeseries(dir string) string { return filepath.Join(dir, MetricsDir, TimeseriesFile) }
+
+// ServerMetrics returns the path of the scraped server metrics in dir.
+func ServerMetrics(dir string) string { return filepath.Join(dir, MetricsDir, ServerMetricsFile) }
 
 // Raw returns the path of the spilled raw values' directory in dir.
 func Raw(dir string) string { return filepath.Join(dir, MetricsDir, RawDir) }

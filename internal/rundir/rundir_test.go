@@ -20,6 +20,7 @@ func TestPaths(t *testing.T) {
 		{"metrics", rundir.Metrics(dir), "reports/run1/metrics"},
 		{"final", rundir.Final(dir), "reports/run1/metrics/final_snapshot.json"},
 		{"raw", rundir.Raw(dir), "reports/run1/metrics/raw"},
+		{"server", rundir.ServerMetrics(dir), "reports/run1/metrics/server.jsonl"},
 		{"summary", rundir.Summary(dir), "reports/run1/result_summary.json"},
 		{"text", rundir.Text(dir), "reports/run1/report.txt"},
 		{"html", rundir.HTML(dir), "reports/run1/report.html"},
@@ -33,7 +34,7 @@ func TestPaths(t *testing.T) {
 
 func TestArtifacts(t *testing.T) {
 	got := rundir.Artifacts()
-	want := []string{"config.yaml", filepath.FromSlash("metrics/final_snapshot.json"), filepath.FromSlash("metrics/timeseries.jsonl"), "requests.jsonl", "events.jsonl.zst",
+	want := []string{"config.yaml", filepath.FromSlash("metrics/final_snapshot.json"), filepath.FromSlash("metrics/timeseries.jsonl"), filepath.FromSlash("metrics/server.jsonl"), "requests.jsonl", "events.jsonl.zst",
 		"events.jsonl", "result_summary.json", "report.txt", "report.html"}
 	if len(got) != len(want) {
 		t.Fatalf("Artifacts() = %q, want %q", got, want)

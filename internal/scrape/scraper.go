@@ -16,6 +16,10 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
+// BoundaryTimeout bounds the scrapes that open and close the tracking
+// window, when Config.Timeout is shorter.
+const BoundaryTimeout = 2 * time.Second
+
 // Config configures a [Scraper].
 type Config struct {
 	// Targets are the /metrics URLs scraped at every interval.
@@ -47,7 +51,8 @@ type Scraper struct {
 	cfg     Config
 	hc      *http.Client
 	targets []*target
-	marks   chan window
+	marks   chan markReq
+	ended   chan struct{} // closed when Run returns
 	live    atomic.Pointer[metrics.ServerGauges]
 	begin   time.Time
 
@@ -97,7 +102,7 @@ func New(cfg Config) (*Scraper, error) {
 			Proxy:               http.ProxyFromEnvironment,
 		}}
 	}
-	s := &Scraper{cfg: cfg, hc: hc, marks: make(chan window, 8)}
+	s := &Scraper{cfg: cfg, hc: hc, marks: make(chan markReq, 8), ended: make(chan struct{})}
 	for _, u := range cfg.Targets {
 		s.targets = append(s.targets, &target{url: u, acc: newAccumulator()})
 	}
@@ -105,18 +110,49 @@ func New(cfg Config) (*Scraper, error) {
 	return s, nil
 }
 
+// markReq asks Run for a window scrape; done, when set, is closed once the
+// scrape is recorded.
+type markReq struct {
+	w    window
+	done chan struct{}
+}
+
 // StartWindow opens the tracking window: a scrape is taken at once and the
 // summary counts from it. It never blocks.
-func (s *Scraper) StartWindow() { s.mark(opening) }
+func (s *Scraper) StartWindow() { s.mark(opening, nil) }
 
 // StopWindow closes the tracking window with one more scrape. It never
 // blocks.
-func (s *Scraper) StopWindow() { s.mark(closing) }
+func (s *Scraper) StopWindow() { s.mark(closing, nil) }
 
-func (s *Scraper) mark(w window) {
+// StartWindowWait is StartWindow that returns once the opening scrape is
+// recorded (or ctx ends, or Run has returned): called before the first
+// tracked request is sent, the counter deltas cover exactly the tracked
+// requests. It waits at most about BoundaryTimeout plus a tick scrape.
+func (s *Scraper) StartWindowWait(ctx context.Context) { s.markWait(ctx, opening) }
+
+// StopWindowWait is StopWindow that returns once the closing scrape is
+// recorded (or ctx ends, or Run has returned).
+func (s *Scraper) StopWindowWait(ctx context.Context) { s.markWait(ctx, closing) }
+
+func (s *Scraper) markWait(ctx context.Context, w window) {
+	done := make(chan struct{})
+	if !s.mark(w, done) {
+		return
+	}
 	select {
-	case s.marks <- w:
+	case <-done:
+	case <-ctx.Done():
+	case <-s.ended:
+	}
+}
+
+func (s *Scraper) mark(w window, done chan struct{}) bool {
+	select {
+	case s.marks <- markReq{w, done}:
+		return true
 	default:
+		return false
 	}
 }
 
@@ -132,6 +168,7 @@ func (s *Scraper) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return errors.New("scrape: Run called twice")
 	}
+	defer close(s.ended)
 	s.begin = time.Now()
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
@@ -142,22 +179,29 @@ func (s *Scraper) Run(ctx context.Context) error {
 			// Marks sent before the end still count, in order.
 			for {
 				select {
-				case w := <-s.marks:
-					s.scrapeAll(context.WithoutCancel(ctx), w)
+				case m := <-s.marks:
+					s.markScrape(ctx, m)
 					continue
 				default:
 				}
 				break
 			}
 			if s.open {
-				s.scrapeAll(context.WithoutCancel(ctx), closing)
+				s.scrapeAll(ctx, closing)
 			}
 			return s.writeErr
-		case w := <-s.marks:
-			s.scrapeAll(ctx, w)
+		case m := <-s.marks:
+			s.markScrape(ctx, m)
 		case <-tick.C:
 			s.scrapeAll(ctx, inside)
 		}
+	}
+}
+
+func (s *Scraper) markScrape(ctx context.Context, m markReq) {
+	s.scrapeAll(ctx, m.w)
+	if m.done != nil {
+		close(m.done)
 	}
 }
 
@@ -178,13 +222,25 @@ func (s *Scraper) scrapeAll(ctx context.Context, w window) {
 	case w == inside && !s.open:
 		w = outside
 	}
+	timeout := s.cfg.Timeout
+	if w == opening || w == closing {
+		// The window's two ends carry the counter deltas: a busy server
+		// gets longer to answer them (a tick scrape is simply skipped).
+		timeout = max(timeout, BoundaryTimeout)
+	}
+	// One time for the round: every target's reading of it counts at the
+	// same instant, so the targets share the window's span.
+	at := time.Now()
 	results := make([]result, len(s.targets))
 	var wg sync.WaitGroup
 	for i, t := range s.targets {
 		wg.Go(func() {
-			sctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+			// A scrape is bounded by its timeout, not cut by the end of
+			// Run: one under way when the run ends is not a failure.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 			defer cancel()
 			results[i] = s.scrapeOne(sctx, t)
+			results[i].at = at
 		})
 	}
 	wg.Wait()
@@ -218,16 +274,15 @@ func (s *Scraper) scrapeAll(ctx context.Context, w window) {
 
 func (s *Scraper) scrapeOne(ctx context.Context, t *target) result {
 	body, err := Fetch(ctx, s.hc, t.url, s.cfg.MaxBody)
-	at := time.Now()
 	if err != nil {
-		return result{at: at, err: err}
+		return result{err: err}
 	}
 	fams, err := Parse(body)
 	if err != nil {
-		return result{at: at, err: fmt.Errorf("%s: %w", t.url, err)}
+		return result{err: fmt.Errorf("%s: %w", t.url, err)}
 	}
 	r, keep := reduce(fams, t.kind)
-	return result{at: at, r: r, keep: keep}
+	return result{r: r, keep: keep}
 }
 
 // write appends the scrape's line to Out; the first write error stops the
@@ -311,10 +366,11 @@ func (s *Scraper) Kinds() []Kind {
 }
 
 // Probe scrapes url once: it returns the kind of server behind it and the
-// number of families, or the error of the scrape.
+// number of families, or the error of the scrape. A nil hc is a client that
+// leaves no connection open behind it.
 func Probe(ctx context.Context, hc *http.Client, url string) (Kind, int, error) {
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
 	}
 	body, err := Fetch(ctx, hc, url, DefaultMaxBody)
 	if err != nil {
