@@ -233,6 +233,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.IntVar(&c.Metrics.EventsSubscribers, "events-subscribers", c.Metrics.EventsSubscribers, "with --events-addr: wait for this many subscribers before the first request")
 	fs.StringVar(&c.EventLog, "event-log", c.EventLog, "event log: compact (requests.jsonl, one short record per request), full (also every chunk-level event, events.jsonl.zst) or off")
 	fs.BoolVar(&c.Metrics.KeepRaw, "keep-raw", c.Metrics.KeepRaw, "keep the raw values (metrics/raw/*.bin) after the run, for report --recompute")
+	fs.Var(&listValue{p: &c.Metrics.ServerMetrics}, "server-metrics", "Prometheus /metrics URL scraped every --publish-interval for the report's server view (repeatable: the server's and a GPU exporter's, e.g. DCGM for energy per token); default: the endpoint's /metrics when it answers; off: none")
 	fs.Var(boolFuncValue{funcValue{kind: "bool",
 		set: func(s string) error {
 			b, err := strconv.ParseBool(s)
@@ -433,6 +434,7 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run, fo *fleetOpts) e
 	}
 	fmt.Fprintf(a.stderr, "inferbench: %s benchmark of %s (%s in the dataset); run directory %s; live snapshots on %s\n",
 		cfg.Load.Mode, cfg.Endpoint.Endpoint, inDataset, runner.Dir(), runner.MetricsAddr())
+	serverMetricsNote(a.stderr, runner)
 	if addr := runner.EventsAddr(); addr != "" {
 		fmt.Fprintf(a.stderr, "inferbench: events on %s (waiting for %d subscribers)\n", addr, cfg.Metrics.EventsSubscribers)
 	}

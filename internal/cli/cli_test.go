@@ -425,6 +425,8 @@ func TestBadInput(t *testing.T) {
 		{"ramp-up in offline", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--ramp-up", "5s"}, "ramp_up"},
 		{"fractional concurrency stage", []string{"benchmark", "concurrency", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--stages", "2.5:5s"}, "whole number of workers"},
 		{"bad stages", []string{"benchmark", "online", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--stages", "10:30s,x"}, "--stages"},
+		{"server metrics not a URL", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--server-metrics", "ftp://x/metrics"}, "metrics.server_metrics \"ftp://x/metrics\""},
+		{"server metrics off and a URL", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--server-metrics", "off", "--server-metrics", "http://x/metrics"}, "off excludes URLs"},
 		{"negative connect timeout", []string{"benchmark", "offline", "--endpoint", "http://127.0.0.1:1", "--synthetic", "3", "--connect-timeout", "-1s"}, "connect_timeout"},
 	}
 	for _, tc := range tests {

@@ -181,3 +181,44 @@ type boolFuncValue struct{ funcValue }
 
 // IsBoolFlag tells pflag that the flag takes no value.
 func (boolFuncValue) IsBoolFlag() bool { return true }
+
+// listValue is a repeatable flag whose occurrences make a list: the first
+// one given replaces the list (from the file or the default), later ones
+// add to it (--server-metrics URL --server-metrics URL2).
+type listValue struct {
+	p     *[]string
+	given []string
+}
+
+func (v *listValue) Set(s string) error {
+	if len(v.given) == 0 {
+		*v.p = nil
+	}
+	*v.p = append(*v.p, s)
+	v.given = append(v.given, s)
+	return nil
+}
+
+// String is "" when none was given, so that --help shows no default.
+func (v *listValue) String() string {
+	if len(v.given) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(v.given, ",") + "]"
+}
+
+func (v *listValue) Type() string { return "stringArray" }
+
+// GetSlice, Append and Replace make listValue a pflag.SliceValue, so that
+// replayFlags replays every occurrence.
+func (v *listValue) GetSlice() []string    { return append([]string(nil), v.given...) }
+func (v *listValue) Append(s string) error { return v.Set(s) }
+func (v *listValue) Replace(ss []string) error {
+	v.given = nil
+	for _, s := range ss {
+		if err := v.Set(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}

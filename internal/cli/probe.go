@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/client"
 	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/scrape"
 )
 
 func init() { extraCommands = append(extraCommands, (*app).probeCmd) }
@@ -20,7 +24,7 @@ func (a *app) probeCmd() *cobra.Command {
 	var prompt string
 	cmd := &cobra.Command{
 		Use:   "probe --endpoint URL [--model M]",
-		Short: "Check an endpoint: list its models, send one streamed request, report TTFT, usage support and any problem",
+		Short: "Check an endpoint: list its models, send one streamed request, report TTFT, usage support, its /metrics and any problem",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runProbe(cmd.Context(), cfg, prompt)
@@ -81,6 +85,7 @@ func (a *app) runProbe(ctx context.Context, cfg client.Config, prompt string) er
 	} else {
 		fmt.Fprintf(w, "models:    %v\n", models)
 	}
+	probeMetrics(ctx, w, cfg.Endpoint)
 	if probeModel == "" {
 		if len(models) == 0 {
 			return usagef("probe: the server lists no model; pass --model")
@@ -117,4 +122,37 @@ func (a *app) runProbe(ctx context.Context, cfg client.Config, prompt string) er
 	}
 	fmt.Fprintf(w, "output:    %q\n", text)
 	return nil
+}
+
+// serverMetricsNote says which /metrics endpoints the run scrapes.
+func serverMetricsNote(w io.Writer, r *bench.Runner) {
+	urls, kinds := r.ServerMetrics()
+	if len(urls) == 0 {
+		return
+	}
+	parts := make([]string, len(urls))
+	for i, u := range urls {
+		parts[i] = u
+		if kinds[i] != "" {
+			parts[i] += " (" + string(kinds[i]) + ")"
+		}
+	}
+	fmt.Fprintf(w, "inferbench: server metrics from %s\n", strings.Join(parts, ", "))
+}
+
+// probeMetrics says whether the server exposes Prometheus metrics at its
+// /metrics and which family they are (what a benchmark scrapes by default).
+func probeMetrics(ctx context.Context, w io.Writer, endpoint string) {
+	u, err := bench.MetricsURL(endpoint)
+	if err != nil {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	kind, n, err := scrape.Probe(pctx, nil, u)
+	if err != nil {
+		fmt.Fprintf(w, "metrics:   no Prometheus metrics at %s (%v): no server view unless --server-metrics URL\n", u, err)
+		return
+	}
+	fmt.Fprintf(w, "metrics:   %s: %s (%d families), scraped by benchmarks for the server view\n", u, kind, n)
 }
