@@ -387,3 +387,24 @@ func TestModel_Goodput(t *testing.T) {
 		t.Errorf("%d lines, more than the 40-row terminal", n)
 	}
 }
+
+// A run that scrapes the server's metrics carries its gauges in the
+// snapshot: the frame shows them, still within the terminal; a gauge the
+// server does not export shows as a dash.
+func TestModel_Server(t *testing.T) {
+	seq := sessions(t)["complete"]
+	s := seq[len(seq)-1]
+	g := metrics.NewServerGauges()
+	g.Running, g.Waiting, g.KVCache, g.PowerW, g.Failures = 4, 2, 0.35, 600, 1
+	s.Server = g
+	m, _ := feed(t, New(Options{Target: 150}), tea.WindowSizeMsg{Width: 100, Height: 40})
+	m, _ = feed(t, m, snapshotMsg{s})
+	v := m.View()
+	want := "Server   running 4  waiting 2  KV cache 35.0%  GPU – 600 W  (1 scrapes failed)"
+	if !strings.Contains(v, want) {
+		t.Errorf("no server line %q:\n%s", want, v)
+	}
+	if n := len(strings.Split(strings.TrimRight(v, "\n"), "\n")); n > 40 {
+		t.Errorf("%d lines, more than the 40-row terminal", n)
+	}
+}

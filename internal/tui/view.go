@@ -69,6 +69,9 @@ func (m Model) View() string {
 	if m.goodput(&b) {
 		used++
 	}
+	if m.server(&b) {
+		used++
+	}
 	m.histogram(&b, w, max(m.height-used-len(tableRows), 4))
 	m.warnings(&b)
 	b.WriteString(styleDim.Render(m.help()))
