@@ -32,6 +32,14 @@ const acceptHeader = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 // is an error wrapping ErrTooLarge, read no further. A status other than 200
 // is an error naming it.
 func Fetch(ctx context.Context, hc *http.Client, url string, maxBody int64) ([]byte, error) {
+	var buf bytes.Buffer
+	return fetch(ctx, hc, url, maxBody, &buf)
+}
+
+// fetch is Fetch into buf (reset first, reused across scrapes); the body
+// returned is buf's.
+func fetch(ctx context.Context, hc *http.Client, url string, maxBody int64, buf *bytes.Buffer) ([]byte, error) {
+	buf.Reset()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -49,7 +57,6 @@ func Fetch(ctx context.Context, hc *http.Client, url string, maxBody int64) ([]b
 	if resp.ContentLength > maxBody {
 		return nil, fmt.Errorf("%w: Content-Length %d, at most %d", ErrTooLarge, resp.ContentLength, maxBody)
 	}
-	var buf bytes.Buffer
 	if resp.ContentLength > 0 {
 		buf.Grow(int(resp.ContentLength))
 	}

@@ -1,6 +1,7 @@
 package scrape
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -70,6 +71,7 @@ type target struct {
 	lastErr           string
 	last              *reading // the latest successful reading
 	acc               *accumulator
+	body, filtered    bytes.Buffer // reused by the target's scrapes
 }
 
 func (t *target) kindOrUnknown() Kind {
@@ -273,15 +275,27 @@ func (s *Scraper) scrapeAll(ctx context.Context, w window) {
 }
 
 func (s *Scraper) scrapeOne(ctx context.Context, t *target) result {
-	body, err := Fetch(ctx, s.hc, t.url, s.cfg.MaxBody)
+	body, err := fetch(ctx, s.hc, t.url, s.cfg.MaxBody, &t.body)
 	if err != nil {
 		return result{err: err}
+	}
+	kind := t.kind
+	if kind == "" {
+		kind = Detect(familyNames(body))
+	}
+	if kind != KindUnknown {
+		f := prefilter(t.filtered.AvailableBuffer(), body)
+		t.filtered.Write(f) // keeps the grown buffer for the next scrape
+		t.filtered.Reset()
+		if body = f; len(body) == 0 {
+			return result{err: fmt.Errorf("%s: no %s metric family in the response (not the Prometheus text format?)", t.url, kind)}
+		}
 	}
 	fams, err := Parse(body)
 	if err != nil {
 		return result{err: fmt.Errorf("%s: %w", t.url, err)}
 	}
-	r, keep := reduce(fams, t.kind)
+	r, keep := reduce(fams, kind)
 	return result{r: r, keep: keep}
 }
 

@@ -265,7 +265,7 @@ func TestScraper_Failures(t *testing.T) {
 		want    string
 	}{
 		{"http 500", nil, 500, 0, "HTTP 500"},
-		{"garbage", []byte("this is { not prometheus\n\x00\x01"), 200, 0, "parse"},
+		{"garbage", []byte("this is { not prometheus\n\x00\x01"), 200, 0, "no vllm metric family"},
 		{"too large", huge, 200, 1 << 20, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
