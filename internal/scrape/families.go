@@ -42,6 +42,10 @@ const (
 	RoleGPUUtil               // gauge per GPU, percent
 	RoleGPUMem                // gauge per GPU, MiB
 	RoleGPUPower              // gauge per GPU, watts
+	// RoleCachedPromptTokens counts prompt tokens reused from the cache,
+	// not in RolePromptTokens (llama.cpp): the hit rate is cached ÷
+	// (cached + processed), and the server's prompt tokens their sum.
+	RoleCachedPromptTokens
 )
 
 // Family is one row of the table: a metric family that matters, its server
@@ -96,16 +100,19 @@ var Families = []Family{
 	{"sglang:gen_throughput", KindSGLang, RoleKeep},
 	{"sglang:cached_tokens_total", KindSGLang, RoleKeep},
 
-	// llama.cpp llama-server (--metrics)
+	// llama.cpp llama-server (--metrics); recent versions (Debian's 0.7.0)
+	// no longer export the KV-cache gauges.
 	{"llamacpp:requests_processing", KindLlamaCpp, RoleRunning},
 	{"llamacpp:requests_deferred", KindLlamaCpp, RoleWaiting},
 	{"llamacpp:kv_cache_usage_ratio", KindLlamaCpp, RoleKVCache},
 	{"llamacpp:kv_cache_tokens", KindLlamaCpp, RoleKeep},
-	{"llamacpp:prompt_tokens_total", KindLlamaCpp, RolePromptTokens},
+	{"llamacpp:prompt_tokens_total", KindLlamaCpp, RolePromptTokens}, // excludes cached tokens
+	{"llamacpp:prompt_tokens_cached_total", KindLlamaCpp, RoleCachedPromptTokens},
 	{"llamacpp:tokens_predicted_total", KindLlamaCpp, RoleGenTokens},
 	{"llamacpp:prompt_seconds_total", KindLlamaCpp, RoleKeep},
 	{"llamacpp:tokens_predicted_seconds_total", KindLlamaCpp, RoleKeep},
 	{"llamacpp:n_decode_total", KindLlamaCpp, RoleKeep},
+	{"llamacpp:n_tokens_max", KindLlamaCpp, RoleKeep},
 	{"llamacpp:n_busy_slots_per_decode", KindLlamaCpp, RoleKeep},
 	{"llamacpp:prompt_tokens_seconds", KindLlamaCpp, RoleKeep},
 	{"llamacpp:predicted_tokens_seconds", KindLlamaCpp, RoleKeep},

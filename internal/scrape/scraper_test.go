@@ -375,3 +375,28 @@ func TestProbe(t *testing.T) {
 		t.Errorf("Fetch of a 404: %v", err)
 	}
 }
+
+// TestScraper_LlamaCppFixture reads two pages of a real llama-server 0.7.0
+// (--metrics), before and after a 12-request run: its prompt counter
+// excludes the tokens reused from the cache, so the server's prompt tokens
+// are processed + cached (842 + 46 = 888, what the client counted) and the
+// prefix-cache hit rate cached ÷ that; it exports no KV-cache gauge.
+func TestScraper_LlamaCppFixture(t *testing.T) {
+	t.Parallel()
+	p := &pages{body: readFile(t, "llamacpp_start.txt")}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	v, _ := runWindow(t, []string{srv.URL + "/metrics"}, func() { p.set(readFile(t, "llamacpp_end.txt"), 200) })
+	if v.Targets[0].Family != "llamacpp" {
+		t.Errorf("family %q", v.Targets[0].Family)
+	}
+	if v.PromptTokens == nil || v.PromptTokens.Server != 888 || v.GenerationTokens == nil || v.GenerationTokens.Server != 192 {
+		t.Errorf("prompt %+v generation %+v, want 888 and 192", v.PromptTokens, v.GenerationTokens)
+	}
+	if v.PrefixHitRate == nil || math.Abs(*v.PrefixHitRate-46.0/888) > 1e-12 {
+		t.Errorf("hit rate %v, want 46/888", v.PrefixHitRate)
+	}
+	if v.Running == nil || v.Waiting == nil || v.KVCache != nil {
+		t.Errorf("running %+v waiting %+v KV %+v: want the request gauges and no KV cache", v.Running, v.Waiting, v.KVCache)
+	}
+}

@@ -82,7 +82,7 @@ func newAccumulator() *accumulator {
 
 // counterRoles are the roles whose values are counters: the window keeps
 // their increments.
-var counterRoles = []Role{RolePrefixHits, RolePrefixQueries, RolePromptTokens, RoleGenTokens}
+var counterRoles = []Role{RolePrefixHits, RolePrefixQueries, RolePromptTokens, RoleGenTokens, RoleCachedPromptTokens}
 
 // add folds a reading taken at t inside the window.
 func (a *accumulator) add(t time.Time, r *reading) {
@@ -165,13 +165,19 @@ func summarize(targets []*target) *metrics.ServerView {
 		waiting = addSum(waiting, a.gauges[RoleWaiting].view())
 		kv = addMax(kv, a.gauges[RoleKVCache].view())
 		hitRate = addMax(hitRate, a.gauges[RolePrefixHitRate].view())
-		if a.hasCounter[RolePrefixHits] && a.hasCounter[RolePrefixQueries] {
+		cached := a.counters[RoleCachedPromptTokens]
+		switch {
+		case a.hasCounter[RolePrefixHits] && a.hasCounter[RolePrefixQueries]:
 			hits += a.counters[RolePrefixHits]
 			queries += a.counters[RolePrefixQueries]
 			hasHits = true
+		case a.hasCounter[RoleCachedPromptTokens] && a.hasCounter[RolePromptTokens]:
+			hits += cached
+			queries += cached + a.counters[RolePromptTokens]
+			hasHits = true
 		}
 		if a.hasCounter[RolePromptTokens] {
-			prompt += a.counters[RolePromptTokens]
+			prompt += a.counters[RolePromptTokens] + cached
 			hasPrompt = true
 		}
 		if a.hasCounter[RoleGenTokens] {
