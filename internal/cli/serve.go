@@ -39,7 +39,8 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `serve answers /v1/chat/completions, /v1/completions, /v1/models and /health like an
 inference server: streamed (SSE, with a usage chunk when asked) or not, after --ttft, one
 token every --tpot, --output-tokens long (capped by max_tokens), and injects faults at the
-given rates. It stops on SIGINT/SIGTERM.`,
+given rates. GET /metrics exports its own state under vLLM's metric names (requests
+running and waiting, token counters, TTFT and latency histograms). It stops on SIGINT/SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runServe(cmd, o) },
 	}
