@@ -146,8 +146,29 @@ func (ss *serverScrape) finish(final *metrics.Snapshot) (*metrics.ServerView, []
 	}
 	v := ss.s.Summary()
 	v.SetClient(final)
-	if v.Failures > 0 {
-		warns = append(warns, fmt.Sprintf("server metrics: %d of %d scrapes failed (last: %s)", v.Failures, v.Scrapes, v.LastError))
+	return v, append(warns, serverWarnings(v)...)
+}
+
+// serverWarnings are the report's warnings about the scrapes.
+func serverWarnings(v *metrics.ServerView) []string {
+	if v.Failures == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("server metrics: %d of %d scrapes failed (last: %s)", v.Failures, v.Scrapes, v.LastError)}
+}
+
+// ServerView rebuilds a finished run's server view from its
+// metrics/server.jsonl, with the client's side from its final snapshot,
+// and the report's warnings about it; nil when the run scraped nothing.
+func ServerView(dir string, final *metrics.Snapshot) (*metrics.ServerView, []string) {
+	v, bad, err := scrape.ReadFile(rundir.ServerMetrics(dir))
+	if err != nil {
+		return nil, nil
+	}
+	v.SetClient(final)
+	warns := serverWarnings(v)
+	if bad > 0 {
+		warns = append(warns, fmt.Sprintf("server metrics: %d lines of %s could not be read", bad, rundir.ServerMetricsFile))
 	}
 	return v, warns
 }

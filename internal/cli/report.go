@@ -92,6 +92,11 @@ is rewritten from sweep.json.`,
 				rep.MarkRebuilt(rebuilt.From, rebuilt.Missing, rebuilt.Notes)
 			}
 			rep.Warnings = append(rep.Warnings, notes...)
+			// Its server.jsonl, what the server said about the run.
+			if v, warns := bench.ServerView(dirOfRun(args[0], file), snap); v != nil {
+				rep.Server = v
+				rep.Warnings = append(rep.Warnings, warns...)
+			}
 			// The run directory's config.yaml says what was measured.
 			if cfg, err := config.Load(rundir.Config(dirOfRun(args[0], file))); err == nil {
 				rep.Run = bench.ReportRun(&cfg)

@@ -68,6 +68,11 @@ func TestBenchmark_ServerMetrics(t *testing.T) {
 	if _, err := os.Stat(rundir.ServerMetrics(dir)); err != nil {
 		t.Error(err)
 	}
+	// inferbench report rebuilds the server view from server.jsonl.
+	code, stdout, stderr = runInferbench(t, "report", dir)
+	if code != 0 || !strings.Contains(stdout, "Generation tokens:         server 240  client 240") {
+		t.Errorf("report %s: exit %d, %s\n%s", dir, code, stderr, stdout)
+	}
 
 	// Off: no scraping, no file, no section.
 	dir2 := shortDir(t)

@@ -101,6 +101,16 @@ func runWindow(t *testing.T, urls []string, between func()) (*metrics.ServerView
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The file rebuilds the same summary (inferbench report does).
+	live := s.Summary()
+	replayed, bad, err := scrape.Read(bytes.NewReader(out.Bytes()))
+	if err != nil || bad != 0 {
+		t.Fatalf("Read(server.jsonl): %v, %d bad lines", err, bad)
+	}
+	near := cmp.Comparer(func(a, b float64) bool { return a == b || math.Abs(a-b) <= 1e-6*math.Max(1, math.Abs(b)) })
+	if d := cmp.Diff(live, replayed, near); d != "" {
+		t.Errorf("summary rebuilt from server.jsonl differs (-live +file):\n%s", d)
+	}
 	var lines []map[string]any
 	sc := bufio.NewScanner(&out)
 	sc.Buffer(nil, scrape.MaxLine)
