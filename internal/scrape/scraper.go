@@ -100,7 +100,6 @@ func New(cfg Config) (*Scraper, error) {
 		hc = &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 2,
 			IdleConnTimeout:     time.Minute,
-			DisableCompression:  false,
 			Proxy:               http.ProxyFromEnvironment,
 		}}
 	}

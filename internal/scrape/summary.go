@@ -141,7 +141,8 @@ func (a *accumulator) add(t time.Time, r *reading) {
 // summarize builds the view over the targets' windows.
 func summarize(targets []*target) *metrics.ServerView {
 	v := &metrics.ServerView{}
-	var running, waiting, kv, hitRate *metrics.GaugeStat
+	var running, waiting *metrics.GaugeStat
+	var kvs, hitRates []*metrics.GaugeStat
 	var hits, queries float64
 	var hasHits bool
 	var prompt, gen float64
@@ -163,8 +164,12 @@ func summarize(targets []*target) *metrics.ServerView {
 		v.WindowS = max(v.WindowS, a.tLast.Sub(a.t0).Seconds())
 		running = addSum(running, a.gauges[RoleRunning].view())
 		waiting = addSum(waiting, a.gauges[RoleWaiting].view())
-		kv = addMax(kv, a.gauges[RoleKVCache].view())
-		hitRate = addMax(hitRate, a.gauges[RolePrefixHitRate].view())
+		if g := a.gauges[RoleKVCache].view(); g != nil {
+			kvs = append(kvs, g)
+		}
+		if g := a.gauges[RolePrefixHitRate].view(); g != nil {
+			hitRates = append(hitRates, g)
+		}
 		cached := a.counters[RoleCachedPromptTokens]
 		switch {
 		case a.hasCounter[RolePrefixHits] && a.hasCounter[RolePrefixQueries]:
@@ -209,13 +214,13 @@ func summarize(targets []*target) *metrics.ServerView {
 			v.GPUs = append(v.GPUs, gs)
 		}
 	}
-	v.Running, v.Waiting, v.KVCache = running, waiting, kv
+	v.Running, v.Waiting, v.KVCache = running, waiting, fractions(kvs)
 	switch {
 	case hasHits && queries > 0:
 		r := hits / queries
 		v.PrefixHitRate = &r
-	case hitRate != nil:
-		r := hitRate.Mean
+	case len(hitRates) > 0:
+		r := fractions(hitRates).Mean
 		v.PrefixHitRate = &r
 	}
 	if hasPrompt {
@@ -289,14 +294,16 @@ func addSum(a, b *metrics.GaugeStat) *metrics.GaugeStat {
 	return &metrics.GaugeStat{Mean: a.Mean + b.Mean, Max: a.Max + b.Max}
 }
 
-// addMax combines fractions of several servers: the mean of means, the
-// largest maximum.
-func addMax(a, b *metrics.GaugeStat) *metrics.GaugeStat {
-	switch {
-	case b == nil:
-		return a
-	case a == nil:
-		return b
+// fractions combines a fraction (KV-cache use, hit rate) of several
+// servers: the mean of their means, the largest maximum; nil for none.
+func fractions(gs []*metrics.GaugeStat) *metrics.GaugeStat {
+	if len(gs) == 0 {
+		return nil
 	}
-	return &metrics.GaugeStat{Mean: (a.Mean + b.Mean) / 2, Max: math.Max(a.Max, b.Max)}
+	out := &metrics.GaugeStat{Max: gs[0].Max}
+	for _, g := range gs {
+		out.Mean += g.Mean / float64(len(gs))
+		out.Max = math.Max(out.Max, g.Max)
+	}
+	return out
 }
