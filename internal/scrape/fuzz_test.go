@@ -24,7 +24,7 @@ func FuzzScrapePage(f *testing.F) {
 		for _, kind := range []Kind{KindVLLM, KindUnknown} {
 			page := body
 			if kind != KindUnknown {
-				page = prefilter(nil, body)
+				page = prefilter(nil, body, true)
 			}
 			fams, err := Parse(page)
 			if err != nil {

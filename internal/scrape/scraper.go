@@ -235,12 +235,15 @@ func (s *Scraper) scrapeAll(ctx context.Context, w window) {
 	results := make([]result, len(s.targets))
 	var wg sync.WaitGroup
 	for i, t := range s.targets {
+		// Histograms are read at the window's ends, and inside it until a
+		// target has given one (its opening scrape failed).
+		hists := w == opening || w == closing || w == inside && len(t.acc.histFirst) == 0
 		wg.Go(func() {
 			// A scrape is bounded by its timeout, not cut by the end of
 			// Run: one under way when the run ends is not a failure.
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 			defer cancel()
-			results[i] = s.scrapeOne(sctx, t)
+			results[i] = s.scrapeOne(sctx, t, hists)
 			results[i].at = at
 		})
 	}
@@ -273,7 +276,7 @@ func (s *Scraper) scrapeAll(ctx context.Context, w window) {
 	s.updateLive()
 }
 
-func (s *Scraper) scrapeOne(ctx context.Context, t *target) result {
+func (s *Scraper) scrapeOne(ctx context.Context, t *target, hists bool) result {
 	body, err := fetch(ctx, s.hc, t.url, s.cfg.MaxBody, &t.body)
 	if err != nil {
 		return result{err: err}
@@ -283,7 +286,7 @@ func (s *Scraper) scrapeOne(ctx context.Context, t *target) result {
 		kind = Detect(familyNames(body))
 	}
 	if kind != KindUnknown {
-		f := prefilter(t.filtered.AvailableBuffer(), body)
+		f := prefilter(t.filtered.AvailableBuffer(), body, hists)
 		t.filtered.Write(f) // keeps the grown buffer for the next scrape
 		t.filtered.Reset()
 		if body = f; len(body) == 0 {
