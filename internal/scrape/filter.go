@@ -12,7 +12,7 @@ import (
 // knows: only those reach the parser. Histograms are most of what remains,
 // and the summary reads them only at the window's ends (bucket deltas), so
 // the other scrapes leave their series out too. An unknown server's page
-// is parsed whole (its gauges and counters are kept, capped).
+// is cut to its first MaxUnknownSeries gauge, counter and untyped samples.
 
 // sampleNames are the names a table family's lines may carry: the family
 // itself (gauges, counters as exposed with _total), a counter's name
@@ -82,6 +82,68 @@ func prefilter(dst, body []byte, withHists bool) []byte {
 		if end == 0 || sampleNames[string(n)] && (withHists || !histSeries[string(n)]) {
 			dst = append(dst, line...)
 		}
+	}
+	return dst
+}
+
+// maxSkipped bounds the histogram and summary names prefilterUnknown
+// remembers (a hostile page may declare millions).
+const maxSkipped = 4096
+
+// prefilterUnknown cuts an unknown server's page to its gauges, counters
+// and untyped samples (no histogram, summary or _created series), at most
+// MaxUnknownSeries sample lines with their comments, so that parsing costs
+// the same whatever the page's size.
+func prefilterUnknown(dst, body []byte) []byte {
+	dst = dst[:0]
+	skip := map[string]bool{}
+	for line := range bytes.Lines(body) {
+		rest, ok := bytes.CutPrefix(line, []byte("# TYPE "))
+		if !ok || len(skip) >= maxSkipped {
+			continue
+		}
+		fields := bytes.Fields(rest)
+		if len(fields) == 2 {
+			switch string(fields[1]) {
+			case "histogram", "summary", "gaugehistogram":
+				skip[string(fields[0])] = true
+			}
+		}
+	}
+	samples := 0
+	for line := range bytes.Lines(body) {
+		name, comment := line, false
+		if rest, ok := bytes.CutPrefix(line, []byte("# ")); ok {
+			_, after, found := bytes.Cut(rest, []byte(" "))
+			if !found {
+				continue
+			}
+			name, comment = after, true
+		}
+		end := bytes.IndexAny(name, "{ \t\n")
+		if end < 0 {
+			end = len(name)
+		}
+		n := string(name[:end])
+		if end == 0 || skip[n] || strings.HasSuffix(n, "_created") {
+			continue
+		}
+		if !comment {
+			base := n
+			for _, suf := range []string{"_bucket", "_count", "_sum"} {
+				if b, ok := strings.CutSuffix(n, suf); ok {
+					base = b
+					break
+				}
+			}
+			if skip[base] {
+				continue
+			}
+			if samples++; samples > MaxUnknownSeries {
+				break
+			}
+		}
+		dst = append(dst, line...)
 	}
 	return dst
 }

@@ -22,7 +22,7 @@ func FuzzScrapePage(f *testing.F) {
 	f.Add([]byte("# TYPE x histogram\nx_bucket{le=\"+Inf\"} 1e308\nx_count 1\nx_sum -Inf\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, kind := range []Kind{KindVLLM, KindUnknown} {
-			page := body
+			page := prefilterUnknown(nil, body)
 			if kind != KindUnknown {
 				page = prefilter(nil, body, true)
 			}

@@ -285,14 +285,22 @@ func (s *Scraper) scrapeOne(ctx context.Context, t *target, hists bool) result {
 	if kind == "" {
 		kind = Detect(familyNames(body))
 	}
-	if kind != KindUnknown {
-		f := prefilter(t.filtered.AvailableBuffer(), body, hists)
-		t.filtered.Write(f) // keeps the grown buffer for the next scrape
-		t.filtered.Reset()
-		if body = f; len(body) == 0 {
-			return result{err: fmt.Errorf("%s: no %s metric family in the response (not the Prometheus text format?)", t.url, kind)}
-		}
+	var f []byte
+	if kind == KindUnknown {
+		f = prefilterUnknown(t.filtered.AvailableBuffer(), body)
+	} else {
+		f = prefilter(t.filtered.AvailableBuffer(), body, hists)
 	}
+	t.filtered.Write(f) // keeps the grown buffer for the next scrape
+	t.filtered.Reset()
+	if len(f) == 0 && len(bytes.TrimSpace(body)) > 0 {
+		what := "gauge or counter sample"
+		if kind != KindUnknown {
+			what = string(kind) + " metric family"
+		}
+		return result{err: fmt.Errorf("%s: no %s in the response (not the Prometheus text format?)", t.url, what)}
+	}
+	body = f
 	fams, err := Parse(body)
 	if err != nil {
 		return result{err: fmt.Errorf("%s: %w", t.url, err)}
@@ -382,8 +390,9 @@ func (s *Scraper) Kinds() []Kind {
 }
 
 // Probe scrapes url once: it returns the kind of server behind it and the
-// number of families, or the error of the scrape. A nil hc is a client that
-// leaves no connection open behind it.
+// number of families it declares, or the error of the scrape. Like a
+// scrape, it parses only the families it would keep. A nil hc is a client
+// that leaves no connection open behind it.
 func Probe(ctx context.Context, hc *http.Client, url string) (Kind, int, error) {
 	if hc == nil {
 		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
@@ -392,16 +401,21 @@ func Probe(ctx context.Context, hc *http.Client, url string) (Kind, int, error) 
 	if err != nil {
 		return "", 0, err
 	}
-	fams, err := Parse(body)
+	names := familyNames(body)
+	kind := Detect(names)
+	var f []byte
+	if kind == KindUnknown {
+		f = prefilterUnknown(nil, body)
+	} else {
+		f = prefilter(nil, body, true)
+	}
+	fams, err := Parse(f)
 	if err != nil {
 		return "", 0, err
 	}
-	if len(fams) == 0 {
+	n := max(len(names), len(fams))
+	if n == 0 {
 		return "", 0, errors.New("no metric family")
 	}
-	names := make([]string, 0, len(fams))
-	for n := range fams {
-		names = append(names, n)
-	}
-	return Detect(names), len(fams), nil
+	return kind, n, nil
 }
