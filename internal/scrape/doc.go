@@ -6,8 +6,12 @@
 // llama.cpp, TGI and the NVIDIA DCGM exporter. An unknown server keeps every
 // gauge and counter, up to [MaxUnknownSeries] series per scrape.
 //
+// Only those families reach the parser: the page is cut to them line by
+// line first, and histograms (needed only as bucket deltas) are read at the
+// tracking window's two ends and left out of the scrapes between.
+//
 // Each scrape becomes one line of the run's metrics/server.jsonl (bounded by
-// [MaxLine]); the latest values feed the dashboard ([Scraper.Live], carried
+// [MaxLine]; [Read] rebuilds the summary from it); the latest values feed the dashboard ([Scraper.Live], carried
 // in live snapshots as [metrics.ServerGauges]); the scrapes inside the
 // tracking window fold into a [metrics.ServerView]: requests running and
 // waiting, KV-cache use, prefix-cache hit rate, token counts (counter
