@@ -21,5 +21,6 @@
 //
 // A scrape that fails is counted and reported, never fatal: the benchmark
 // is the client's, the server's view is a bonus. A response is bounded
-// ([DefaultMaxBody]) and a scrape's time is bounded below the interval.
+// ([DefaultMaxBody]) and a scrape's time is bounded below the interval (the
+// window's two ends get [BoundaryTimeout]).
 package scrape
