@@ -410,3 +410,25 @@ func TestScraper_LlamaCppFixture(t *testing.T) {
 		t.Errorf("running %+v waiting %+v KV %+v: want the request gauges and no KV cache", v.Running, v.Waiting, v.KVCache)
 	}
 }
+
+// TestScraper_DCGMHeldAtEnds: the exporter fails the window's closing
+// scrape while the server answers it: its GPUs are held at their last
+// reading to the window's end, so the energy still covers the window.
+func TestScraper_DCGMHeldAtEnds(t *testing.T) {
+	t.Parallel()
+	server := &pages{body: readFile(t, "vllm_start.txt")}
+	dcgm := &pages{body: dcgmPage(2, 300)}
+	s1, s2 := httptest.NewServer(server), httptest.NewServer(dcgm)
+	defer s1.Close()
+	defer s2.Close()
+	v, _ := runWindow(t, []string{s1.URL + "/metrics", s2.URL + "/metrics"}, func() {
+		time.Sleep(100 * time.Millisecond)
+		dcgm.set(nil, http.StatusServiceUnavailable)
+	})
+	if v.Failures != 1 || v.WindowS < 0.1 {
+		t.Fatalf("failures %d, window %v s; want 1 failure over ≥ 0.1 s", v.Failures, v.WindowS)
+	}
+	if want := 600 * v.WindowS; v.EnergyJ == nil || math.Abs(*v.EnergyJ-want) > 1e-9 {
+		t.Errorf("energy %v J, want %v (held to the window's end)", v.EnergyJ, want)
+	}
+}

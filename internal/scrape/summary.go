@@ -40,8 +40,8 @@ type gpuAcc struct {
 	util, mem, power stat
 	energy           float64 // joules
 	hasEnergy        bool
-	lastT            time.Time
-	lastP            float64
+	firstT, lastT    time.Time
+	firstP, lastP    float64
 }
 
 // window tells where a scrape lies relative to the tracking window.
@@ -128,7 +128,9 @@ func (a *accumulator) add(t time.Time, r *reading) {
 		ga.power.add(g.power)
 		if !math.IsNaN(g.power) {
 			// Trapezoids between consecutive power readings.
-			if !ga.lastT.IsZero() {
+			if ga.lastT.IsZero() {
+				ga.firstT, ga.firstP = t, g.power
+			} else {
 				ga.energy += (ga.lastP + g.power) / 2 * t.Sub(ga.lastT).Seconds()
 			}
 			ga.hasEnergy = true
@@ -150,6 +152,20 @@ func summarize(targets []*target) *metrics.ServerView {
 	hists := map[Role]*hist{}
 	var energy float64
 	var hasEnergy bool
+	// The window's span over every target: a GPU whose readings start late
+	// or end early (a failed scrape at an end) is held at its nearest
+	// reading to the span's edges, so that its energy covers the window.
+	var start, end time.Time
+	for _, t := range targets {
+		if a := t.acc; a.n > 0 {
+			if start.IsZero() || a.t0.Before(start) {
+				start = a.t0
+			}
+			if a.tLast.After(end) {
+				end = a.tLast
+			}
+		}
+	}
 	for _, t := range targets {
 		v.Targets = append(v.Targets, metrics.ServerTarget{URL: t.url, Family: string(t.kindOrUnknown()), Scrapes: t.scrapes, Failures: t.failures})
 		v.Scrapes += t.scrapes
@@ -161,7 +177,7 @@ func summarize(targets []*target) *metrics.ServerView {
 		if a.n == 0 {
 			continue
 		}
-		v.WindowS = max(v.WindowS, a.tLast.Sub(a.t0).Seconds())
+		v.WindowS = end.Sub(start).Seconds()
 		running = addSum(running, a.gauges[RoleRunning].view())
 		waiting = addSum(waiting, a.gauges[RoleWaiting].view())
 		if g := a.gauges[RoleKVCache].view(); g != nil {
@@ -206,7 +222,7 @@ func summarize(targets []*target) *metrics.ServerView {
 			g := a.gpus[id]
 			gs := metrics.GPUStat{GPU: id, Target: t.url, UtilPct: g.util.view(), MemMiB: g.mem.view(), PowerW: g.power.view()}
 			if g.hasEnergy {
-				e := g.energy
+				e := g.energy + g.firstP*g.firstT.Sub(start).Seconds() + g.lastP*end.Sub(g.lastT).Seconds()
 				gs.EnergyJ = &e
 				energy += e
 				hasEnergy = true
