@@ -188,8 +188,9 @@ type ServerView struct {
 	// GPUs come from a DCGM exporter's families, one entry per GPU.
 	GPUs []GPUStat `json:"gpus,omitempty"`
 	// EnergyJ is ∫ power dt over the window summed over GPUs (trapezoids
-	// between scrapes), and EnergyPerTokenJ that ÷ the client's tracked
-	// output tokens.
+	// between scrapes; a GPU whose readings miss an end of the window is
+	// held at its nearest reading), and EnergyPerTokenJ that ÷ the
+	// client's tracked output tokens.
 	EnergyJ         *float64 `json:"energy_j,omitempty"`
 	EnergyPerTokenJ *float64 `json:"energy_per_output_token_j,omitempty"`
 }
