@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,7 +60,7 @@ func cpuTime() time.Duration {
 // into the window, write the server.jsonl line. The scraper does one per
 // target per publish interval (4/s at 250 ms): ticks, plus two window ends
 // per run. cpu-ns/op counts the server's side too in "scrape-*" (it runs in
-// this process).
+// this process) unless INFERBENCH_SCRAPE_URL names one outside.
 func BenchmarkScrape(b *testing.B) {
 	page := page200()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,8 +98,15 @@ func BenchmarkScrape(b *testing.B) {
 	// The scraper's own rounds, without Run's timer: a window end (the
 	// opening and closing scrapes, histograms included) and a tick inside
 	// the window (gauges and counters: the histograms are left out).
+	// INFERBENCH_SCRAPE_URL points the scrape benchmarks at a server in
+	// another process (serving the same page), so that cpu-ns/op is the
+	// scraper's alone.
+	url := srv.URL
+	if u := os.Getenv("INFERBENCH_SCRAPE_URL"); u != "" {
+		url = u
+	}
 	newScraper := func(b *testing.B) *Scraper {
-		s, err := New(Config{Targets: []string{srv.URL}, Interval: time.Hour, Out: discard{}})
+		s, err := New(Config{Targets: []string{url}, Interval: time.Hour, Out: discard{}})
 		if err != nil {
 			b.Fatal(err)
 		}
