@@ -186,13 +186,17 @@ var _ bus.Publisher[event.Record] = windowTap{}
 // Publish marks the window's ends before passing the record on. The marks
 // wait for their scrape: the opening one is taken before the first tracked
 // request leaves, the closing one after the last tracked request ended, so
-// the server's counter deltas cover exactly the tracked requests. (The load
-// generator's schedule starts after the start record, so the wait delays
-// the tracked phase, never a request against its intended time.)
+// the server's counter deltas cover exactly the tracked requests. The load
+// generator's schedule starts once the start record is published, so the
+// wait delays the tracked phase, never a request against its intended
+// time; the start record is stamped again after the wait, so that the
+// tracked duration (and every offset from the tracking start) counts from
+// when tracking really began, not from before the scrape.
 func (w windowTap) Publish(rec event.Record) error {
 	switch rec.Type {
 	case event.SessionStartTracking:
 		w.s.StartWindowWait(w.ctx)
+		rec.TimestampNS = event.Now()
 	case event.SessionStopTracking:
 		w.s.StopWindowWait(w.ctx)
 	}
