@@ -190,9 +190,9 @@ type job struct {
 	answer    tokenSource
 	think     tokenSource
 	rng       rng
-	histOn    bool     // the reply is remembered for the history check
-	histKey   [32]byte // the hash of the request's messages
-	histIdx   int      // its reply's index among the replies to that history
+	histOn    bool      // the reply is remembered for the history check
+	histKey   [32]byte  // the hash of the request's messages
+	histIdx   int       // its reply's index among the replies to that history
 	received  time.Time // arrival, before any queue: the server metrics' clock
 }
 
