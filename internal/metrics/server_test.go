@@ -11,7 +11,7 @@ import (
 	"github.com/inferbench/inferbench/internal/metrics"
 )
 
-// The server gauges ride as the snapshot's optional sixth element: a
+// The server gauges ride as the snapshot's optional seventh element: a
 // snapshot without them keeps the five-element form of the Python tool, one
 // with them round-trips through msgpack and the dict form (NaN as nil/null),
 // and a decoder skips keys it does not know.
@@ -27,8 +27,8 @@ func TestSnapshot_ServerGauges(t *testing.T) {
 	g.Running, g.Waiting, g.KVCache, g.Failures = 4, 2, 0.25, 3
 	with.Server = g
 	b = metrics.AppendSnapshot(nil, &with)
-	if n, _, _ := msgp.ReadArrayHeaderBytes(b); n != 6 {
-		t.Fatalf("with server gauges: %d elements, want 6", n)
+	if n, _, _ := msgp.ReadArrayHeaderBytes(b); n != 7 {
+		t.Fatalf("with server gauges: %d elements, want 7 (a nil fleet section first)", n)
 	}
 	got, err := metrics.DecodeSnapshot(b)
 	if err != nil {
@@ -49,12 +49,13 @@ func TestSnapshot_ServerGauges(t *testing.T) {
 	}
 
 	// A newer producer's extra key is skipped; a hostile map is refused.
-	p := msgp.AppendArrayHeader(nil, 6)
+	p := msgp.AppendArrayHeader(nil, 7)
 	p = msgp.AppendUint64(p, 1)
 	p = msgp.AppendInt64(p, 2)
 	p = msgp.AppendString(p, "live")
 	p = msgp.AppendInt64(p, 0)
 	p = msgp.AppendArrayHeader(p, 0)
+	p = msgp.AppendNil(p) // no fleet section
 	ok := msgp.AppendMapHeader(p, 2)
 	ok = msgp.AppendString(ok, "future_gauge")
 	ok = msgp.AppendArrayHeader(ok, 1)
@@ -68,5 +69,25 @@ func TestSnapshot_ServerGauges(t *testing.T) {
 	bad := msgp.AppendMapHeader(p, 1<<30)
 	if _, err := metrics.DecodeSnapshot(bad); err == nil {
 		t.Error("a map header of 2^30 keys was accepted")
+	}
+}
+
+// A fleet run that scrapes the server carries both trailing elements, in
+// order; either one decodes alone.
+func TestSnapshot_FleetAndServer(t *testing.T) {
+	g := metrics.NewServerGauges()
+	g.Running = 2
+	for _, s := range []metrics.Snapshot{
+		{State: metrics.StateLive, Fleet: []metrics.FleetWorker{{Name: "w1", Issued: 3}}, Server: g},
+		{State: metrics.StateLive, Fleet: []metrics.FleetWorker{{Name: "w1", Issued: 3}}},
+		{State: metrics.StateLive, Server: g},
+	} {
+		got, err := metrics.DecodeSnapshot(metrics.AppendSnapshot(nil, &s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(s, got, cmpopts.EquateNaNs(), cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("round trip (-want +got):\n%s", d)
+		}
 	}
 }
