@@ -113,7 +113,15 @@ func (fc *coordinator) wait(ctx context.Context, a *app, runner *bench.Runner) e
 	}
 	fmt.Fprintf(a.stderr, "inferbench: fleet ready: %s\n", strings.Join(fc.c.Workers(), ", "))
 	runner.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
-		run, err := fc.c.Source(runner.Config(), runner.Dataset(), pub)
+		var run *fleet.Run
+		var err error
+		if runner.Arrivals != nil {
+			// A trace replay: the prompts are synthesized here, once, and
+			// dealt to the workers with their issue times.
+			run, err = fc.c.ReplaySource(runner.Config(), runner.Dataset(), fleet.Replay{Arrivals: runner.Arrivals, Sample: runner.Samples}, pub)
+		} else {
+			run, err = fc.c.Source(runner.Config(), runner.Dataset(), pub)
+		}
 		fc.run = run
 		return run, err
 	}

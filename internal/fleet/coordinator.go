@@ -563,6 +563,9 @@ type Run struct {
 	aborted   atomic.Bool
 	startedAt atomic.Int64
 	lostAbort atomic.Bool
+	// replay is a trace replay's issue times and prompts (nil otherwise;
+	// see ReplaySource).
+	replay *Replay
 }
 
 // Stop asks every worker to stop issuing (the first Ctrl-C); in-flight
@@ -636,6 +639,10 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 	if env := r.cfg.Endpoint.APIKeyEnv; env != "" {
 		key = os.Getenv(env)
 	}
+	var replayed [][]dataset.Sample
+	if r.replay != nil {
+		replayed = r.replaySlices()
+	}
 	for i, p := range r.peers {
 		spec := jobSpec{Index: i, Size: len(r.peers), Endpoint: r.cfg.Endpoint, Load: r.parts[i].Load,
 			Share: *r.parts[i].Load.Share, Idle: r.parts[i].Idle, APIKey: key}
@@ -644,6 +651,9 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 			return loadgen.Result{}, fmt.Errorf("fleet: job: %w", err)
 		}
 		samples, convs := r.slice(r.parts[i])
+		if replayed != nil {
+			samples, convs = replayed[i], nil
+		}
 		b := msg(kindJob, 3)
 		b = appendBin(b, js)
 		b = appendSamples(b, samples)

@@ -38,6 +38,10 @@ type Part struct {
 //     scale the same way;
 //   - constant at rate R: R/n each, worker i delayed by its first
 //     position's offset k/R, so the merged spacing is 1/R;
+//   - replay: the trace's requests dealt round-robin, worker i taking
+//     requests i, i+n, … in replay order, each at its own trace time
+//     (loadgen's Share on a replay); a count limit takes the trace's first
+//     requests, a max_concurrency cap is split as a rate's;
 //   - concurrency C and offline max-in-flight M: C/n (M/n) each, the
 //     remainder spread; each needs at least one per worker. So are the
 //     levels of concurrency stages (a ramp keeps its duration, to C/n) and
@@ -54,7 +58,7 @@ func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
 		total = datasetLen
 	}
 	switch load.Mode {
-	case loadgen.ModePoisson, loadgen.ModeConstant:
+	case loadgen.ModePoisson, loadgen.ModeConstant, loadgen.ModeReplay:
 		if c := load.MaxConcurrency; c > 0 && c < n {
 			return nil, fmt.Errorf("max_concurrency %d is less than the fleet size %d: each worker needs at least one", c, n)
 		}
@@ -79,7 +83,7 @@ func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
 	default:
 		// A schedule this function does not know how to divide would run
 		// whole on every worker: N times the load asked for.
-		return nil, fmt.Errorf("mode %q: a fleet run cannot split it yet (offline, poisson, constant and concurrency can)", load.Mode)
+		return nil, fmt.Errorf("mode %q: a fleet run cannot split it yet (offline, poisson, constant, concurrency and replay can)", load.Mode)
 	}
 	parts := make([]Part, n)
 	for i := range parts {
@@ -88,6 +92,11 @@ func Split(load loadgen.Config, datasetLen, n int) ([]Part, error) {
 		c.WarmupSamples = countMod(warm, i, n)
 		if total > 0 {
 			c.NumSamples = countMod(warm+total, i, n) - c.WarmupSamples
+			if load.Mode == loadgen.ModeReplay {
+				// A replay's warmup draws from the sample order, its
+				// tracked phase from the trace's first positions.
+				c.NumSamples = countMod(total, i, n)
+			}
 			parts[i].Idle = c.NumSamples == 0 && c.WarmupSamples == 0
 		}
 		c.Stages = nil

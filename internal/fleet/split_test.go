@@ -35,6 +35,11 @@ func TestSplit(t *testing.T) {
 		{name: "concurrency stages", load: loadgen.Config{Mode: loadgen.ModeConcurrency, Stages: []loadgen.Stage{{QPS: 4, Duration: time.Second}, {QPS: 7, Duration: time.Second}}}, n: 3, dsLen: 10,
 			stageSums: []float64{4, 7}, durationPreserve: true},
 		{name: "poisson capped", load: loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 30, MaxConcurrency: 8, NumSamples: 100}, n: 3, dsLen: 10, tracked: 100, qps: 30, maxConc: 8, distinctSeeds: true},
+		// A replay deals the trace's positions: warmup (from the sample
+		// order) apart, the tracked counts are the trace's first requests.
+		{name: "replay whole trace with warmup", load: loadgen.Config{Mode: loadgen.ModeReplay, WarmupSamples: 4}, n: 3, dsLen: 10, warm: 4, tracked: 10},
+		{name: "replay first requests capped", load: loadgen.Config{Mode: loadgen.ModeReplay, NumSamples: 5, MaxConcurrency: 7}, n: 3, dsLen: 100, tracked: 5, maxConc: 7},
+		{name: "replay shorter than the fleet", load: loadgen.Config{Mode: loadgen.ModeReplay}, n: 4, dsLen: 3, tracked: 3, idle: 1},
 		{name: "concurrency remainder", load: loadgen.Config{Mode: loadgen.ModeConcurrency, Concurrency: 11, Duration: time.Minute}, n: 3, dsLen: 10, conc: 11, durationPreserve: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,7 +127,8 @@ func TestSplit_Bad(t *testing.T) {
 		{loadgen.Config{Mode: loadgen.ModeOffline}, 0, "fleet size 0"},
 		{loadgen.Config{Mode: loadgen.ModeConcurrency, Stages: []loadgen.Stage{{QPS: 4, Duration: time.Second}, {QPS: 2, Duration: time.Second}}}, 3, "stages[1]: concurrency 2 is less than the fleet size 3"},
 		{loadgen.Config{Mode: loadgen.ModePoisson, TargetQPS: 5, MaxConcurrency: 2}, 3, "max_concurrency 2 is less than the fleet size 3"},
-		{loadgen.Config{Mode: "replay"}, 2, `mode "replay": a fleet run cannot split it`},
+		{loadgen.Config{Mode: "bursts"}, 2, `mode "bursts": a fleet run cannot split it`},
+		{loadgen.Config{Mode: loadgen.ModeReplay, MaxConcurrency: 2}, 3, "max_concurrency 2 is less than the fleet size 3"},
 	} {
 		if _, err := fleet.Split(tc.load, 10, tc.n); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v over %d: %v, want %q", tc.load, tc.n, err, tc.want)

@@ -308,6 +308,7 @@ type workerRun struct {
 	forwarded atomic.Int64   // records sent to the coordinator
 	seq       atomic.Uint64
 	track     chan int64
+	trackAt   int64 // the coordinated tracked start (worker clock), set by gate
 	stop      chan struct{}
 	stopOnce  sync.Once
 }
@@ -400,7 +401,13 @@ func (w *workerRun) serve(ctx context.Context) error {
 		}()
 	}
 	if session != nil {
-		session.BeforeTracking = w.gate
+		session.BeforeTracking = func() bool {
+			ok := w.gate()
+			// The schedule counts from the coordinated instant, not from
+			// when this goroutine woke: one timeline for the fleet.
+			session.TrackStart = w.trackAt
+			return ok
+		}
 	}
 	var res loadgen.Result
 	gotRes, gotFwd := false, false
@@ -570,6 +577,7 @@ func (w *workerRun) gate() bool {
 	w.c.send(appendUint(b, w.seq.Load()))
 	select {
 	case at := <-w.track:
+		w.trackAt = at
 		return waitUntilStop(at, w.stop)
 	case <-w.stop:
 		return false

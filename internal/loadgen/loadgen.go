@@ -242,6 +242,12 @@ type Session struct {
 	// session there. A fleet worker waits in it for the coordinated start
 	// of the tracked phase.
 	BeforeTracking func() bool
+	// TrackStart, when BeforeTracking sets it (event clock), is the
+	// instant the tracked phase's schedule counts from, in place of the
+	// moment the phase begins: sessions that start together (fleet
+	// workers) then share one timeline to the nanosecond, so a replay's
+	// intended times are the trace's on every worker.
+	TrackStart int64
 }
 
 // New prepares a session over ds, sending through doer and publishing events on pub.
@@ -398,6 +404,9 @@ func (l *phaseLimits) done(issued int, now int64) bool {
 // runPhase issues samples until the limits say stop; wg tracks in-flight requests.
 func (s *Session) runPhase(ctx context.Context, wg *sync.WaitGroup, tracked bool, n int, dur, minDur time.Duration) {
 	start := event.Now()
+	if tracked && s.TrackStart > 0 {
+		start = s.TrackStart
+	}
 	lim := phaseLimits{n: n}
 	if dur > 0 {
 		lim.until = start + int64(dur)
