@@ -82,6 +82,9 @@ type Options struct {
 	// and TPOT tokens for the records the same way; nil means token counts
 	// come from token ids and the server's usage, as in the aggregator.
 	Tokenizer TokenCounter
+	// RecordedHistory is aggregator.Config's: multi-turn histories carried
+	// the dataset's replies, so later turns' ISL comes from usage.
+	RecordedHistory bool
 	// WrapWriter, when set, wraps the file writers (fault injection in tests).
 	WrapWriter func(name string, w io.Writer) io.Writer
 }
@@ -120,6 +123,7 @@ func Open(o Options) (*Log, error) {
 	}
 	l := &Log{lastFlush: time.Now()}
 	l.tab.init(o.Streaming, o.Tokenizer)
+	l.tab.recordedHistory = o.RecordedHistory
 	if mode == ModeOff {
 		return l, nil
 	}
