@@ -24,13 +24,20 @@ import (
 // count made from the full event log's texts, the aggregator's ISL series
 // holds one value per tracked turn, and the ISL rebuilt from requests.jsonl
 // equals the aggregator's. Failed turns, which end their conversation, are
-// in the mix.
+// in the mix. With --history recorded the replies sent are the dataset's,
+// which no record holds: later turns' ISL is then the server's usage.
 func TestRun_MultiTurn_TokenizerISL(t *testing.T) {
 	tk, err := tokenizer.Parse(tokenizertest.JSON(t, "gpt2"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := tokCounter{tk}
+	for _, history := range []string{"", bench.HistoryRecorded} {
+		t.Run("history="+history, func(t *testing.T) { checkTurnISL(t, tok, history) })
+	}
+}
+
+func checkTurnISL(t *testing.T, tok tokCounter, history string) {
 	path, _ := writeConversations(t, 30, 1, 8)
 	url, _ := startMock(t, mockserver.Config{OutputTokens: 6, TTFT: time.Millisecond, TPOT: 100 * time.Microsecond,
 		Seed: 4, Faults: mockserver.FaultRates{HTTP500: 0.04}})
@@ -38,6 +45,7 @@ func TestRun_MultiTurn_TokenizerISL(t *testing.T) {
 	cfg.Load.Mode, cfg.Load.Concurrency = string(loadgen.ModeConcurrency), 6
 	cfg.Load.WarmupSamples = 2
 	cfg.EventLog = "full"
+	cfg.Load.History = history
 	r, err := bench.New(cfg, ds, tok, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +60,7 @@ func TestRun_MultiTurn_TokenizerISL(t *testing.T) {
 	type turn struct {
 		id, user, reply string
 		n               int32
+		usage           int64 // the server's prompt_tokens
 	}
 	byConv := map[string][]*turn{}
 	byID := map[string]*turn{}
@@ -66,6 +75,9 @@ func TestRun_MultiTurn_TokenizerISL(t *testing.T) {
 		case *event.Output:
 			if tr := byID[rec.SampleUUID]; tr != nil {
 				tr.reply = d.Text
+				if d.Usage != nil {
+					tr.usage = d.Usage.PromptTokens
+				}
 			}
 		}
 		return nil
@@ -83,22 +95,30 @@ func TestRun_MultiTurn_TokenizerISL(t *testing.T) {
 			}
 			isl += int64(tok.Count(tr.user))
 			want[tr.id] = isl
+			if history == bench.HistoryRecorded && tr.n > 1 {
+				want[tr.id] = tr.usage
+			}
 		}
 	}
 	rs, err := eventlog.ReadRequests(rundir.Requests(out.Dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tracked, later, failed int
+	// withISL counts the tracked turns with an ISL: all of them, but for a
+	// failed later turn of a recorded history (no usage).
+	var withISL, later, failed int
 	for _, q := range rs.Requests {
 		if !q.Tracked() {
 			continue
 		}
-		tracked++
 		if q.Err != "" {
 			failed++
+			if history != bench.HistoryRecorded || q.Turn == 1 {
+				withISL++
+			}
 			continue
 		}
+		withISL++
 		if q.Turn > 1 {
 			later++
 		}
@@ -112,8 +132,8 @@ func TestRun_MultiTurn_TokenizerISL(t *testing.T) {
 		t.Fatalf("%d later turns, %d failed: the run does not exercise the history or the failed path", later, failed)
 	}
 	isl, ok := out.Final.Find(metrics.SeriesISL)
-	if !ok || isl.Count != int64(tracked) {
-		t.Fatalf("ISL series %+v: want one value per tracked turn (%d)", isl, tracked)
+	if !ok || isl.Count != int64(withISL) {
+		t.Fatalf("ISL series %+v: want one value per tracked turn with an ISL (%d)", isl, withISL)
 	}
 	rb, err := eventlog.Rebuild(out.Dir)
 	if err != nil {
