@@ -71,6 +71,10 @@ type Config struct {
 	// Tokenizer counts ISL from prompt text, OSL and TPOT; nil means token
 	// metrics come from the server's usage.
 	Tokenizer TokenCounter
+	// RecordedHistory says that multi-turn conversations carried the
+	// dataset's recorded replies in their history, not the server's: the
+	// tokenizer then cannot count later turns' ISL (turnisl.go).
+	RecordedHistory bool
 	// TokenSource picks where token counts come from: TokenSourceAuto (the
 	// tokenizer when there is one, else usage), TokenSourceTokenizer or
 	// TokenSourceUsage. "" means auto. Whenever the tokenizer counts OSL and
@@ -163,6 +167,9 @@ type Aggregator struct {
 	tokens *tokenPool
 
 	conv convMetrics // multi-turn conversations; see conversation.go
+	// turnISLs follows the input length of conversations' turns with a
+	// tokenizer; see turnisl.go.
+	turnISLs map[string]*turnISL
 }
 
 type row struct {
@@ -526,9 +533,12 @@ func (a *Aggregator) sample(r *event.Record) {
 			case p.TokenIDs != nil:
 				a.isl.Record(int64(len(p.TokenIDs)))
 				rw.islKnown = true
+			case a.tokens != nil && r.Turn > 0 && a.turnISLIssued(r, p.Text):
+				// A turn's ISL counts its whole history (turnisl.go).
+				rw.islKnown = true
 			case p.Text != "" && a.tokens != nil && r.Turn <= 1:
-				// A later turn's text is only its new message: its ISL
-				// (the whole history) comes from the server's usage.
+				// A later turn not followed (recorded history): its
+				// ISL comes from the server's usage.
 				a.tokens.submit(tokenJob{kind: jobISL, text: p.Text})
 				rw.islKnown = true
 			}
@@ -567,6 +577,10 @@ func (a *Aggregator) sample(r *event.Record) {
 		b.completed++
 		if rw.conv != "" {
 			a.convEnded(rw, ts)
+			if a.turnISLs != nil {
+				out, _ := r.Data.(*event.Output)
+				a.turnISLCompleted(rw, out)
+			}
 		}
 		if rw.failed {
 			a.failedLatency.Record(ts - rw.issued)

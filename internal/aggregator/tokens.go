@@ -14,6 +14,7 @@ const (
 	jobISL jobKind = iota
 	jobOSL
 	jobTPOT
+	jobTurnISL // a turn's part of its conversation's ISL (turnisl.go)
 )
 
 type tokenJob struct {
@@ -22,6 +23,9 @@ type tokenJob struct {
 	decodeNS int64 // TPOT: complete − recv_first
 	usage    int64 // OSL: the server's completion_tokens, 0 when none
 	good     *goodPending
+	text2    string   // jobTurnISL: the previous turn's reply, counted with text
+	conv     *turnISL // jobTurnISL
+	turn     int32    // jobTurnISL
 }
 
 // tokenBatch is how many counts a worker records under one acquisition of the
@@ -80,7 +84,11 @@ func (p *tokenPool) work() {
 
 		counts = counts[:0]
 		for _, j := range jobs {
-			counts = append(counts, p.tok.Count(j.text))
+			c := p.tok.Count(j.text)
+			if j.text2 != "" {
+				c += p.tok.Count(j.text2)
+			}
+			counts = append(counts, c)
 		}
 		a := p.a
 		a.mu.Lock()
@@ -90,6 +98,8 @@ func (p *tokenPool) work() {
 				switch j.kind {
 				case jobISL:
 					a.isl.Record(c)
+				case jobTurnISL:
+					a.turnISLCounted(j.conv, j.turn, c)
 				case jobOSL:
 					a.osl.Record(c)
 					if j.usage > 0 {

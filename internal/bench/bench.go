@@ -442,6 +442,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 	elog, err := eventlog.Open(eventlog.Options{
 		Dir: r.dir, Mode: eventlog.Mode(r.cfg.EventLog), Streaming: r.cfg.Endpoint.Streaming,
 		Tokenizer: logTok, WrapWriter: r.WrapLogWriter,
+		RecordedHistory: r.cfg.Load.History == HistoryRecorded,
 	})
 	if err != nil {
 		return nil, err
@@ -491,6 +492,7 @@ func (r *Runner) Run(ctx context.Context) (*Outcome, error) {
 		KeepRaw:         r.cfg.Metrics.KeepRaw,
 		Tokenizer:       r.tok,
 		TokenSource:     r.cfg.Metrics.TokenSource,
+		RecordedHistory: r.cfg.Load.History == HistoryRecorded,
 		Logger:          r.log,
 		Goodput:         goodputBounds(spec.Goodput),
 	}, aggPub)

@@ -82,6 +82,9 @@ type Options struct {
 	// and TPOT tokens for the records the same way; nil means token counts
 	// come from token ids and the server's usage, as in the aggregator.
 	Tokenizer TokenCounter
+	// RecordedHistory is aggregator.Config's: multi-turn histories carried
+	// the dataset's replies, so later turns' ISL comes from usage.
+	RecordedHistory bool
 	// WrapWriter, when set, wraps the file writers (fault injection in tests).
 	WrapWriter func(name string, w io.Writer) io.Writer
 }
@@ -120,6 +123,7 @@ func Open(o Options) (*Log, error) {
 	}
 	l := &Log{lastFlush: time.Now()}
 	l.tab.init(o.Streaming, o.Tokenizer)
+	l.tab.recordedHistory = o.RecordedHistory
 	if mode == ModeOff {
 		return l, nil
 	}
@@ -366,7 +370,12 @@ func unwrapPath(err error) error {
 //
 // with data {"text","token_ids","scheduled_ns","dataset_index","released_ns"} for prompts,
 // {"output","reasoning","first_chunk_len","usage","finish_reason","retries"} for outputs
-// and {"error_type","error_message"} for errors (null when absent).
+// (usage {"prompt_tokens","completion_tokens"[,"reasoning_tokens"]})
+// and {"error_type","error_message"} for errors (null when absent). A turn of
+// a multi-turn conversation adds "conversation_id" and "turn" (1-based), and
+// its final turn's issued record "last_turn":true, after "data": the keys of
+// the wire format, absent for single-turn samples. [DecodeJSON] reads a line
+// back.
 func AppendJSON(b []byte, r *event.Record) []byte {
 	b = append(b, `{"event_type":"`...)
 	b = append(b, r.Type.Topic()...)
@@ -418,6 +427,10 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 			b = strconv.AppendInt(b, u.PromptTokens, 10)
 			b = append(b, `,"completion_tokens":`...)
 			b = strconv.AppendInt(b, u.CompletionTokens, 10)
+			if u.ReasoningTokens != 0 {
+				b = append(b, `,"reasoning_tokens":`...)
+				b = strconv.AppendInt(b, u.ReasoningTokens, 10)
+			}
 			b = append(b, '}')
 		}
 		if d.FinishReason != "" {
@@ -437,6 +450,15 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 		b = append(b, '}')
 	default:
 		b = append(b, "null"...)
+	}
+	if r.ConversationID != "" || r.Turn != 0 {
+		b = append(b, `,"conversation_id":`...)
+		b = jsonw.AppendString(b, r.ConversationID)
+		b = append(b, `,"turn":`...)
+		b = strconv.AppendInt(b, int64(r.Turn), 10)
+	}
+	if r.LastTurn {
+		b = append(b, `,"last_turn":true`...)
 	}
 	return append(b, '}')
 }

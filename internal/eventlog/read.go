@@ -141,13 +141,17 @@ func ReadRequests(path string) (*Requests, error) {
 	return out, nil
 }
 
-func readLine(br *bufio.Reader) ([]byte, error) {
+func readLine(br *bufio.Reader) ([]byte, error) { return readLineMax(br, maxLineBytes) }
+
+// readLineMax reads one line, newline included (none at the end of the
+// file), refusing lines longer than limit.
+func readLineMax(br *bufio.Reader, limit int) ([]byte, error) {
 	var line []byte
 	for {
 		part, err := br.ReadSlice('\n')
 		line = append(line, part...)
-		if len(line) > maxLineBytes {
-			return nil, fmt.Errorf("line longer than %d bytes", maxLineBytes)
+		if len(line) > limit {
+			return nil, fmt.Errorf("line longer than %d bytes", limit)
 		}
 		switch {
 		case err == nil:

@@ -447,7 +447,7 @@ func chunkDeltas(path string, tracked map[string]bool) ([]int64, string, error) 
 	)
 	br := bufio.NewReaderSize(dec, 256<<10)
 	for {
-		line, err := readLine(br)
+		line, err := readLineMax(br, maxEventLineBytes)
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -71,6 +71,9 @@ type table struct {
 	blocks   int
 	ended    bool
 	written  int64
+
+	recordedHistory bool                  // Options.RecordedHistory
+	turns           map[string]*turnState // see turnisl.go
 }
 
 func (t *table) init(streaming bool, tok TokenCounter) {
@@ -188,7 +191,12 @@ func (t *table) sample(b []byte, r *event.Record) []byte {
 			switch {
 			case p.TokenIDs != nil:
 				st.isl = int64(len(p.TokenIDs))
-			case p.Text != "" && t.tok != nil && st.tracked && r.Turn <= 1:
+			case t.tok != nil && st.tracked && r.Turn > 0:
+				st.isl = t.turnISL(r, p.Text)
+				if st.isl < 0 && r.Turn == 1 && p.Text != "" {
+					st.isl = int64(t.tok.Count(p.Text))
+				}
+			case p.Text != "" && t.tok != nil && st.tracked:
 				st.isl = int64(t.tok.Count(p.Text))
 			}
 		}
@@ -210,6 +218,9 @@ func (t *table) sample(b []byte, r *event.Record) []byte {
 		}
 		delete(t.rows, r.SampleUUID)
 		out, _ := r.Data.(*event.Output)
+		if st.conv != "" && t.turns != nil {
+			t.turnCompleted(st, out)
+		}
 		b = t.appendRequest(b, st, ts, out, true)
 		t.free = append(t.free, st)
 	}

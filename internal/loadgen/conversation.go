@@ -271,11 +271,17 @@ func (s *Session) converse(ctx context.Context, idx int, tracked bool, at int64,
 }
 
 // turnWaker wakes conversations at their next turn's intended time. One
-// goroutine waits for the earliest time with the open-loop scheduler's
-// precision (a timer, then a short spin; see waitUntil), so that any number
-// of waiting conversations cost one timer and at most one spinning
-// goroutine, and a turn's lateness is the scheduler's, not a timer's. The
-// goroutine exits when nothing waits and starts again on demand.
+// goroutine keeps a heap of the waiting conversations' times and sleeps on
+// a single timer until the earliest, so that any number of waiting
+// conversations cost one timer and one goroutine, never one spinning
+// goroutine each. It spins only to beat the runtime's millisecond timer
+// granularity on a quiet machine: for the last stretch before a time, and
+// only when few conversations are due in that stretch. When many are due
+// (a thousand conversations with sub-second think times), the runtime is
+// busy and checks its timers often, so the timer alone is precise; a spin
+// there would only take the CPU the woken conversations need, and on a
+// loaded machine made turns hundreds of milliseconds late. The goroutine
+// exits when nothing waits and starts again on demand.
 type turnWaker struct {
 	mu      sync.Mutex
 	h       wakeHeap
@@ -352,39 +358,65 @@ func (w *turnWaker) wait(at int64, stop <-chan struct{}) bool {
 	return false
 }
 
+// wakeSpinMax is how many conversations due within spinWindow make the
+// waker sleep on its timer to the due time instead of spinning.
+const wakeSpinMax = 4
+
+// countBefore counts the entries of h due before limit, up to most: a walk
+// down the heap that stops at entries due later, so it costs O(most).
+func (h wakeHeap) countBefore(limit int64, most int) int {
+	n := 0
+	var walk func(i int)
+	walk = func(i int) {
+		if i >= len(h) || n >= most || h[i].at >= limit {
+			return
+		}
+		n++
+		walk(2*i + 1)
+		walk(2*i + 2)
+	}
+	walk(0)
+	return n
+}
+
 func (w *turnWaker) run() {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
 	for {
+		now := event.Now()
 		w.mu.Lock()
+		for len(w.h) > 0 && w.h[0].at <= now {
+			close(heap.Pop(&w.h).(wakeAt).ch)
+		}
 		if len(w.h) == 0 {
 			w.running = false
 			w.mu.Unlock()
 			return
 		}
 		at := w.h[0].at
+		crowded := w.h.countBefore(now+int64(spinWindow), wakeSpinMax) >= wakeSpinMax
 		w.mu.Unlock()
-		d := time.Duration(at - event.Now())
-		if d > spinWindow {
-			t := time.NewTimer(d - spinWindow)
+		d := time.Duration(at - now)
+		var sleep time.Duration
+		switch {
+		case d > spinWindow:
+			sleep = d - spinWindow
+		case crowded:
+			sleep = d
+		}
+		if sleep > 0 {
+			t.Reset(sleep)
 			select {
 			case <-t.C:
 			case <-w.kick:
-				t.Stop()
 			}
 			continue
 		}
-		if d > 0 {
-			// Re-read the earliest time every pass: a new one may be sooner.
-			if d > busyWindow {
-				runtime.Gosched()
-			}
-			continue
+		// Few are due: spin through the last stretch as waitUntil does,
+		// re-reading the earliest time every pass (a new one may be sooner).
+		if d > busyWindow {
+			runtime.Gosched()
 		}
-		now := event.Now()
-		w.mu.Lock()
-		for len(w.h) > 0 && w.h[0].at <= now {
-			close(heap.Pop(&w.h).(wakeAt).ch)
-		}
-		w.mu.Unlock()
 	}
 }
 
