@@ -122,8 +122,12 @@ func (fc *coordinator) wait(ctx context.Context, a *app, runner *bench.Runner) e
 		} else {
 			run, err = fc.c.Source(runner.Config(), runner.Dataset(), pub)
 		}
+		if err != nil {
+			// A nil *fleet.Run in a bench.Source would not compare equal to nil.
+			return nil, err
+		}
 		fc.run = run
-		return run, err
+		return run, nil
 	}
 	return nil
 }
