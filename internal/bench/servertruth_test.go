@@ -59,6 +59,11 @@ type truthRecorder struct {
 
 func (tr *truthRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
+	if r.Method != http.MethodPost {
+		// The probe's /v1/models and the scraper's /metrics carry no prompt.
+		tr.next.ServeHTTP(w, r)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
