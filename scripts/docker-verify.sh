@@ -19,7 +19,8 @@
 #   apt-get install podman debootstrap runc     # once
 #   ./scripts/docker-verify.sh                  # prints the image size, build time, results
 #
-# Environment: DOCKER_VERIFY_DIR (scratch, default /tmp/inferbench-docker-verify,
+# The images stay (podman rmi localhost/inferbench:verify and the stand-ins
+# to remove them). Environment: DOCKER_VERIFY_DIR (scratch, default /tmp/inferbench-docker-verify,
 # removed at the end unless KEEP=1), PORT (first of two local TCP ports, default
 # 18090), PODMAN_OPTS and RUN_OPTS (defaults suit VMs whose crun refuses
 # hybrid cgroups and that may not raise rlimits: --runtime runc; host network
@@ -71,7 +72,7 @@ EOF
   find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
   rm -rf "$rootfs"/usr/share/{man,info}/* "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
   find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
-  tar -C "$rootfs" -c . | podman import --change 'CMD ["bash"]' - docker.io/library/debian:trixie-slim >/dev/null
+  tar -C "$rootfs" -c . | podman import --quiet --change 'CMD ["bash"]' - docker.io/library/debian:trixie-slim >/dev/null
   rm -rf "$rootfs"
 fi
 if ! podman image exists docker.io/library/golang:1.26-trixie; then
