@@ -237,7 +237,7 @@ func TestSession_StopAndGrace(t *testing.T) {
 // TestSession_Poisson checks the arrival process: the inter-arrival times of
 // the schedule carried by the issued records fit an exponential distribution
 // (Kolmogorov–Smirnov at the 1% level), and the rate the records were
-// actually issued at is within 2% of the target over 20k samples. (How
+// actually issued at is within 2% (scheduled) and 5% (actual) of the target over 20k samples. (How
 // closely actual issue times follow the schedule is the lateness, measured
 // by BenchmarkPoissonLateness: on a loaded machine it is not a test.)
 func TestSession_Poisson(t *testing.T) {
@@ -256,9 +256,16 @@ func TestSession_Poisson(t *testing.T) {
 	if len(ts) != n {
 		t.Fatalf("%d issued", len(ts))
 	}
-	rate := float64(n-1) / (float64(ts[n-1]-ts[0]) / 1e9)
-	if math.Abs(rate-qps)/qps > 0.02 {
-		t.Errorf("achieved rate %.1f/s, want %.0f ± 2%%", rate, qps)
+	// The schedule's own rate is a property of the arrival process (its
+	// standard error over 20k gaps is 0.7%): 2%. The rate actually issued
+	// at also carries the scheduler's lateness, which a starved machine
+	// (load 18 on 2 cores was measured) stretches by several percent at
+	// the end of the run: 5% still catches a scheduler that drifts.
+	if rate := float64(n-1) / (float64(sched[n-1]-sched[0]) / 1e9); math.Abs(rate-qps)/qps > 0.02 {
+		t.Errorf("scheduled rate %.1f/s, want %.0f ± 2%%", rate, qps)
+	}
+	if rate := float64(n-1) / (float64(ts[n-1]-ts[0]) / 1e9); math.Abs(rate-qps)/qps > 0.05 {
+		t.Errorf("achieved rate %.1f/s, want %.0f ± 5%%", rate, qps)
 	}
 	gaps := make([]float64, n-1)
 	for i := range gaps {
