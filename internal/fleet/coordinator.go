@@ -74,6 +74,7 @@ type Coordinator struct {
 	o        Options
 	log      *slog.Logger
 	sock     *zmq.Socket
+	poll     *poller // receives from sock
 	endpoint string
 	hb       time.Duration
 
@@ -189,8 +190,12 @@ func Listen(o Options) (*Coordinator, error) {
 		return fail(fmt.Errorf("fleet listen %s: %w", o.Listen, err))
 	}
 	ep, _ := sock.GetLastEndpoint()
+	poll, err := newPoller(sock)
+	if err != nil {
+		return fail(err)
+	}
 	c := &Coordinator{
-		o: o, log: log, sock: sock, endpoint: ep,
+		o: o, log: log, sock: sock, poll: poll, endpoint: ep,
 		hb:       heartbeatPeriod(o.Timeout),
 		todo:     make(chan func(), 1024),
 		notes:    make(chan note, 4*o.Size+64),
@@ -288,6 +293,7 @@ func (c *Coordinator) sendNow(id string, frame []byte) {
 // heartbeats and clock pings, and declares silent workers lost.
 func (c *Coordinator) loop() {
 	defer close(c.loopDone)
+	defer c.poll.close()
 	nextBeat, nextPing := time.Now(), time.Now()
 	for {
 		select {
@@ -303,7 +309,7 @@ func (c *Coordinator) loop() {
 				more = false
 			}
 		}
-		parts, err := c.sock.RecvMessageBytes(0)
+		parts, err := c.poll.recv(5 * time.Millisecond)
 		if err == nil {
 			c.handle(parts)
 		} else if e := zmq.AsErrno(err); e != zmq.Errno(syscall.EAGAIN) && e != zmq.Errno(syscall.EINTR) {
@@ -869,6 +875,10 @@ func (r *Run) ingest(p *peer) {
 	var recs []event.Record
 	batcher, _ := r.pub.(interface{ PublishBatch([]event.Record) error })
 	var last uint64
+	var nrec int64
+	defer func() {
+		r.c.log.Debug("fleet: events ingested", "worker", p.name, "batches", last, "records", nrec)
+	}()
 	for f := range p.ingest {
 		_, seq, body, err := readEventHeader(f)
 		if err != nil {
@@ -889,6 +899,7 @@ func (r *Run) ingest(p *peer) {
 			p.ingested.Store(last)
 			continue
 		}
+		nrec += int64(len(recs))
 		off := p.clock.use()
 		out := recs[:0]
 		for i := range recs {

@@ -138,6 +138,7 @@ func dealer(o *WorkerOptions, maxMsg int64) (*zmq.Socket, error) {
 // answers pings and heartbeats, and passes the other messages on.
 type conn struct {
 	sock    *zmq.Socket
+	poll    *poller // receives from sock
 	out     chan []byte
 	in      chan []byte
 	lost    chan struct{} // closed when the coordinator went silent
@@ -150,6 +151,7 @@ type conn struct {
 
 func (c *conn) run() {
 	defer close(c.done)
+	defer c.poll.close()
 	next := time.Now()
 	for {
 		select {
@@ -160,7 +162,7 @@ func (c *conn) run() {
 			continue
 		default:
 		}
-		parts, err := c.sock.RecvMessageBytes(0)
+		parts, err := c.poll.recv(5 * time.Millisecond)
 		now := event.Now()
 		if err == nil && len(parts) == 1 && len(parts[0]) > 0 {
 			f := parts[0]
@@ -284,7 +286,11 @@ func serveOne(ctx context.Context, o *WorkerOptions, first bool) error {
 	if _, err := ev.SendBytes(hello, 0); err != nil {
 		return fmt.Errorf("coordinator %s: %w", o.Coordinator, err)
 	}
-	c := &conn{sock: sock, out: make(chan []byte, 64), in: make(chan []byte, 64), lost: make(chan struct{}),
+	poll, err := newPoller(sock)
+	if err != nil {
+		return err
+	}
+	c := &conn{sock: sock, poll: poll, out: make(chan []byte, 64), in: make(chan []byte, 64), lost: make(chan struct{}),
 		quit: make(chan struct{}), done: make(chan struct{}), timeout: o.Timeout, hb: min(hb, o.Timeout/4)}
 	if c.hb <= 0 {
 		c.hb = heartbeatPeriod(o.Timeout)
