@@ -872,12 +872,21 @@ func (r *Run) ingest(p *peer) {
 		}
 		return string(b)
 	}
+	// The samples in flight by number (refTable), as the worker numbered
+	// them: the chunk records that name a sample by number.
+	var slots []flight
 	var recs []event.Record
+	var refs []uint32
 	batcher, _ := r.pub.(interface{ PublishBatch([]event.Record) error })
 	var last uint64
-	var nrec int64
+	var nrec, unknown int64
 	defer func() {
 		r.c.log.Debug("fleet: events ingested", "worker", p.name, "batches", last, "records", nrec)
+		if unknown > 0 {
+			// Only after a lost batch (reported as a gap) or a malformed one.
+			p.badFrames.Add(1)
+			r.c.log.Error("fleet: chunk records of an unknown sample number dropped", "worker", p.name, "records", unknown)
+		}
 	}()
 	for f := range p.ingest {
 		_, seq, body, err := readEventHeader(f)
@@ -892,7 +901,7 @@ func (r *Run) ingest(p *peer) {
 			r.c.log.Error("fleet: event batches missing", "worker", p.name, "expected", last+1, "got", seq)
 		}
 		last = max(last, seq)
-		recs, err = decodeEvents(recs[:0], body, intern)
+		recs, refs, err = decodeEvents(recs[:0], refs[:0], body, intern)
 		if err != nil {
 			p.badFrames.Add(1)
 			r.c.log.Error("fleet: malformed event batch", "worker", p.name, "err", err)
@@ -904,6 +913,17 @@ func (r *Run) ingest(p *peer) {
 		out := recs[:0]
 		for i := range recs {
 			rec := recs[i]
+			if ref := int(refs[i]) - 1; ref >= 0 && rec.Type != event.SampleIssued {
+				// A chunk record naming its sample by number.
+				if ref >= len(slots) || slots[ref].uuid == "" {
+					unknown++
+					continue
+				}
+				rec.SampleUUID = slots[ref].uuid
+				rec.TimestampNS -= slots[ref].off
+				out = append(out, rec)
+				continue
+			}
 			if rec.Type.Category() == event.CategorySession {
 				continue
 			}
@@ -916,6 +936,17 @@ func (r *Run) ingest(p *peer) {
 				case event.SampleIssued:
 					inflight[rec.SampleUUID] = flight{rec.SampleUUID, off}
 					o = off
+					if ref := int(refs[i]) - 1; ref >= 0 {
+						// Numbers are dense: a new one is the next.
+						if ref == len(slots) {
+							slots = append(slots, flight{})
+						}
+						if ref < len(slots) {
+							slots[ref] = flight{rec.SampleUUID, off}
+						} else {
+							unknown++
+						}
+					}
 					p.issued.Add(1)
 					if pd, ok := rec.Data.(*event.PromptData); ok && pd != nil {
 						// The record's other times move with it.

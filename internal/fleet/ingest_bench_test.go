@@ -123,8 +123,9 @@ func benchIngest(b *testing.B, consumer string) {
 		f := appendEventHeader(nil, w.index, 0)
 		at := len(f)
 		f = append(f, 0xdd, 0, 0, 0, 0)
+		refs := newRefTable()
 		for j := range recs {
-			f = appendEvent(f, &recs[j])
+			f = appendEvent(f, &recs[j], refs)
 		}
 		putUint32(f[at+1:], uint32(2*len(recs)))
 		frames[i] = f

@@ -349,18 +349,45 @@ func appendEventHeader(b []byte, index uint32, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
+// maxRefs bounds the reference numbers of a worker's samples in flight
+// (beyond it a worker sends chunk records with their uuid).
+const maxRefs = 1 << 22
+
+// refTable numbers a worker's samples in flight, so that their chunk
+// records (16 of the 18 records of a 16-token request) carry a small
+// number instead of the 36-byte uuid: a third of the bytes to send,
+// encrypt and decrypt, and no uuid hashing at the coordinator. A number
+// is given at the sample's issued record (which carries it) and freed at
+// its complete record, then reused; the coordinator reads the records in
+// order, so it always knows which sample a number stands for.
+type refTable struct {
+	ids  map[string]uint32
+	free []uint32
+	next uint32
+}
+
+func newRefTable() *refTable { return &refTable{ids: make(map[string]uint32, 256)} }
+
 // appendEvent appends one record of a batch (the array header is written
-// by the caller once the count is known). Chunk records (recv_first,
-// recv_non_first: the bulk of a streamed run) take a compact form, an
-// array [type, timestamp_ns, sample_uuid], that the coordinator reads
-// without decoding a record map and without allocating.
-func appendEvent(b []byte, r *event.Record) []byte {
+// by the caller once the count is known); t (nil: none) numbers the
+// samples in flight. Chunk records (recv_first, recv_non_first: the bulk
+// of a streamed run) take a compact form, an array [type, timestamp_ns,
+// ref] (or [type, timestamp_ns, sample_uuid] for a sample without a
+// number), that the coordinator reads without decoding a record map and
+// without allocating; their index slot is 0. Other records are their
+// payload (bin, event.AppendRecord's map) and an index slot: the dataset
+// index, or for an issued record given a number, [index, ref].
+func appendEvent(b []byte, r *event.Record, t *refTable) []byte {
 	if (r.Type == event.SampleRecvFirst || r.Type == event.SampleRecvNonFirst) && r.Data == nil &&
 		r.ConversationID == "" && r.Turn == 0 && !r.LastTurn {
 		b = msgp.AppendArrayHeader(b, 3)
 		b = msgp.AppendUint8(b, uint8(r.Type))
 		b = msgp.AppendInt64(b, r.TimestampNS)
-		b = msgp.AppendString(b, r.SampleUUID)
+		if ref, ok := t.lookup(r.SampleUUID); ok {
+			b = msgp.AppendUint32(b, ref)
+		} else {
+			b = msgp.AppendString(b, r.SampleUUID)
+		}
 		return msgp.AppendInt(b, 0)
 	}
 	// bin32 header, patched once the payload's length is known.
@@ -372,7 +399,59 @@ func appendEvent(b []byte, r *event.Record) []byte {
 	if p, ok := r.Data.(*event.PromptData); ok && p != nil {
 		idx = p.Index
 	}
+	switch r.Type {
+	case event.SampleIssued:
+		if ref, ok := t.give(r.SampleUUID); ok {
+			b = msgp.AppendArrayHeader(b, 2)
+			b = msgp.AppendInt(b, idx)
+			return msgp.AppendUint32(b, ref)
+		}
+	case event.SampleComplete:
+		t.release(r.SampleUUID)
+	}
 	return msgp.AppendInt(b, idx)
+}
+
+// lookup returns a sample's number.
+func (t *refTable) lookup(id string) (uint32, bool) {
+	if t == nil {
+		return 0, false
+	}
+	ref, ok := t.ids[id]
+	return ref, ok
+}
+
+// give numbers a sample (false: no table, no uuid, or out of numbers).
+func (t *refTable) give(id string) (uint32, bool) {
+	if t == nil || id == "" {
+		return 0, false
+	}
+	if ref, ok := t.ids[id]; ok {
+		return ref, true
+	}
+	var ref uint32
+	if n := len(t.free); n > 0 {
+		ref = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else if t.next < maxRefs {
+		ref = t.next
+		t.next++
+	} else {
+		return 0, false
+	}
+	t.ids[id] = ref
+	return ref, true
+}
+
+// release frees a completed sample's number.
+func (t *refTable) release(id string) {
+	if t == nil {
+		return
+	}
+	if ref, ok := t.ids[id]; ok {
+		delete(t.ids, id)
+		t.free = append(t.free, ref)
+	}
 }
 
 // readEventHeader parses the header of an event batch.
@@ -383,47 +462,79 @@ func readEventHeader(f []byte) (index uint32, seq uint64, body []byte, err error
 	return binary.BigEndian.Uint32(f[1:]), binary.BigEndian.Uint64(f[5:]), f[eventHeader:], nil
 }
 
-// decodeEvents appends the records of an event batch body to dst; intern
-// (nil: none) turns a compact record's uuid bytes into its string, so a
-// sample in flight reuses the string of its issued record.
-func decodeEvents(dst []event.Record, body []byte, intern func([]byte) string) ([]event.Record, error) {
+// decodeEvents appends the records of an event batch body to dst, and to
+// refs each record's sample number plus one (0: none; see refTable): a
+// chunk record given by number has no SampleUUID yet, the caller fills
+// it in. intern (nil: none) turns a compact record's uuid bytes into its
+// string, so a sample in flight reuses the string of its issued record.
+func decodeEvents(dst []event.Record, refs []uint32, body []byte, intern func([]byte) string) ([]event.Record, []uint32, error) {
 	n, p, err := msgp.ReadArrayHeaderBytes(body)
 	if err != nil {
-		return dst, err
+		return dst, refs, err
 	}
 	if n%2 != 0 || uint64(n)*3 > uint64(len(p)) || n/2 > maxBatchRecords {
-		return dst, errShort
+		return dst, refs, errShort
 	}
 	for range n / 2 {
 		if msgp.NextType(p) == msgp.ArrayType {
 			var r event.Record
-			if r, p, err = readChunk(p, intern); err != nil {
-				return dst, err
+			var ref uint32
+			if r, ref, p, err = readChunk(p, intern); err != nil {
+				return dst, refs, err
 			}
 			if p, err = msgp.Skip(p); err != nil { // the index slot
-				return dst, err
+				return dst, refs, err
 			}
 			dst = append(dst, r)
+			refs = append(refs, ref)
 			continue
 		}
 		var payload []byte
 		if payload, p, err = msgp.ReadBytesZC(p); err != nil {
-			return dst, err
+			return dst, refs, err
 		}
 		var idx int
-		if idx, p, err = msgp.ReadIntBytes(p); err != nil {
-			return dst, err
+		var ref uint32
+		if msgp.NextType(p) == msgp.ArrayType {
+			var k uint32
+			if k, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
+				return dst, refs, err
+			}
+			if k != 2 {
+				return dst, refs, errShort
+			}
+			if idx, p, err = msgp.ReadIntBytes(p); err != nil {
+				return dst, refs, err
+			}
+			if ref, p, err = readRef(p); err != nil {
+				return dst, refs, err
+			}
+		} else if idx, p, err = msgp.ReadIntBytes(p); err != nil {
+			return dst, refs, err
 		}
 		r, err := event.DecodeRecord(payload)
 		if err != nil {
-			return dst, err
+			return dst, refs, err
+		}
+		if ref != 0 && (r.Type != event.SampleIssued || r.SampleUUID == "") {
+			return dst, refs, fmt.Errorf("fleet: a sample number on a record of type %d", r.Type)
 		}
 		if pd, ok := r.Data.(*event.PromptData); ok && pd != nil && idx > 0 {
 			pd.Index = idx
 		}
 		dst = append(dst, r)
+		refs = append(refs, ref)
 	}
-	return dst, nil
+	return dst, refs, nil
+}
+
+// readRef reads a sample number, returning it plus one.
+func readRef(p []byte) (uint32, []byte, error) {
+	ref, p, err := msgp.ReadUint32Bytes(p)
+	if err == nil && ref >= maxRefs {
+		err = fmt.Errorf("fleet: sample number %d exceeds %d", ref, maxRefs)
+	}
+	return ref + 1, p, err
 }
 
 func appendInt(b []byte, v int64) []byte     { return msgp.AppendInt64(b, v) }
@@ -434,35 +545,41 @@ func appendBin(b []byte, p []byte) []byte    { return msgp.AppendBytes(b, p) }
 
 func putUint32(b []byte, v uint32) { binary.BigEndian.PutUint32(b, v) }
 
-// readChunk reads the compact form of a chunk record.
-func readChunk(p []byte, intern func([]byte) string) (event.Record, []byte, error) {
+// readChunk reads the compact form of a chunk record: its sample number
+// plus one, or (0) its uuid.
+func readChunk(p []byte, intern func([]byte) string) (event.Record, uint32, []byte, error) {
 	var r event.Record
 	n, p, err := msgp.ReadArrayHeaderBytes(p)
 	if err != nil {
-		return r, p, err
+		return r, 0, p, err
 	}
 	if n != 3 {
-		return r, p, errShort
+		return r, 0, p, errShort
 	}
 	var t uint8
 	if t, p, err = msgp.ReadUint8Bytes(p); err != nil {
-		return r, p, err
+		return r, 0, p, err
 	}
 	r.Type = event.Type(t)
 	if r.Type != event.SampleRecvFirst && r.Type != event.SampleRecvNonFirst {
-		return r, p, fmt.Errorf("fleet: compact record of type %d", t)
+		return r, 0, p, fmt.Errorf("fleet: compact record of type %d", t)
 	}
 	if r.TimestampNS, p, err = msgp.ReadInt64Bytes(p); err != nil {
-		return r, p, err
+		return r, 0, p, err
+	}
+	if msgp.NextType(p) == msgp.UintType || msgp.NextType(p) == msgp.IntType {
+		var ref uint32
+		ref, p, err = readRef(p)
+		return r, ref, p, err
 	}
 	var id []byte
 	if id, p, err = msgp.ReadStringZC(p); err != nil {
-		return r, p, err
+		return r, 0, p, err
 	}
 	if intern != nil {
 		r.SampleUUID = intern(id)
 	} else {
 		r.SampleUUID = string(id)
 	}
-	return r, p, nil
+	return r, 0, p, nil
 }

@@ -21,8 +21,9 @@ func TestWire_Hostile(t *testing.T) {
 	ev := appendEventHeader(nil, 1, 1)
 	at := len(ev)
 	ev = append(ev, 0xdd, 0, 0, 0, 0)
+	refs := newRefTable()
 	for i := range recs {
-		ev = appendEvent(ev, &recs[i])
+		ev = appendEvent(ev, &recs[i], refs)
 	}
 	putUint32(ev[at+1:], uint32(2*len(recs)))
 
@@ -36,9 +37,22 @@ func TestWire_Hostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeEvents(nil, body, nil)
-	if err != nil || len(got) != 3 || got[1].Type != event.SampleRecvFirst || got[1].TimestampNS != 7 || got[1].SampleUUID != "u" || got[0].Data.(*event.PromptData).Index != 4 {
+	got, nums, err := decodeEvents(nil, nil, body, nil)
+	if err != nil || len(got) != 3 || got[1].Type != event.SampleRecvFirst || got[1].TimestampNS != 7 || got[0].Data.(*event.PromptData).Index != 4 {
 		t.Fatalf("events round trip: %+v %v", got, err)
+	}
+	// The chunk names its sample by the number its issued record gave it;
+	// the complete record freed the number for the next sample.
+	if len(nums) != 3 || nums[0] != 1 || nums[1] != 1 || nums[2] != 0 || got[1].SampleUUID != "" || got[0].SampleUUID != "u" {
+		t.Fatalf("sample numbers: %v, uuids %q %q", nums, got[0].SampleUUID, got[1].SampleUUID)
+	}
+	if ref, ok := refs.give("v"); !ok || ref != 0 {
+		t.Fatalf("number of the next sample: %d %v, want 0 (reused)", ref, ok)
+	}
+	// Without a table, chunks carry their uuid.
+	plain := appendEvent(nil, &recs[1], nil)
+	if r, ref, _, err := readChunk(plain, nil); err != nil || ref != 0 || r.SampleUUID != "u" {
+		t.Fatalf("chunk with its uuid: %+v %d %v", r, ref, err)
 	}
 	for i := range len(reg) - 1 {
 		if _, err := decodeRegister(reg[1 : 1+i]); err == nil {
@@ -63,19 +77,20 @@ func TestWire_Hostile(t *testing.T) {
 		t.Error("a conversation claiming 4G turns decoded")
 	}
 	for i := range len(body) {
-		if _, err := decodeEvents(nil, body[:i], nil); err == nil {
+		if _, _, err := decodeEvents(nil, nil, body[:i], nil); err == nil {
 			t.Errorf("event batch cut to %d bytes decoded", i)
 		}
 	}
 	for name, p := range map[string][]byte{
-		"samples claim 4G":      {0xdd, 0xff, 0xff, 0xff, 0xff},
-		"token ids claim 4G":    {0x91, 0x95, 0xa1, 'p', 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff},
-		"events claim 4G":       {0xdd, 0xff, 0xff, 0xfe, 0xfe},
-		"odd event array count": {0x91, 0xc4, 0x00},
+		"samples claim 4G":              {0xdd, 0xff, 0xff, 0xff, 0xff},
+		"token ids claim 4G":            {0x91, 0x95, 0xa1, 'p', 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff},
+		"events claim 4G":               {0xdd, 0xff, 0xff, 0xfe, 0xfe},
+		"odd event array count":         {0x91, 0xc4, 0x00},
+		"event sample number too large": {0x92, 0x93, 0x07, 0x01, 0xce, 0xff, 0xff, 0xff, 0xff, 0x00},
 	} {
 		var err error
 		if name[0] == 'e' || name[0] == 'o' {
-			_, err = decodeEvents(nil, p, nil)
+			_, _, err = decodeEvents(nil, nil, p, nil)
 		} else {
 			_, _, err = readSamples(p)
 		}

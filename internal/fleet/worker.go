@@ -607,6 +607,7 @@ func (w *workerRun) forward(sub bus.Subscriber[event.Record]) (err error) {
 		_ = sub.Close()
 	}()
 	buf := make([]byte, 0, eventBatchBytes+64<<10)
+	refs := newRefTable()
 	for {
 		batch, err := sub.Next(context.Background())
 		if err != nil {
@@ -624,7 +625,7 @@ func (w *workerRun) forward(sub bus.Subscriber[event.Record]) (err error) {
 			buf = append(buf, 0xdd, 0, 0, 0, 0) // array32 header, patched
 			n := 0
 			for n < len(batch) && n < maxBatchRecords && (n == 0 || len(buf) < eventBatchBytes) {
-				buf = appendEvent(buf, &batch[n])
+				buf = appendEvent(buf, &batch[n], refs)
 				n++
 			}
 			putUint32(buf[at+1:], uint32(2*n))
