@@ -901,7 +901,7 @@ func (r *Run) ingest(p *peer) {
 			r.c.log.Error("fleet: event batches missing", "worker", p.name, "expected", last+1, "got", seq)
 		}
 		last = max(last, seq)
-		recs, refs, err = decodeEvents(recs[:0], refs[:0], body, intern)
+		recs, refs, err = decodeEvents(recs[:0], refs[:0], body, intern, r.ds.Samples)
 		if err != nil {
 			p.badFrames.Add(1)
 			r.c.log.Error("fleet: malformed event batch", "worker", p.name, "err", err)

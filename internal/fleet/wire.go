@@ -360,10 +360,15 @@ const maxRefs = 1 << 22
 // is given at the sample's issued record (which carries it) and freed at
 // its complete record, then reused; the coordinator reads the records in
 // order, so it always knows which sample a number stands for.
+//
+// The table also holds the worker's dataset: an issued record whose prompt
+// is its dataset sample's (the coordinator has the same samples at the
+// same indices) travels without the prompt's text and token ids.
 type refTable struct {
-	ids  map[string]uint32
-	free []uint32
-	next uint32
+	ids     map[string]uint32
+	free    []uint32
+	next    uint32
+	samples []dataset.Sample
 }
 
 func newRefTable() *refTable { return &refTable{ids: make(map[string]uint32, 256)} }
@@ -376,7 +381,9 @@ func newRefTable() *refTable { return &refTable{ids: make(map[string]uint32, 256
 // number), that the coordinator reads without decoding a record map and
 // without allocating; their index slot is 0. Other records are their
 // payload (bin, event.AppendRecord's map) and an index slot: the dataset
-// index, or for an issued record given a number, [index, ref].
+// index, or for an issued record given a number, [index, ref, omitted],
+// omitted true when the payload left out the prompt's text and token ids
+// because they are dataset sample index-1's.
 func appendEvent(b []byte, r *event.Record, t *refTable) []byte {
 	if (r.Type == event.SampleRecvFirst || r.Type == event.SampleRecvNonFirst) && r.Data == nil &&
 		r.ConversationID == "" && r.Turn == 0 && !r.LastTurn {
@@ -390,26 +397,48 @@ func appendEvent(b []byte, r *event.Record, t *refTable) []byte {
 		}
 		return msgp.AppendInt(b, 0)
 	}
+	idx := 0
+	p, _ := r.Data.(*event.PromptData)
+	if p != nil {
+		idx = p.Index
+	}
+	omit := r.Type == event.SampleIssued && t.fromDataset(r, p)
 	// bin32 header, patched once the payload's length is known.
 	at := len(b)
 	b = append(b, 0xc6, 0, 0, 0, 0)
-	b = event.AppendRecord(b, r)
-	binary.BigEndian.PutUint32(b[at+1:], uint32(len(b)-at-5))
-	idx := 0
-	if p, ok := r.Data.(*event.PromptData); ok && p != nil {
-		idx = p.Index
+	if omit {
+		rr, pp := *r, *p
+		pp.Text, pp.TokenIDs = "", nil
+		rr.Data = &pp
+		b = event.AppendRecord(b, &rr)
+	} else {
+		b = event.AppendRecord(b, r)
 	}
+	binary.BigEndian.PutUint32(b[at+1:], uint32(len(b)-at-5))
 	switch r.Type {
 	case event.SampleIssued:
 		if ref, ok := t.give(r.SampleUUID); ok {
-			b = msgp.AppendArrayHeader(b, 2)
+			b = msgp.AppendArrayHeader(b, 3)
 			b = msgp.AppendInt(b, idx)
-			return msgp.AppendUint32(b, ref)
+			b = msgp.AppendUint32(b, ref)
+			return msgp.AppendBool(b, omit)
 		}
 	case event.SampleComplete:
 		t.release(r.SampleUUID)
 	}
 	return msgp.AppendInt(b, idx)
+}
+
+// fromDataset reports whether an issued record's prompt is its dataset
+// sample's, text and token ids (a single-turn sample: a conversation's
+// turn carries its own message).
+func (t *refTable) fromDataset(r *event.Record, p *event.PromptData) bool {
+	if t == nil || p == nil || p.Index < 1 || p.Index > len(t.samples) || r.ConversationID != "" || r.Turn != 0 || r.SampleUUID == "" {
+		return false
+	}
+	s := &t.samples[p.Index-1]
+	return p.Text == s.Prompt && len(p.TokenIDs) == len(s.TokenIDs) && (p.TokenIDs == nil) == (s.TokenIDs == nil) &&
+		(len(p.TokenIDs) == 0 || &p.TokenIDs[0] == &s.TokenIDs[0])
 }
 
 // lookup returns a sample's number.
@@ -467,7 +496,9 @@ func readEventHeader(f []byte) (index uint32, seq uint64, body []byte, err error
 // chunk record given by number has no SampleUUID yet, the caller fills
 // it in. intern (nil: none) turns a compact record's uuid bytes into its
 // string, so a sample in flight reuses the string of its issued record.
-func decodeEvents(dst []event.Record, refs []uint32, body []byte, intern func([]byte) string) ([]event.Record, []uint32, error) {
+// samples is the run's dataset, where an issued record that omitted its
+// prompt takes it back from.
+func decodeEvents(dst []event.Record, refs []uint32, body []byte, intern func([]byte) string, samples []dataset.Sample) ([]event.Record, []uint32, error) {
 	n, p, err := msgp.ReadArrayHeaderBytes(body)
 	if err != nil {
 		return dst, refs, err
@@ -495,18 +526,22 @@ func decodeEvents(dst []event.Record, refs []uint32, body []byte, intern func([]
 		}
 		var idx int
 		var ref uint32
+		omitted := false
 		if msgp.NextType(p) == msgp.ArrayType {
 			var k uint32
 			if k, p, err = msgp.ReadArrayHeaderBytes(p); err != nil {
 				return dst, refs, err
 			}
-			if k != 2 {
+			if k != 3 {
 				return dst, refs, errShort
 			}
 			if idx, p, err = msgp.ReadIntBytes(p); err != nil {
 				return dst, refs, err
 			}
 			if ref, p, err = readRef(p); err != nil {
+				return dst, refs, err
+			}
+			if omitted, p, err = msgp.ReadBoolBytes(p); err != nil {
 				return dst, refs, err
 			}
 		} else if idx, p, err = msgp.ReadIntBytes(p); err != nil {
@@ -519,8 +554,15 @@ func decodeEvents(dst []event.Record, refs []uint32, body []byte, intern func([]
 		if ref != 0 && (r.Type != event.SampleIssued || r.SampleUUID == "") {
 			return dst, refs, fmt.Errorf("fleet: a sample number on a record of type %d", r.Type)
 		}
-		if pd, ok := r.Data.(*event.PromptData); ok && pd != nil && idx > 0 {
+		pd, _ := r.Data.(*event.PromptData)
+		if pd != nil && idx > 0 {
 			pd.Index = idx
+		}
+		if omitted {
+			if pd == nil || idx < 1 || idx > len(samples) {
+				return dst, refs, fmt.Errorf("fleet: an issued record omits the prompt of dataset sample %d of %d", idx, len(samples))
+			}
+			pd.Text, pd.TokenIDs = samples[idx-1].Prompt, samples[idx-1].TokenIDs
 		}
 		dst = append(dst, r)
 		refs = append(refs, ref)

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/inferbench/inferbench/internal/dataset"
@@ -13,8 +14,10 @@ import (
 func TestWire_Hostile(t *testing.T) {
 	reg := (&register{Name: "w", PID: 7, Host: "h", Version: "1"}).encode()
 	samples := appendSamples(nil, []dataset.Sample{{Prompt: "p", TokenIDs: []int32{1, 2}, MaxTokens: 3}})
+	ds := make([]dataset.Sample, 4)
+	ds[3] = dataset.Sample{Prompt: "PROMPTQZ", TokenIDs: []int32{8, 9}}
 	recs := []event.Record{
-		{Type: event.SampleIssued, TimestampNS: 5, SampleUUID: "u", Data: &event.PromptData{Text: "x", Index: 4}},
+		{Type: event.SampleIssued, TimestampNS: 5, SampleUUID: "u", Data: &event.PromptData{Text: "PROMPTQZ", TokenIDs: ds[3].TokenIDs, Index: 4}},
 		{Type: event.SampleRecvFirst, TimestampNS: 7, SampleUUID: "u"},
 		{Type: event.SampleComplete, TimestampNS: 9, SampleUUID: "u", Data: &event.Output{Text: "y"}},
 	}
@@ -22,6 +25,7 @@ func TestWire_Hostile(t *testing.T) {
 	at := len(ev)
 	ev = append(ev, 0xdd, 0, 0, 0, 0)
 	refs := newRefTable()
+	refs.samples = ds
 	for i := range recs {
 		ev = appendEvent(ev, &recs[i], refs)
 	}
@@ -37,9 +41,20 @@ func TestWire_Hostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, nums, err := decodeEvents(nil, nil, body, nil)
+	got, nums, err := decodeEvents(nil, nil, body, nil, ds)
 	if err != nil || len(got) != 3 || got[1].Type != event.SampleRecvFirst || got[1].TimestampNS != 7 || got[0].Data.(*event.PromptData).Index != 4 {
 		t.Fatalf("events round trip: %+v %v", got, err)
+	}
+	// The issued record's prompt is its dataset sample's: it travelled
+	// without it and came back from the coordinator's copy.
+	if pd := got[0].Data.(*event.PromptData); pd.Text != "PROMPTQZ" || len(pd.TokenIDs) != 2 || pd.TokenIDs[1] != 9 {
+		t.Fatalf("prompt from the dataset: %+v", pd)
+	}
+	if strings.Contains(string(body), "PROMPTQZ") {
+		t.Error("the batch carries the prompt text the coordinator has")
+	}
+	if _, _, err := decodeEvents(nil, nil, body, nil, ds[:3]); err == nil {
+		t.Error("a batch omitting the prompt of a sample the coordinator lacks decoded")
 	}
 	// The chunk names its sample by the number its issued record gave it;
 	// the complete record freed the number for the next sample.
@@ -77,7 +92,7 @@ func TestWire_Hostile(t *testing.T) {
 		t.Error("a conversation claiming 4G turns decoded")
 	}
 	for i := range len(body) {
-		if _, _, err := decodeEvents(nil, nil, body[:i], nil); err == nil {
+		if _, _, err := decodeEvents(nil, nil, body[:i], nil, nil); err == nil {
 			t.Errorf("event batch cut to %d bytes decoded", i)
 		}
 	}
@@ -90,7 +105,7 @@ func TestWire_Hostile(t *testing.T) {
 	} {
 		var err error
 		if name[0] == 'e' || name[0] == 'o' {
-			_, _, err = decodeEvents(nil, nil, p, nil)
+			_, _, err = decodeEvents(nil, nil, p, nil, nil)
 		} else {
 			_, _, err = readSamples(p)
 		}

@@ -395,7 +395,7 @@ func (w *workerRun) serve(ctx context.Context) error {
 			return
 		}
 		sub := events.Subscribe()
-		go func() { fwdDone <- w.forward(sub) }()
+		go func() { fwdDone <- w.forward(sub, ds.Samples) }()
 		go func() {
 			waitUntilStop(at, w.stop)
 			res, err := session.Run(runCtx)
@@ -593,7 +593,7 @@ func (w *workerRun) gate() bool {
 // forward streams the session's events to the coordinator in batches until
 // the bus ends. Sending blocks when the coordinator is behind
 // (backpressure); nothing is dropped.
-func (w *workerRun) forward(sub bus.Subscriber[event.Record]) (err error) {
+func (w *workerRun) forward(sub bus.Subscriber[event.Record], samples []dataset.Sample) (err error) {
 	defer func() {
 		if err != nil {
 			// The coordinator is gone: read the bus to its end anyway, so
@@ -608,6 +608,7 @@ func (w *workerRun) forward(sub bus.Subscriber[event.Record]) (err error) {
 	}()
 	buf := make([]byte, 0, eventBatchBytes+64<<10)
 	refs := newRefTable()
+	refs.samples = samples
 	for {
 		batch, err := sub.Next(context.Background())
 		if err != nil {
