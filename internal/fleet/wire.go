@@ -337,10 +337,14 @@ func readConversations(p []byte) ([]dataset.Conversation, []byte, error) {
 }
 
 // The event batch header: kind, worker index (uint32), sequence (uint64),
-// all big-endian; then a msgpack array of 2·n elements, each record's
-// payload (bin, event.AppendRecord's map) followed by its dataset index
-// (PromptData.Index, which the record's wire form does not carry; 0 for
-// other records).
+// all big-endian; then a msgpack array of 2·n elements, each record
+// followed by its index slot: a chunk record's compact array, or a
+// record's payload (bin, event.AppendRecord's map) followed by its dataset
+// index (PromptData.Index, which the record's wire form does not carry; 0
+// for other records) or, for an issued record, [index, sample number,
+// prompt omitted] (see appendEvent and refTable). A worker sends a frame
+// when it reaches eventBatchBytes or maxBatchRecords, or eventLinger
+// after its first record.
 const eventHeader = 1 + 4 + 8
 
 func appendEventHeader(b []byte, index uint32, seq uint64) []byte {
