@@ -54,6 +54,10 @@ func newPoller(s *zmq.Socket) (*poller, error) {
 	}
 	f := os.NewFile(uintptr(dup), "zmq")
 	rc, err := f.SyscallConn()
+	if err == nil {
+		// Deadlines work only on a descriptor in the network poller.
+		err = f.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("fleet: socket descriptor: %w", err)
