@@ -203,6 +203,29 @@ func (w windowTap) Publish(rec event.Record) error {
 	return w.Publisher.Publish(rec)
 }
 
+// PublishBatch passes a batch on in one piece when the publisher takes
+// batches (a fleet coordinator's ingest publishes a worker's frame at a
+// time: one lock and one wake-up instead of one per record); a batch that
+// holds a window end goes record by record, through Publish.
+func (w windowTap) PublishBatch(recs []event.Record) error {
+	b, ok := w.Publisher.(interface{ PublishBatch([]event.Record) error })
+	for i := range recs {
+		if t := recs[i].Type; t == event.SessionStartTracking || t == event.SessionStopTracking {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return b.PublishBatch(recs)
+	}
+	for _, rec := range recs {
+		if err := w.Publish(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // stampServer puts the scraper's latest gauges on every snapshot published.
 type stampServer struct {
 	bus.Publisher[metrics.Snapshot]
