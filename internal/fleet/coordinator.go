@@ -123,6 +123,9 @@ type peer struct {
 	result            loadgen.Result
 	stopped           bool
 	failure           string
+	// samples is the dataset of the worker's job (set before its ingest
+	// goroutine starts).
+	samples []dataset.Sample
 }
 
 // note is a control message for the run's goroutine.
@@ -619,6 +622,22 @@ func (r *Run) session(t event.Type, ts int64) {
 // tracked phase, the merged event stream, the end. Cancelling ctx aborts
 // the workers' in-flight requests.
 func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
+	// Each worker's job samples, before the ingest goroutines start: an
+	// issued record that omits its prompt takes it from the samples its
+	// worker was sent (see refTable).
+	var replayed [][]dataset.Sample
+	if r.replay != nil {
+		replayed = r.replaySlices()
+	}
+	jobSamples := make([][]dataset.Sample, len(r.peers))
+	jobConvs := make([][]dataset.Conversation, len(r.peers))
+	for i, p := range r.peers {
+		jobSamples[i], jobConvs[i] = r.slice(r.parts[i])
+		if replayed != nil {
+			jobSamples[i], jobConvs[i] = replayed[i], nil
+		}
+		p.samples = jobSamples[i]
+	}
 	var ingest sync.WaitGroup
 	for _, p := range r.peers {
 		ingest.Go(func() { r.ingest(p) })
@@ -645,10 +664,6 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 	if env := r.cfg.Endpoint.APIKeyEnv; env != "" {
 		key = os.Getenv(env)
 	}
-	var replayed [][]dataset.Sample
-	if r.replay != nil {
-		replayed = r.replaySlices()
-	}
 	for i, p := range r.peers {
 		spec := jobSpec{Index: i, Size: len(r.peers), Endpoint: r.cfg.Endpoint, Load: r.parts[i].Load,
 			Share: *r.parts[i].Load.Share, Idle: r.parts[i].Idle, APIKey: key}
@@ -656,10 +671,7 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 		if err != nil {
 			return loadgen.Result{}, fmt.Errorf("fleet: job: %w", err)
 		}
-		samples, convs := r.slice(r.parts[i])
-		if replayed != nil {
-			samples, convs = replayed[i], nil
-		}
+		samples, convs := jobSamples[i], jobConvs[i]
 		b := msg(kindJob, 3)
 		b = appendBin(b, js)
 		b = appendSamples(b, samples)
@@ -901,7 +913,7 @@ func (r *Run) ingest(p *peer) {
 			r.c.log.Error("fleet: event batches missing", "worker", p.name, "expected", last+1, "got", seq)
 		}
 		last = max(last, seq)
-		recs, refs, err = decodeEvents(recs[:0], refs[:0], body, intern, r.ds.Samples)
+		recs, refs, err = decodeEvents(recs[:0], refs[:0], body, intern, p.samples)
 		if err != nil {
 			p.badFrames.Add(1)
 			r.c.log.Error("fleet: malformed event batch", "worker", p.name, "err", err)

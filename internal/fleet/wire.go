@@ -366,8 +366,9 @@ const maxRefs = 1 << 22
 // order, so it always knows which sample a number stands for.
 //
 // The table also holds the worker's dataset: an issued record whose prompt
-// is its dataset sample's (the coordinator has the same samples at the
-// same indices) travels without the prompt's text and token ids.
+// is its dataset sample's travels without the prompt's text and token ids
+// (the coordinator keeps the samples it sent in the worker's job, and
+// takes the prompt from there).
 type refTable struct {
 	ids     map[string]uint32
 	free    []uint32
@@ -500,8 +501,8 @@ func readEventHeader(f []byte) (index uint32, seq uint64, body []byte, err error
 // chunk record given by number has no SampleUUID yet, the caller fills
 // it in. intern (nil: none) turns a compact record's uuid bytes into its
 // string, so a sample in flight reuses the string of its issued record.
-// samples is the run's dataset, where an issued record that omitted its
-// prompt takes it back from.
+// samples is the worker's job dataset, where an issued record that
+// omitted its prompt takes it back from.
 func decodeEvents(dst []event.Record, refs []uint32, body []byte, intern func([]byte) string, samples []dataset.Sample) ([]event.Record, []uint32, error) {
 	n, p, err := msgp.ReadArrayHeaderBytes(body)
 	if err != nil {
