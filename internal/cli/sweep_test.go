@@ -66,7 +66,9 @@ func TestSweep_Rates(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, p.Dir, "result_summary.json")); err != nil {
 			t.Errorf("point %d: %v", i+1, err)
 		}
-		if q := float64(p.QPS); !(q > 0.8*want && q < 1.5*want) {
+		// 20 requests: QPS (completions over the run, its tail included)
+		// reads low when a busy machine stretches the tail.
+		if q := float64(p.QPS); !(q > 0.6*want && q < 1.5*want) {
 			t.Errorf("point %d: QPS %v at target %v", i+1, q, want)
 		}
 		if p.Completed != 20 || p.Failed != 0 || p.SLO != "pass" || !p.TTFTP50.Valid() || !p.LatencyP99.Valid() {
