@@ -54,6 +54,8 @@ type Series struct {
 	src     keySource // set by RecomputeRaw: the raw values are in a file
 
 	hdr         *hdrhistogram.Histogram
+	counts      *liveCounts // the HDR counts, readable (livehist.go)
+	live        *liveCache  // the last live statistics (nil: none yet)
 	low, high   int64
 	zeroOK      bool
 	clampWarned bool
@@ -104,6 +106,7 @@ func newSeries(name string, o SeriesOpts, reg *Registry) (*Series, error) {
 		name:        name,
 		isFloat:     o.Float,
 		hdr:         hdrhistogram.New(o.Low, o.High, o.SigFigs),
+		counts:      newLiveCounts(o.Low, o.High, o.SigFigs),
 		low:         o.Low,
 		high:        o.High,
 		zeroOK:      o.ZeroOK && !o.Float,
@@ -209,12 +212,25 @@ func (s *Series) recordHDR(iv int64, out bool, orig float64) {
 	}
 	// The range check above makes RecordValue's error impossible.
 	_ = s.hdr.RecordValue(iv)
+	s.counts.add(iv)
 }
 
 // Clamped reports whether a value was clamped into the HDR range.
 func (s *Series) Clamped() bool { return s.clampWarned }
 
 func (s *Series) stat(exact bool) Metric {
+	if !exact {
+		if m, ok := s.cachedLive(); ok {
+			return m
+		}
+		m := s.statUncached(false)
+		s.cacheLive(m)
+		return m
+	}
+	return s.statUncached(true)
+}
+
+func (s *Series) statUncached(exact bool) Metric {
 	m := Metric{Kind: KindSeries, Name: s.name, Count: s.count}
 	m.Percentiles = make([]Percentile, len(s.percentiles))
 	for i, k := range s.keys {
@@ -272,14 +288,7 @@ func (s *Series) hdrStat(m *Metric, edges []float64) {
 	for i, v := range vals {
 		m.Percentiles[i].Value = float64(v)
 	}
-	lo, hi := edges[0], edges[len(edges)-1]
-	for _, bar := range s.hdr.Distribution() {
-		if bar.Count == 0 {
-			continue
-		}
-		v := min(max(float64(bar.From), lo), hi)
-		m.Histogram[bucketOf(edges, v)].Count += bar.Count
-	}
+	s.counts.fill(m.Histogram, edges)
 }
 
 func (s *Series) exactStat(m *Metric, edges []float64) {
@@ -334,18 +343,6 @@ func LogEdges(minV, maxV float64, n int) []float64 {
 	}
 	edges[0], edges[n] = lo, hi
 	return edges
-}
-
-// bucketOf returns the bucket of v: bisect_right(edges, v) − 1 clamped into
-// [0, len(edges)−2].
-func bucketOf(edges []float64, v float64) int {
-	i, _ := slices.BinarySearchFunc(edges, v, func(e, t float64) int {
-		if e <= t {
-			return -1
-		}
-		return 1
-	})
-	return min(max(i-1, 0), len(edges)-2)
 }
 
 // chunkSize is the number of raw values per storage chunk. Chunks avoid the
