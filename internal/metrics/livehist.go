@@ -1,21 +1,26 @@
 package metrics
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 	"slices"
 )
 
-// liveCounts mirrors the HDR histogram's bucket counts so that a live
-// snapshot reads only the buckets between the lowest and the highest one
-// recorded, straight from an array: hdrhistogram-go exposes its counts only
-// through Distribution (a Bar per bucket from 0 to the highest, allocated
-// on every call: 2.6 ms per snapshot of a streamed run) or a full copy. The
-// layout is the HDR one (the same geometry, the same flat index), so that
-// the bucket a value lands in, and the bucket's lowest value, are the ones
-// Distribution reports (TestLiveCounts_MatchDistribution).
+// liveCounts are a series' HDR bucket counts, kept here rather than in an
+// hdrhistogram.Histogram so that a live snapshot reads only the buckets
+// between the lowest and the highest one recorded, straight from the array:
+// hdrhistogram-go exposes its counts only through Distribution (a Bar per
+// bucket from 0 to the highest, allocated on every call: 2.6 ms per
+// snapshot of a streamed run) or a full copy. The layout is the library's
+// (the same geometry, the same flat index), so that the bucket a value lands
+// in and the bucket's lowest value are the ones Distribution reports
+// (TestLiveCounts_MatchDistribution), percentiles are its
+// ValueAtPercentilesSlice's, and [Series.hdrView] imports the counts as they
+// are.
 type liveCounts struct {
 	counts   []int64
+	total    int64
 	lo, hi   int   // lowest and highest index recorded; lo > hi when none
 	unitMag  uint  // log2 of the lowest discernible value
 	halfMag  uint  // log2 of half the sub-bucket count
@@ -63,11 +68,64 @@ func (c *liveCounts) from(i int) int64 {
 func (c *liveCounts) add(v int64) {
 	i := c.index(v)
 	c.counts[i]++
+	c.total++
 	if i < c.lo {
 		c.lo = i
 	}
 	if i > c.hi {
 		c.hi = i
+	}
+}
+
+// bucketSize returns the width of the bucket at flat index i.
+func (c *liveCounts) bucketSize(i int) int64 {
+	bucket := 0
+	if i >= 2*c.halfSize {
+		bucket = i>>c.halfMag - 1
+	}
+	return 1 << (uint(bucket) + c.unitMag)
+}
+
+// percentiles sets out[k].Value to the value at percentile ps[k] as
+// hdrhistogram's ValueAtPercentilesSlice has it: the rank ⌊p/100·n + ½⌋
+// clamped into [1, n], the first bucket whose cumulative count reaches it,
+// and that bucket's highest value (its lowest for p ≤ 0). One pass over the
+// buckets in use serves every percentile.
+func (c *liveCounts) percentiles(ps []float64, out []Percentile) {
+	if c.total == 0 {
+		for k := range out {
+			out[k].Value = 0
+		}
+		return
+	}
+	targets := make([]int64, len(ps))
+	order := make([]int, len(ps))
+	for k, p := range ps {
+		order[k] = k
+		rank := (min(p, 100)/100)*float64(c.total) + 0.5
+		switch {
+		case !(rank >= 1):
+			targets[k] = 1
+		case rank >= float64(c.total):
+			targets[k] = c.total
+		default:
+			targets[k] = int64(rank)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(targets[a], targets[b]) })
+	next := 0
+	var cum int64
+	for i := c.lo; i <= c.hi && next < len(order); i++ {
+		cum += c.counts[i]
+		for next < len(order) && cum >= targets[order[next]] {
+			k := order[next]
+			v := c.from(i)
+			if !(ps[k] <= 0) { // as the library: NaN is not ≤ 0
+				v += c.bucketSize(i) - 1
+			}
+			out[k].Value = float64(v)
+			next++
+		}
 	}
 }
 

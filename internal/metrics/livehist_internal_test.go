@@ -63,15 +63,36 @@ func TestLiveCounts_MatchDistribution(t *testing.T) {
 	}
 }
 
+// refRecord records v into h as a series records it into its HDR view:
+// clamped into [low, high] (0 kept when ZeroOK; a float truncated, NaN
+// taken as low).
+func refRecord(h *hdrhistogram.Histogram, s *Series, v float64) {
+	var iv int64
+	switch {
+	case !s.isFloat && v == 0 && s.zeroOK:
+		iv = 0
+	case v >= float64(s.low) && v <= float64(s.high):
+		iv = int64(v)
+	case v > float64(s.high):
+		iv = s.high
+	default:
+		iv = s.low
+	}
+	if err := h.RecordValue(iv); err != nil {
+		panic(err)
+	}
+}
+
 // refLive is the live statistics computed the straightforward way (as
-// before the mirror): HDR percentiles, and every HDR bucket from
-// Distribution placed by bisection into the log-spaced histogram.
-func refLive(s *Series) (pct []float64, hist []int64) {
+// before liveCounts), from h, an hdrhistogram of the series' values: its
+// percentiles, and every bucket from its Distribution placed by bisection
+// into the log-spaced histogram.
+func refLive(s *Series, h *hdrhistogram.Histogram) (pct []float64, hist []int64) {
 	pct = make([]float64, len(s.percentiles))
 	if s.count == 0 {
 		return pct, nil
 	}
-	for i, v := range s.hdr.ValueAtPercentilesSlice(s.percentiles) {
+	for i, v := range h.ValueAtPercentilesSlice(s.percentiles) {
 		pct[i] = float64(v)
 	}
 	var lo, hi float64
@@ -82,7 +103,7 @@ func refLive(s *Series) (pct []float64, hist []int64) {
 	}
 	edges := LogEdges(lo, hi, s.buckets)
 	hist = make([]int64, s.buckets)
-	for _, bar := range s.hdr.Distribution() {
+	for _, bar := range h.Distribution() {
 		if bar.Count == 0 {
 			continue
 		}
@@ -111,6 +132,7 @@ func TestSnapshot_LiveMatchesReference(t *testing.T) {
 			r := NewRegistry()
 			r.Logger = slog.New(slog.DiscardHandler)
 			var series []*Series
+			ref := map[*Series]*hdrhistogram.Histogram{}
 			for j := range 1 + rng.IntN(6) {
 				o := SeriesOpts{
 					Float:   rng.IntN(2) == 0,
@@ -127,6 +149,7 @@ func TestSnapshot_LiveMatchesReference(t *testing.T) {
 					t.Fatal(err)
 				}
 				series = append(series, s)
+				ref[s] = hdrhistogram.New(s.low, s.high, s.sigFigs)
 			}
 			specials := []float64{0, -5, math.NaN(), math.Inf(1), math.Inf(-1), 1e19, -1e19}
 			for round := range 8 {
@@ -135,25 +158,26 @@ func TestSnapshot_LiveMatchesReference(t *testing.T) {
 						continue // idle this round
 					}
 					for range rng.IntN(3000) {
-						switch {
-						case rng.IntN(50) == 0:
-							v := specials[rng.IntN(len(specials))]
-							if s.isFloat {
-								s.RecordFloat(v)
-							} else if !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) < 1e18 {
-								s.Record(int64(v))
-							}
-						case s.isFloat:
-							s.RecordFloat(math.Exp(rng.Float64() * 30))
-						default:
-							s.Record(int64(math.Exp(rng.Float64() * 30)))
+						v := math.Exp(rng.Float64() * 30)
+						if rng.IntN(50) == 0 {
+							v = specials[rng.IntN(len(specials))]
 						}
+						switch {
+						case s.isFloat:
+							s.RecordFloat(v)
+						case math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e18:
+							continue
+						default:
+							v = math.Trunc(v)
+							s.Record(int64(v))
+						}
+						refRecord(ref[s], s, v)
 					}
 				}
 				snap := r.Snapshot(StateLive, 0, int64(round))
 				for i, s := range series {
 					m := snap.Metrics[i]
-					pct, hist := refLive(s)
+					pct, hist := refLive(s, ref[s])
 					for k, p := range m.Percentiles {
 						if p.Value != pct[k] && !(math.IsNaN(p.Value) && math.IsNaN(pct[k])) {
 							t.Fatalf("round %d %s p%s = %v, reference %v", round, s.name, p.Key, p.Value, pct[k])
@@ -183,4 +207,42 @@ func TestSnapshot_LiveMatchesReference(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSnapshot_LiveValueOnAnEdge: a bucket whose lowest value is exactly an
+// interior histogram edge belongs to the bucket above the edge (bisect
+// right), as in the exact histogram.
+func TestSnapshot_LiveValueOnAnEdge(t *testing.T) {
+	for n := 2; n <= 40; n++ {
+		for hi := int64(10); hi <= 5000; hi++ {
+			edges := LogEdges(1, float64(hi), n)
+			for b, e := range edges[1 : len(edges)-1] {
+				if e != math.Trunc(e) {
+					continue
+				}
+				r := NewRegistry()
+				s, err := r.NewSeries("x", SeriesOpts{Buckets: n})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range []int64{1, int64(e), hi} {
+					s.Record(v)
+				}
+				m := r.Snapshot(StateLive, 0, 1).Metrics[0]
+				want := make([]int64, n) // 1 is in the first bucket, hi in the last
+				want[0]++
+				want[b+1]++
+				want[n-1]++
+				got := make([]int64, n)
+				for k, h := range m.Histogram {
+					got[k] = h.Count
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("value %v on edge %d of %v: histogram %+v", e, b+1, edges, m.Histogram)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no log-spaced edge is an integer: the test needs another search")
 }

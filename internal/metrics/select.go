@@ -237,7 +237,8 @@ func (s *Series) hdrRanges(ranks []int64) []keyRange {
 	for i := range out {
 		out[i] = keyRange{0, math.MaxUint64}
 	}
-	if s.hdr.TotalCount() != s.count {
+	hdr := s.hdrView()
+	if hdr.TotalCount() != s.count {
 		return out
 	}
 	order := make([]int, len(ranks))
@@ -247,7 +248,7 @@ func (s *Series) hdrRanges(ranks []int64) []keyRange {
 	slices.SortFunc(order, func(a, b int) int { return int(ranks[a] - ranks[b]) })
 	cum := int64(0)
 	k := 0
-	for _, bar := range s.hdr.Distribution() {
+	for _, bar := range hdr.Distribution() {
 		for k < len(order) && ranks[order[k]] < cum+bar.Count {
 			out[order[k]] = s.barKeys(bar.From, bar.To)
 			k++

@@ -53,9 +53,12 @@ type Series struct {
 	spillTo *spiller
 	src     keySource // set by RecomputeRaw: the raw values are in a file
 
-	hdr         *hdrhistogram.Histogram
-	counts      *liveCounts // the HDR counts, readable (livehist.go)
-	live        *liveCache  // the last live statistics (nil: none yet)
+	// counts is the HDR histogram of the values (clamped into [low, high]):
+	// hdrhistogram-go's layout, kept here so that a live snapshot reads only
+	// the buckets in use (livehist.go); hdrView builds the library's view.
+	counts      *liveCounts
+	sigFigs     int
+	live        *liveCache // the last live statistics (nil: none yet)
 	low, high   int64
 	zeroOK      bool
 	clampWarned bool
@@ -105,8 +108,8 @@ func newSeries(name string, o SeriesOpts, reg *Registry) (*Series, error) {
 	return &Series{
 		name:        name,
 		isFloat:     o.Float,
-		hdr:         hdrhistogram.New(o.Low, o.High, o.SigFigs),
 		counts:      newLiveCounts(o.Low, o.High, o.SigFigs),
+		sigFigs:     o.SigFigs,
 		low:         o.Low,
 		high:        o.High,
 		zeroOK:      o.ZeroOK && !o.Float,
@@ -210,9 +213,17 @@ func (s *Series) recordHDR(iv int64, out bool, orig float64) {
 		}
 		iv = min(max(iv, s.low), s.high)
 	}
-	// The range check above makes RecordValue's error impossible.
-	_ = s.hdr.RecordValue(iv)
 	s.counts.add(iv)
+}
+
+// hdrView returns an HDR histogram of the values recorded so far (a copy).
+func (s *Series) hdrView() *hdrhistogram.Histogram {
+	return hdrhistogram.Import(&hdrhistogram.Snapshot{
+		LowestTrackableValue:  s.low,
+		HighestTrackableValue: s.high,
+		SignificantFigures:    int64(s.sigFigs),
+		Counts:                s.counts.counts,
+	})
 }
 
 // Clamped reports whether a value was clamped into the HDR range.
@@ -284,10 +295,7 @@ func (s *Series) statUncached(exact bool) Metric {
 }
 
 func (s *Series) hdrStat(m *Metric, edges []float64) {
-	vals := s.hdr.ValueAtPercentilesSlice(s.percentiles)
-	for i, v := range vals {
-		m.Percentiles[i].Value = float64(v)
-	}
+	s.counts.percentiles(s.percentiles, m.Percentiles)
 	s.counts.fill(m.Histogram, edges)
 }
 
