@@ -13,7 +13,9 @@
 // select.go). [RecomputeRaw] recomputes a series from its file later.
 //
 // [Registry.Snapshot] turns the registry into a [Snapshot]. Live snapshots
-// (states live, draining) carry HDR percentiles; terminal ones (complete,
+// (states live, draining) carry HDR percentiles, read from the HDR buckets
+// in use only and reused for a series that recorded nothing since the last
+// snapshot, so that a short publish interval stays cheap; terminal ones (complete,
 // interrupted) carry exact percentiles: the observed value at sorted index
 // ⌊(n−1)·p/100⌋, never interpolated. Each series also carries a histogram of
 // [DefaultBuckets] log-spaced buckets over its observed range, recomputed for
