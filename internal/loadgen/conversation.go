@@ -441,34 +441,7 @@ func (s *Session) sendTurn(ctx context.Context, req *client.Request, idx int, tr
 	if tracked {
 		s.issued.Add(1)
 	}
-	obs := observer{s: s, uuid: uuid}
-	out, err := s.doer.Do(ctx, req, &obs)
-	now := event.Now()
-	if err != nil {
-		class, msg := "other", err.Error()
-		var ce *client.Error
-		if errors.As(err, &ce) {
-			class = string(ce.Class)
-		}
-		// The error goes first: the completion removes the tracked row.
-		s.publish(event.Record{Type: event.ErrorClient, TimestampNS: now, SampleUUID: uuid,
-			Data: &event.ErrorData{Type: class, Message: msg}})
-		if tracked {
-			s.failed.Add(1)
-		}
-	}
-	var data event.Data
-	if out != nil {
-		data = out
-	}
-	s.publish(event.Record{Type: event.SampleComplete, TimestampNS: now, SampleUUID: uuid, Data: data})
-	if tracked {
-		s.completed.Add(1)
-	}
-	if s.OnComplete != nil {
-		s.OnComplete(idx, out, err)
-	}
-	return out, now, err
+	return s.send(ctx, req, uuid, idx, tracked)
 }
 
 // validateConversations checks the multi-turn settings against the dataset.

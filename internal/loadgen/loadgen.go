@@ -578,34 +578,42 @@ func (s *Session) issueAt(ctx context.Context, idx int, tracked bool, scheduled,
 	}
 	go func() {
 		defer done()
-		obs := observer{s: s, uuid: uuid}
-		out, err := s.doer.Do(ctx, req, &obs)
-		now := event.Now()
-		if err != nil {
-			class, msg := "other", err.Error()
-			var ce *client.Error
-			if errors.As(err, &ce) {
-				class = string(ce.Class)
-			}
-			// The error goes first: the completion removes the tracked row.
-			s.publish(event.Record{Type: event.ErrorClient, TimestampNS: now, SampleUUID: uuid,
-				Data: &event.ErrorData{Type: class, Message: msg}})
-			if tracked {
-				s.failed.Add(1)
-			}
-		}
-		var data event.Data
-		if out != nil {
-			data = out
-		}
-		s.publish(event.Record{Type: event.SampleComplete, TimestampNS: now, SampleUUID: uuid, Data: data})
-		if tracked {
-			s.completed.Add(1)
-		}
-		if s.OnComplete != nil {
-			s.OnComplete(idx, out, err)
-		}
+		s.send(ctx, req, uuid, idx, tracked)
 	}()
+}
+
+// send sends req, the issued sample uuid, and publishes its outcome: an
+// error record first (the completion removes the tracked row), then the
+// completion; then it calls OnComplete. It returns the output, the
+// completion time and the error.
+func (s *Session) send(ctx context.Context, req *client.Request, uuid string, idx int, tracked bool) (*event.Output, int64, error) {
+	obs := observer{s: s, uuid: uuid}
+	out, err := s.doer.Do(ctx, req, &obs)
+	now := event.Now()
+	if err != nil {
+		class, msg := "other", err.Error()
+		var ce *client.Error
+		if errors.As(err, &ce) {
+			class = string(ce.Class)
+		}
+		s.publish(event.Record{Type: event.ErrorClient, TimestampNS: now, SampleUUID: uuid,
+			Data: &event.ErrorData{Type: class, Message: msg}})
+		if tracked {
+			s.failed.Add(1)
+		}
+	}
+	var data event.Data
+	if out != nil {
+		data = out
+	}
+	s.publish(event.Record{Type: event.SampleComplete, TimestampNS: now, SampleUUID: uuid, Data: data})
+	if tracked {
+		s.completed.Add(1)
+	}
+	if s.OnComplete != nil {
+		s.OnComplete(idx, out, err)
+	}
+	return out, now, err
 }
 
 // observer turns chunk timestamps into recv records.
