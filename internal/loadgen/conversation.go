@@ -159,17 +159,7 @@ func (s *Session) runConversations(ctx context.Context, wg *sync.WaitGroup, trac
 			}()
 		}
 	case s.cfg.Mode == ModeConcurrency:
-		var mu sync.Mutex
-		started := 0
-		claim := func() (int, bool) {
-			mu.Lock()
-			defer mu.Unlock()
-			if s.stopped() || lim.done(started, event.Now()) {
-				return 0, false
-			}
-			started++
-			return s.order.next(), true
-		}
+		claim := s.claimer(lim)
 		for range s.cfg.Concurrency {
 			wg.Add(1)
 			go func() {

@@ -451,18 +451,25 @@ func (s *Session) runOffline(ctx context.Context, wg *sync.WaitGroup, tracked bo
 	}
 }
 
-func (s *Session) runConcurrency(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits) {
+// claimer returns the function with which concurrency workers take the
+// next dataset index, counting claims under one lock: false once the
+// session stopped or the phase's limits are reached.
+func (s *Session) claimer(lim *phaseLimits) func() (int, bool) {
 	var mu sync.Mutex
-	issued := 0
-	claim := func() (int, bool) {
+	claimed := 0
+	return func() (int, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if s.stopped() || lim.done(issued, event.Now()) {
+		if s.stopped() || lim.done(claimed, event.Now()) {
 			return 0, false
 		}
-		issued++
+		claimed++
 		return s.order.next(), true
 	}
+}
+
+func (s *Session) runConcurrency(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits) {
+	claim := s.claimer(lim)
 	for range s.cfg.Concurrency {
 		wg.Add(1)
 		go func() {

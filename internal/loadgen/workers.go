@@ -105,17 +105,7 @@ func (p workerPlan) nextActive(k int, d time.Duration) (time.Duration, bool) {
 // runShapedConcurrency is runConcurrency with a ramped or staged level.
 func (s *Session) runShapedConcurrency(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits, start int64) {
 	plan := newWorkerPlan(s.cfg)
-	var mu sync.Mutex
-	issued := 0
-	claim := func() (int, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if s.stopped() || lim.done(issued, event.Now()) {
-			return 0, false
-		}
-		issued++
-		return s.order.next(), true
-	}
+	claim := s.claimer(lim)
 	for k := range plan.n {
 		wg.Add(1)
 		go func() {
