@@ -231,6 +231,10 @@ var vocabulary = [...]string{
 // needs exactly 64 words; this line fails to compile otherwise.
 var _ [64]string = vocabulary
 
+// Vocabulary returns a copy of the one-token words synthetic prompts are
+// made of, for other prompt synthesizers (trace replay) to use the same.
+func Vocabulary() []string { return append([]string(nil), vocabulary[:]...) }
+
 // Synthetic generates cfg.N samples whose prompts are Input-distributed
 // word counts drawn from a fixed vocabulary (words separated by single
 // spaces) and whose MaxTokens is drawn from Output. The result depends only

@@ -17,22 +17,11 @@ const MaxSynthTokens = 64 << 20
 
 // TokenCounter counts the tokens of a text without special tokens, as the
 // run's ISL does. *tokenizer.Tokenizer wrapped by the CLI is one.
-type TokenCounter interface {
-	Count(text string) int
-}
+type TokenCounter = dataset.TokenCounter
 
-// units are the words prompts are made of: common lowercase English words,
-// each a single token in GPT-2, Llama 3, Qwen and Mistral vocabularies, with
-// and without the space before it.
-var units = [...]string{
-	"the", "of", "and", "to", "in", "is", "for", "on", "that", "with",
-	"as", "was", "at", "by", "it", "from", "be", "this", "are", "or",
-	"an", "not", "have", "has", "but", "we", "they", "you", "all", "one",
-	"can", "more", "will", "new", "time", "about", "there", "some", "other", "when",
-	"what", "which", "their", "out", "up", "also", "into", "first", "people", "year",
-	"like", "work", "over", "day", "good", "well", "way", "world", "water", "house",
-	"small", "light", "long", "back",
-}
+// units are the words prompts are made of: the synthetic dataset's
+// one-token vocabulary, so both make prompts of the same words.
+var units = dataset.Vocabulary()
 
 // minUnits is the fewest words the tokenizer check may leave: fewer would
 // make blocks too alike to tell apart.
@@ -84,9 +73,9 @@ func NewSynthesizer(opts SynthOptions) (*Synthesizer, error) {
 	if s.block < 1 || s.block > MaxTokens {
 		return nil, fmt.Errorf("trace: block size %d: want 1 to %d tokens", s.block, MaxTokens)
 	}
-	s.words = units[:]
+	s.words = units
 	if s.tok != nil {
-		s.words = singleTokenWords(s.tok, units[:])
+		s.words = singleTokenWords(s.tok, units)
 		if len(s.words) < minUnits {
 			return nil, fmt.Errorf("trace: the tokenizer keeps only %d of %d one-token words apart (want %d): it cannot make exact prompts", len(s.words), len(units), minUnits)
 		}
