@@ -140,16 +140,9 @@ func LoadConversations(path string, opts Options) (*Dataset, error) {
 			}
 		}
 	} else {
-		for lineNo := 1; len(data) > 0 && !limitReached(opts, len(cs.Conversations)); lineNo++ {
-			var line []byte
-			if i := bytes.IndexByte(data, '\n'); i >= 0 {
-				line, data = data[:i], data[i+1:]
-			} else {
-				line, data = data, nil
-			}
-			line = bytes.TrimSpace(line)
-			if len(line) == 0 {
-				continue
+		for lineNo, line := range jsonLines(data) {
+			if limitReached(opts, len(cs.Conversations)) {
+				break
 			}
 			if line[0] != '{' {
 				return nil, newError(path, "line", lineNo, ErrSyntax, nil, "want a JSON object, got %s", describeJSON(line))

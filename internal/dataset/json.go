@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"errors"
+	"iter"
 	"reflect"
 	"slices"
 	"strconv"
@@ -15,6 +16,26 @@ import (
 // mapped columns are ever decoded.
 type record = map[string]json.RawMessage
 
+// jsonLines yields the lines of data that are not blank, trimmed of
+// surrounding space, with their 1-based numbers: blank lines are skipped but
+// counted, so line numbers match an editor's.
+func jsonLines(data []byte) iter.Seq2[int, []byte] {
+	return func(yield func(int, []byte) bool) {
+		for lineNo := 1; len(data) > 0; lineNo++ {
+			var line []byte
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data = data[:i], data[i+1:]
+			} else {
+				line, data = data, nil
+			}
+			line = bytes.TrimSpace(line)
+			if len(line) > 0 && !yield(lineNo, line) {
+				return
+			}
+		}
+	}
+}
+
 // loadJSONL reads one JSON object per line; blank lines are skipped but
 // counted, so line numbers match an editor's.
 func loadJSONL(file string, data []byte, opts Options, shareGPT bool) (*Dataset, error) {
@@ -25,16 +46,9 @@ func loadJSONL(file string, data []byte, opts Options, shareGPT bool) (*Dataset,
 		rec      record
 		fast     *fastDecoder
 	)
-	for lineNo := 1; len(data) > 0 && !limitReached(opts, len(ds.Samples)); lineNo++ {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
-		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
+	for lineNo, line := range jsonLines(data) {
+		if limitReached(opts, len(ds.Samples)) {
+			break
 		}
 		if line[0] != '{' {
 			return nil, newError(file, "line", lineNo, ErrSyntax, nil, "want a JSON object, got %s", describeJSON(line))
