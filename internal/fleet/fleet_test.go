@@ -1,9 +1,7 @@
 package fleet_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,13 +17,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/inferbench/inferbench/internal/aggregator"
 	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/eventlog"
 	"github.com/inferbench/inferbench/internal/fleet"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
@@ -303,79 +301,11 @@ func checkReplayTok(t *testing.T, out *bench.Outcome, tok aggregator.TokenCounte
 // readEventLog decodes events.jsonl.zst back into records.
 func readEventLog(t *testing.T, path string) []event.Record {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec, err := zstd.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	sc := bufio.NewScanner(dec)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	var out []event.Record
-	for sc.Scan() {
-		var l struct {
-			Type string          `json:"event_type"`
-			TS   int64           `json:"timestamp_ns"`
-			ID   string          `json:"sample_uuid"`
-			Data json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatal(err)
-		}
-		typ, err := event.ParseTopic(l.Type)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := event.Record{Type: typ, TimestampNS: l.TS, SampleUUID: l.ID}
-		if string(l.Data) != "null" && len(l.Data) > 0 {
-			var d struct {
-				Text      *string `json:"text"`
-				TokenIDs  []int32 `json:"token_ids"`
-				Sched     int64   `json:"scheduled_ns"`
-				Index     *int    `json:"dataset_index"`
-				Released  int64   `json:"released_ns"`
-				Output    *string `json:"output"`
-				Reasoning string  `json:"reasoning"`
-				First     *int    `json:"first_chunk_len"`
-				Usage     *struct {
-					P int64 `json:"prompt_tokens"`
-					C int64 `json:"completion_tokens"`
-				} `json:"usage"`
-				Finish  string  `json:"finish_reason"`
-				Retries int32   `json:"retries"`
-				ErrType *string `json:"error_type"`
-				ErrMsg  string  `json:"error_message"`
-			}
-			if err := json.Unmarshal(l.Data, &d); err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case d.Text != nil:
-				p := &event.PromptData{Text: *d.Text, TokenIDs: d.TokenIDs, ScheduledNS: d.Sched, ReleasedNS: d.Released}
-				if d.Index != nil {
-					p.Index = *d.Index + 1
-				}
-				r.Data = p
-			case d.Output != nil:
-				o := &event.Output{Text: *d.Output, Reasoning: d.Reasoning, FinishReason: d.Finish, Retries: d.Retries}
-				if d.First != nil {
-					o.Streamed, o.FirstChunkLen = true, *d.First
-				}
-				if d.Usage != nil {
-					o.Usage = &event.Usage{PromptTokens: d.Usage.P, CompletionTokens: d.Usage.C}
-				}
-				r.Data = o
-			case d.ErrType != nil:
-				r.Data = &event.ErrorData{Type: *d.ErrType, Message: d.ErrMsg}
-			}
-		}
-		out = append(out, r)
-	}
-	if err := sc.Err(); err != nil {
+	if err := eventlog.ReadEvents(path, func(r *event.Record) error {
+		out = append(out, *r)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return out
