@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/loadgen"
 )
@@ -45,39 +46,52 @@ func benchLateness(b *testing.B, cfg loadgen.Config) {
 	const n = 10_000
 	var all []int64
 	for i := 0; i < b.N; i++ {
-		bb := bus.NewInProc[event.Record](0)
-		sub := bb.Subscribe()
 		c := cfg
 		c.NumSamples, c.Seed = n, uint64(i+1)
-		s, err := loadgen.New(c, dataset3(100), &fakeDoer{}, bb)
-		if err != nil {
-			b.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				batch, err := sub.Next(context.Background())
-				if err != nil {
-					return
-				}
-				for _, r := range batch {
-					if p, ok := r.Data.(*event.PromptData); ok && r.Type == event.SampleIssued {
-						issued := r.TimestampNS
-						if p.ReleasedNS != 0 {
-							issued = p.ReleasedNS
-						}
-						all = append(all, issued-p.ScheduledNS)
+		all = appendLateness(b, c, dataset3(100), all)
+	}
+	reportLateness(b, all)
+}
+
+// appendLateness runs one session against an instant fake server and
+// appends every issued request's lateness (issue, or release under a
+// concurrency cap, minus intended time) to all.
+func appendLateness(b *testing.B, cfg loadgen.Config, ds *dataset.Dataset, all []int64) []int64 {
+	bb := bus.NewInProc[event.Record](0)
+	sub := bb.Subscribe()
+	s, err := loadgen.New(cfg, ds, &fakeDoer{}, bb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			batch, err := sub.Next(context.Background())
+			if err != nil {
+				return
+			}
+			for _, r := range batch {
+				if p, ok := r.Data.(*event.PromptData); ok && r.Type == event.SampleIssued {
+					issued := r.TimestampNS
+					if p.ReleasedNS != 0 {
+						issued = p.ReleasedNS
 					}
+					all = append(all, issued-p.ScheduledNS)
 				}
 			}
-		}()
-		if _, err := s.Run(context.Background()); err != nil {
-			b.Fatal(err)
 		}
-		_ = bb.Close()
-		<-done
+	}()
+	if _, err := s.Run(context.Background()); err != nil {
+		b.Fatal(err)
 	}
+	_ = bb.Close()
+	<-done
+	return all
+}
+
+// reportLateness reports the p50, p99 and max of all in microseconds.
+func reportLateness(b *testing.B, all []int64) {
 	slices.Sort(all)
 	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))]) / 1e3 }
 	b.ReportMetric(q(0.5), "p50-us")

@@ -1,17 +1,13 @@
 package loadgen_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/dataset"
-	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/loadgen"
 )
 
@@ -47,36 +43,7 @@ func BenchmarkReplayLateness(b *testing.B) {
 func replayLateness(b *testing.B, cfg loadgen.Config, ds *dataset.Dataset) {
 	var all []int64
 	for i := 0; i < b.N; i++ {
-		bb := bus.NewInProc[event.Record](0)
-		sub := bb.Subscribe()
-		s, err := loadgen.New(cfg, ds, &fakeDoer{}, bb)
-		if err != nil {
-			b.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				batch, err := sub.Next(context.Background())
-				if err != nil {
-					return
-				}
-				for _, r := range batch {
-					if p, ok := r.Data.(*event.PromptData); ok && r.Type == event.SampleIssued {
-						all = append(all, r.TimestampNS-p.ScheduledNS)
-					}
-				}
-			}
-		}()
-		if _, err := s.Run(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		_ = bb.Close()
-		<-done
+		all = appendLateness(b, cfg, ds, all)
 	}
-	slices.Sort(all)
-	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))]) / 1e3 }
-	b.ReportMetric(q(0.5), "p50-us")
-	b.ReportMetric(q(0.99), "p99-us")
-	b.ReportMetric(float64(all[len(all)-1])/1e3, "max-us")
+	reportLateness(b, all)
 }
