@@ -22,23 +22,7 @@ import (
 // in each direction (a long link; the kernel's tc netem is not available).
 func delayProxy(t *testing.T, target string, d time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	pipe := func(dst, src net.Conn) {
+	addr, _ := tcpProxy(t, target, func(wg *sync.WaitGroup, dst, src net.Conn) {
 		type chunk struct {
 			due time.Time
 			b   []byte
@@ -68,7 +52,31 @@ func delayProxy(t *testing.T, target string, d time.Duration) string {
 			for range q {
 			}
 		})
+	})
+	return addr
+}
+
+// tcpProxy forwards TCP connections to target, each direction copied by
+// pipe on goroutines of wg; cut closes every connection it holds (new ones
+// are forwarded again). The test's cleanup closes everything and waits.
+func tcpProxy(t *testing.T, target string, pipe func(wg *sync.WaitGroup, dst, src net.Conn)) (addr string, cut func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	wg.Go(func() {
 		for {
 			in, err := ln.Accept()
@@ -83,11 +91,18 @@ func delayProxy(t *testing.T, target string, d time.Duration) string {
 			mu.Lock()
 			conns = append(conns, in, out)
 			mu.Unlock()
-			pipe(out, in)
-			pipe(in, out)
+			pipe(&wg, out, in)
+			pipe(&wg, in, out)
 		}
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), func() {
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		conns = nil
+		mu.Unlock()
+	}
 }
 
 // TestFleet_DelayedLink: one of three workers reaches the coordinator
@@ -172,64 +187,24 @@ func TestFleet_DelayedLink(t *testing.T) {
 // again.
 func cutProxy(t *testing.T, target string) (addr string, cut func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, in, out)
-			mu.Unlock()
-			for _, pair := range [][2]net.Conn{{in, out}, {out, in}} {
-				wg.Go(func() {
-					buf := make([]byte, 64<<10)
-					for {
-						n, err := pair[0].Read(buf)
-						if n > 0 {
-							if _, werr := pair[1].Write(buf[:n]); werr != nil {
-								break
-							}
-						}
-						if err != nil {
-							break
-						}
+	return tcpProxy(t, target, func(wg *sync.WaitGroup, dst, src net.Conn) {
+		wg.Go(func() {
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					if _, werr := dst.Write(buf[:n]); werr != nil {
+						break
 					}
-					pair[0].Close()
-					pair[1].Close()
-				})
+				}
+				if err != nil {
+					break
+				}
 			}
-		}
+			src.Close()
+			dst.Close()
+		})
 	})
-	return ln.Addr().String(), func() {
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		conns = nil
-		mu.Unlock()
-	}
 }
 
 // TestFleet_Reconnect: a worker whose TCP connections to the coordinator
