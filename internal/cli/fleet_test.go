@@ -32,6 +32,19 @@ func fleetAddr(t *testing.T, c *child) string {
 	return addr
 }
 
+// joinFleet starts n workers, named w0, w1…, with args for the
+// coordinator coord and waits until it says the fleet is ready.
+func joinFleet(t *testing.T, coord *child, n int, args ...string) []*child {
+	t.Helper()
+	addr := fleetAddr(t, coord)
+	var workers []*child
+	for i := range n {
+		workers = append(workers, startInferbench(t, append([]string{"worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i)}, args...)...))
+	}
+	waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
+	return workers
+}
+
 // freePort returns a loopback port nothing listens on.
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -106,12 +119,7 @@ func TestFleet_KillWorker(t *testing.T) {
 			coord := startInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
 				"--synthetic", "50", "--concurrency", "6", "--num-samples", "150", "--report-dir", dir, "--no-tui",
 				"--fleet-size", "3", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-timeout", "1s", "--fleet-on-loss", tc.onLoss)
-			addr := fleetAddr(t, coord)
-			var workers []*child
-			for i := range 3 {
-				workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i), "--once", "--fleet-timeout", "5s"))
-			}
-			waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
+			workers := joinFleet(t, coord, 3, "--once", "--fleet-timeout", "5s")
 			time.Sleep(700 * time.Millisecond)
 			if err := workers[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
@@ -156,12 +164,7 @@ func TestFleet_KillCoordinator(t *testing.T) {
 	coord := startInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
 		"--synthetic", "50", "--concurrency", "4", "--duration", "60s", "--report-dir", dir, "--no-tui",
 		"--fleet-size", "2", "--fleet-listen", "tcp://127.0.0.1:0")
-	addr := fleetAddr(t, coord)
-	var workers []*child
-	for i := range 2 {
-		workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i), "--fleet-timeout", "1s"))
-	}
-	waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
+	workers := joinFleet(t, coord, 2, "--fleet-timeout", "1s")
 	time.Sleep(500 * time.Millisecond)
 	if err := coord.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -186,12 +189,7 @@ func TestFleet_Interrupt(t *testing.T) {
 	coord := startInferbench(t, "benchmark", "online", "--endpoint", url, "--model", "mock-model",
 		"--synthetic", "50", "--target-qps", "100", "--duration", "60s", "--report-dir", dir, "--no-tui",
 		"--fleet-size", "2", "--fleet-listen", "tcp://127.0.0.1:0")
-	addr := fleetAddr(t, coord)
-	var workers []*child
-	for i := range 2 {
-		workers = append(workers, startInferbench(t, "worker", "--coordinator", addr, "--name", fmt.Sprintf("w%d", i), "--once"))
-	}
-	waitFor(t, "the fleet to start", 30*time.Second, func() bool { return strings.Contains(coord.stderr.String(), "fleet ready") })
+	workers := joinFleet(t, coord, 2, "--once")
 	time.Sleep(800 * time.Millisecond)
 	if err := coord.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
