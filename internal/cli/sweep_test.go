@@ -190,16 +190,12 @@ func TestSweep_Usage(t *testing.T) {
 	}
 }
 
-// TestSweep_CtrlC interrupts a sweep (a real SIGINT to a child process)
-// during its second point: the first point stays in sweep.json, the second
-// is recorded as interrupted, no third runs, and the exit code is 1.
-func TestSweep_CtrlC(t *testing.T) {
-	url := startMock(t, mockserver.Config{TTFT: 5 * time.Millisecond, OutputTokens: 2})
-	dir := filepath.Join(shortDir(t), "sweep")
-	c := startInferbench(t, "sweep", "--endpoint", url, "--model", "mock-model",
-		"--rates", "20,20,20", "--arrival", "constant", "--synthetic", "100", "--output-len", "2",
-		"--report-dir", dir, "--no-tui", "--grace-period", "5s")
-	waitFor(t, "the second point to start", 30*time.Second, func() bool { return strings.Contains(c.stderr.String(), "sweep point 2/3") })
+// interruptSweep sends the sweep c (writing to dir) a real SIGINT once its
+// stderr contains marker (what names the wait) and wants exit code 1 and a
+// sweep.json that stopped interrupted after 2 points (csv header and 2 rows).
+func interruptSweep(t *testing.T, c *child, dir, what, marker string) *sweep.Result {
+	t.Helper()
+	waitFor(t, what, 30*time.Second, func() bool { return strings.Contains(c.stderr.String(), marker) })
 	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +206,19 @@ func TestSweep_CtrlC(t *testing.T) {
 	if res.Stopped != sweep.ReasonInterrupted || len(res.Points) != 2 || len(rows) != 3 {
 		t.Fatalf("stopped %q after %d points (%d csv rows), want interrupted after 2", res.Stopped, len(res.Points), len(rows))
 	}
+	return res
+}
+
+// TestSweep_CtrlC interrupts a sweep (a real SIGINT to a child process)
+// during its second point: the first point stays in sweep.json, the second
+// is recorded as interrupted, no third runs, and the exit code is 1.
+func TestSweep_CtrlC(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 5 * time.Millisecond, OutputTokens: 2})
+	dir := filepath.Join(shortDir(t), "sweep")
+	c := startInferbench(t, "sweep", "--endpoint", url, "--model", "mock-model",
+		"--rates", "20,20,20", "--arrival", "constant", "--synthetic", "100", "--output-len", "2",
+		"--report-dir", dir, "--no-tui", "--grace-period", "5s")
+	res := interruptSweep(t, c, dir, "the second point to start", "sweep point 2/3")
 	if p := res.Points[0]; p.State != "complete" || p.Completed != 100 {
 		t.Errorf("point 1: %+v", p)
 	}
@@ -313,17 +322,7 @@ func TestSweepSearch_CtrlC(t *testing.T) {
 	c := startInferbench(t, "sweep", "--endpoint", url, "--model", "mock-model", "--search",
 		"--synthetic", "10", "--output-len", "2", "--slo", "latency:p99<=1s", "--num-samples", "60",
 		"--report-dir", dir, "--no-tui", "--grace-period", "5s")
-	waitFor(t, "the offline point to start", 30*time.Second, func() bool { return strings.Contains(c.stderr.String(), "search point 2:") })
-	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if code := c.wait(t, 30*time.Second); code != 1 {
-		t.Errorf("exit %d, want 1\nstderr:\n%s", code, c.stderr.String())
-	}
-	res, rows := readSweep(t, dir)
-	if res.Stopped != sweep.ReasonInterrupted || len(res.Points) != 2 || len(rows) != 3 {
-		t.Fatalf("stopped %q after %d points (%d csv rows), want interrupted after 2", res.Stopped, len(res.Points), len(rows))
-	}
+	res := interruptSweep(t, c, dir, "the offline point to start", "search point 2:")
 	if p := res.Points[0]; p.Phase != sweep.PhaseSync || p.Meets != "yes" || float64(res.Search.Low) != float64(p.QPS) {
 		t.Errorf("point 1 %+v, search %+v", p, res.Search)
 	}
