@@ -81,7 +81,15 @@ func startInferbench(t *testing.T, args ...string) *child {
 // startInferbenchEnv starts inferbench with extra environment variables.
 func startInferbenchEnv(t *testing.T, env []string, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	return startChild(t, exec.Command(os.Args[0], args...), env)
+}
+
+// startChild starts cmd, inferbench (this test binary) with extra
+// environment variables env, collecting its output and exit code; it is
+// killed when the test ends.
+func startChild(t testing.TB, cmd *exec.Cmd, env []string) *child {
+	t.Helper()
+	c := &child{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	c.cmd.Env = append(append(os.Environ(), envMain+"=1"), env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
 	if err := c.cmd.Start(); err != nil {

@@ -3,9 +3,7 @@
 package cli_test
 
 import (
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -19,25 +17,7 @@ import (
 // netnstest network; it is killed when the test ends.
 func startInferbenchIn(t testing.TB, nd *netnstest.Node, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: nd.Command(os.Args[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	c.cmd.Env = append(os.Environ(), envMain+"=1")
-	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := c.cmd.Wait()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			c.code = ee.ExitCode()
-		}
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	})
-	return c
+	return startChild(t, nd.Command(os.Args[0], args...), nil)
 }
 
 // exitCode waits for a child to end and returns its exit code.
