@@ -56,7 +56,8 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func readFinalSnapshot(t *testing.T, dir string) metrics.Snapshot {
+// readFinalSnapshot reads a run directory's final snapshot.
+func readFinalSnapshot(t testing.TB, dir string) metrics.Snapshot {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "metrics", "final_snapshot.json"))
 	if err != nil {

@@ -146,7 +146,7 @@ func (f *netnsFleet) run(t testing.TB, delayed map[string]bool, delay time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fleetRun{snap: runSnapshot(t, dir), report: string(report), cpu: cpuTime(append(ws, coord)...), coord: cpuTime(coord)}
+	return fleetRun{snap: readFinalSnapshot(t, dir), report: string(report), cpu: cpuTime(append(ws, coord)...), coord: cpuTime(coord)}
 }
 
 var worstOffsetRE = regexp.MustCompile(`within ±([0-9.]+[µnm]?s)`)
@@ -346,7 +346,7 @@ func BenchmarkNetns_FleetThroughput(b *testing.B) {
 		if code := exitCode(b, c, 60*time.Second); code != 0 {
 			b.Fatalf("single host: exit code %d\nstderr:\n%s", code, c.stderr.String())
 		}
-		snap := runSnapshot(b, dir)
+		snap := readFinalSnapshot(b, dir)
 		single = append(single, requestsPerSecond(b, snap))
 		singleCPU = append(singleCPU, cpuPerRequest(b, cpuTime(c), snap))
 		s1 := runningCPU(b, f.server)

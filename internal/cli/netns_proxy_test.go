@@ -73,20 +73,6 @@ func serveIn(t testing.TB, nd *netnstest.Node, args ...string) (string, *child) 
 	return url, srv
 }
 
-// runSnapshot reads a run directory's final snapshot.
-func runSnapshot(t testing.TB, dir string) metrics.Snapshot {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "metrics", "final_snapshot.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := metrics.ParseJSON(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return *snap
-}
-
 // seriesP50 is a series' median in a snapshot.
 func seriesP50(t testing.TB, snap metrics.Snapshot, name string) time.Duration {
 	t.Helper()
@@ -122,7 +108,7 @@ func TestNetns_ProxyDelaysTTFT(t *testing.T) {
 		if code := exitCode(t, c, 60*time.Second); code != 0 {
 			t.Fatalf("%s: exit code %d\nstderr:\n%s", path.name, code, c.stderr.String())
 		}
-		snap := runSnapshot(t, dir)
+		snap := readFinalSnapshot(t, dir)
 		for name, want := range map[string]int64{metrics.TrackedIssued: 40, metrics.TrackedCompleted: 40, metrics.TrackedFailed: 0, metrics.TotalIssued: 44} {
 			if got := snap.CounterInt(name); got != want {
 				t.Errorf("%s: %s %d, want exactly %d", path.name, name, got, want)
