@@ -65,6 +65,28 @@ func waitScrape(t *testing.T, s *scrape.Scraper, prev *metrics.ServerGauges) *me
 	}
 }
 
+// startScraper runs a scraper with cfg until stop, which wants Run to end
+// without an error; it returns once the first scrape is done, with its
+// gauges.
+func startScraper(t *testing.T, cfg scrape.Config) (s *scrape.Scraper, first *metrics.ServerGauges, stop func()) {
+	t.Helper()
+	s, err := scrape.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	g := s.Live()
+	go func() { done <- s.Run(ctx) }()
+	return s, waitScrape(t, s, g), func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func readFile(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
@@ -83,24 +105,13 @@ func f(v float64) *float64 { return &v }
 func runWindow(t *testing.T, urls []string, between func()) (*metrics.ServerView, []map[string]any) {
 	t.Helper()
 	var out bytes.Buffer
-	s, err := scrape.New(scrape.Config{Targets: urls, Interval: time.Hour, Timeout: 5 * time.Second, Out: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	g := s.Live()
-	go func() { done <- s.Run(ctx) }()
-	g = waitScrape(t, s, g)
+	s, g, stop := startScraper(t, scrape.Config{Targets: urls, Interval: time.Hour, Timeout: 5 * time.Second, Out: &out})
 	s.StartWindow()
 	g = waitScrape(t, s, g)
 	between()
 	s.StopWindow()
 	waitScrape(t, s, g)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	// The file rebuilds the same summary (inferbench report does).
 	live := s.Summary()
 	replayed, bad, err := scrape.Read(bytes.NewReader(out.Bytes()))
@@ -284,15 +295,7 @@ func TestScraper_Failures(t *testing.T) {
 			srv := httptest.NewServer(p)
 			defer srv.Close()
 			var out bytes.Buffer
-			s, err := scrape.New(scrape.Config{Targets: []string{srv.URL}, Interval: time.Hour, MaxBody: tc.maxBody, Out: &out})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			g := s.Live()
-			go func() { done <- s.Run(ctx) }()
-			g = waitScrape(t, s, g)
+			s, g, stop := startScraper(t, scrape.Config{Targets: []string{srv.URL}, Interval: time.Hour, MaxBody: tc.maxBody, Out: &out})
 			p.set(tc.page, tc.code)
 			s.StartWindow()
 			g = waitScrape(t, s, g)
@@ -302,10 +305,7 @@ func TestScraper_Failures(t *testing.T) {
 			p.set(readFile(t, "vllm_end.txt"), 200)
 			s.StopWindow()
 			waitScrape(t, s, g)
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			stop()
 			v := s.Summary()
 			if v.Failures != 1 || v.Scrapes != 3 || !strings.Contains(v.LastError, tc.want) {
 				t.Errorf("failures %d of %d, last error %q; want 1 of 3 with %q", v.Failures, v.Scrapes, v.LastError, tc.want)
