@@ -63,11 +63,21 @@ func dataset3(n int) *dataset.Dataset {
 // collect runs a session and returns every record published.
 func collect(t *testing.T, cfg loadgen.Config, ds *dataset.Dataset, doer loadgen.Doer, during func(*loadgen.Session)) ([]event.Record, loadgen.Result) {
 	t.Helper()
+	return collectSetup(t, cfg, ds, doer, nil, during)
+}
+
+// collectSetup is collect with setup (if not nil) called on the session
+// before it runs, to set its hooks.
+func collectSetup(t *testing.T, cfg loadgen.Config, ds *dataset.Dataset, doer loadgen.Doer, setup, during func(*loadgen.Session)) ([]event.Record, loadgen.Result) {
+	t.Helper()
 	b := bus.NewInProc[event.Record](0)
 	sub := b.Subscribe()
 	s, err := loadgen.New(cfg, ds, doer, b)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(s)
 	}
 	var recs []event.Record
 	done := make(chan struct{})

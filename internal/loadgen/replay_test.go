@@ -1,14 +1,12 @@
 package loadgen_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/inferbench/inferbench/internal/bus"
 	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/loadgen"
@@ -88,35 +86,16 @@ func TestReplay_BadArrivals(t *testing.T) {
 // sample: its prompt is what the issued record carries.
 func TestReplay_SampleHook(t *testing.T) {
 	t.Parallel()
-	b := bus.NewInProc[event.Record](0)
-	sub := b.Subscribe()
 	arr := []time.Duration{0, time.Millisecond, 2 * time.Millisecond}
-	s, err := loadgen.New(loadgen.Config{Mode: loadgen.ModeReplay, Arrivals: arr}, dataset3(3), &fakeDoer{}, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Sample = func(i int) dataset.Sample { return dataset.Sample{Prompt: fmt.Sprint("built ", i)} }
+	recs, _ := collectSetup(t, loadgen.Config{Mode: loadgen.ModeReplay, Arrivals: arr}, dataset3(3), &fakeDoer{}, func(s *loadgen.Session) {
+		s.Sample = func(i int) dataset.Sample { return dataset.Sample{Prompt: fmt.Sprint("built ", i)} }
+	}, nil)
 	var texts []string
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			batch, err := sub.Next(context.Background())
-			if err != nil {
-				return
-			}
-			for _, r := range batch {
-				if p, ok := r.Data.(*event.PromptData); ok && r.Type == event.SampleIssued {
-					texts = append(texts, p.Text)
-				}
-			}
+	for _, r := range recs {
+		if p, ok := r.Data.(*event.PromptData); ok && r.Type == event.SampleIssued {
+			texts = append(texts, p.Text)
 		}
-	}()
-	if _, err := s.Run(context.Background()); err != nil {
-		t.Fatal(err)
 	}
-	_ = b.Close()
-	<-done
 	if !slices.Equal(texts, []string{"built 0", "built 1", "built 2"}) {
 		t.Errorf("issued prompts %q", texts)
 	}
