@@ -110,7 +110,8 @@ func startChild(t testing.TB, cmd *exec.Cmd, env []string) *child {
 	return c
 }
 
-func (c *child) wait(t *testing.T, d time.Duration) int {
+// wait waits up to d for the child to end and returns its exit code.
+func (c *child) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-c.done:

@@ -130,7 +130,7 @@ func (f *netnsFleet) run(t testing.TB, delayed map[string]bool, delay time.Durat
 		ws = append(ws, startInferbenchIn(t, f.net.Node(t, w), "worker", "--coordinator", "tcp://"+addr, "--name", w,
 			"--once", "--fleet-keys", f.workerKeys[w], "--fleet-timeout", "10s"))
 	}
-	if code := exitCode(t, coord, 60*time.Second); code != 0 {
+	if code := coord.wait(t, 60*time.Second); code != 0 {
 		var b strings.Builder
 		for i, w := range ws {
 			fmt.Fprintf(&b, "worker %s:\n%s\n", f.workers[i], w.stderr.String())
@@ -138,7 +138,7 @@ func (f *netnsFleet) run(t testing.TB, delayed map[string]bool, delay time.Durat
 		t.Fatalf("coordinator exit code %d\nstderr:\n%s\n%s", code, coord.stderr.String(), b.String())
 	}
 	for i, w := range ws {
-		if code := exitCode(t, w, 20*time.Second); code != 0 {
+		if code := w.wait(t, 20*time.Second); code != 0 {
 			t.Errorf("worker %s exit code %d\nstderr:\n%s", f.workers[i], code, w.stderr.String())
 		}
 	}
@@ -343,7 +343,7 @@ func BenchmarkNetns_FleetThroughput(b *testing.B) {
 		dir := runDir(b)
 		s0 := runningCPU(b, f.server)
 		c := startInferbenchIn(b, f.net.Node(b, "single"), slices.Concat(load, []string{"--endpoint", f.url, "--model", "mock-model", "--report-dir", dir, "--no-tui"})...)
-		if code := exitCode(b, c, 60*time.Second); code != 0 {
+		if code := c.wait(b, 60*time.Second); code != 0 {
 			b.Fatalf("single host: exit code %d\nstderr:\n%s", code, c.stderr.String())
 		}
 		snap := readFinalSnapshot(b, dir)

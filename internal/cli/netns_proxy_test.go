@@ -20,18 +20,6 @@ func startInferbenchIn(t testing.TB, nd *netnstest.Node, args ...string) *child 
 	return startChild(t, nd.Command(os.Args[0], args...), nil)
 }
 
-// exitCode waits for a child to end and returns its exit code.
-func exitCode(t testing.TB, c *child, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-c.done:
-		return c.code
-	case <-time.After(d):
-		t.Fatalf("inferbench did not exit within %v\nstderr:\n%s", d, c.stderr.String())
-		return -1
-	}
-}
-
 // waitUntil polls cond until it holds, failing the test after d.
 func waitUntil(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
@@ -105,7 +93,7 @@ func TestNetns_ProxyDelaysTTFT(t *testing.T) {
 		c := startInferbenchIn(t, client, "benchmark", "concurrency", "--endpoint", path.url, "--model", "mock-model",
 			"--synthetic", "20", "--concurrency", "4", "--num-samples", "40", "--warmup", "4",
 			"--report-dir", dir, "--no-tui")
-		if code := exitCode(t, c, 60*time.Second); code != 0 {
+		if code := c.wait(t, 60*time.Second); code != 0 {
 			t.Fatalf("%s: exit code %d\nstderr:\n%s", path.name, code, c.stderr.String())
 		}
 		snap := readFinalSnapshot(t, dir)
