@@ -141,23 +141,12 @@ type convCounters struct {
 func (s *Session) runConversations(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits, start int64) {
 	switch {
 	case !tracked || s.cfg.Mode == ModeOffline:
-		sem := make(chan struct{}, s.cfg.MaxInFlight)
-		for i := 0; ; i++ {
-			select {
-			case sem <- struct{}{}:
-			case <-s.stop:
-				return
-			}
-			if s.stopped() || lim.done(i, event.Now()) {
-				return
-			}
-			wg.Add(1)
-			idx := s.order.next()
+		s.eachInFlight(wg, lim, func(idx int, done func()) {
 			go func() {
-				defer func() { <-sem; wg.Done() }()
+				defer done()
 				s.converse(ctx, idx, tracked, 0, lim)
 			}()
-		}
+		})
 	case s.cfg.Mode == ModeConcurrency:
 		claim := s.claimer(lim)
 		for range s.cfg.Concurrency {

@@ -436,7 +436,18 @@ func (s *Session) runPhase(ctx context.Context, wg *sync.WaitGroup, tracked bool
 }
 
 func (s *Session) runOffline(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits) {
+	s.eachInFlight(wg, lim, func(idx int, done func()) {
+		s.issue(ctx, idx, tracked, 0, done)
+	})
+}
+
+// eachInFlight calls start with the next dataset index whenever fewer than
+// MaxInFlight are open, until the session stops or the phase's limits are
+// reached; start must arrange for done to run when its work finished (done
+// releases the slot and wg).
+func (s *Session) eachInFlight(wg *sync.WaitGroup, lim *phaseLimits, start func(idx int, done func())) {
 	sem := make(chan struct{}, s.cfg.MaxInFlight)
+	release := func() { <-sem; wg.Done() }
 	for i := 0; ; i++ {
 		select {
 		case sem <- struct{}{}:
@@ -447,7 +458,7 @@ func (s *Session) runOffline(ctx context.Context, wg *sync.WaitGroup, tracked bo
 			return
 		}
 		wg.Add(1)
-		s.issue(ctx, s.order.next(), tracked, 0, func() { <-sem; wg.Done() })
+		start(s.order.next(), release)
 	}
 }
 
