@@ -3,7 +3,6 @@ package dataset_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,14 +55,9 @@ func benchFiles(b *testing.B) map[string]string {
 // BenchmarkLoad loads 1000-row files; ms/op is the start-up cost a run pays.
 func BenchmarkLoad(b *testing.B) {
 	files := benchFiles(b)
-	if p := filepath.Join(sharedDatasets, "ShareGPT_V3_filtered_1000.json"); fileExists(p) {
-		files["ShareGPT_V3_filtered_1000"] = p
-	}
+	files["ShareGPT_V3_filtered_1000"] = filepath.Join("testdata", "sharegpt-real", "ShareGPT_V3_filtered_1000.json")
 	for _, name := range []string{"JSONL", "JSON", "CSV", "Parquet", "ShareGPT", "ShareGPT_V3_filtered_1000"} {
-		path, ok := files[name]
-		if !ok {
-			continue
-		}
+		path := files[name]
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -88,9 +82,4 @@ func BenchmarkSynthetic(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -17,10 +17,6 @@ import (
 	"github.com/inferbench/inferbench/internal/dataset"
 )
 
-// sharedDatasets is the project's shared datasets directory beside the
-// clone: real files the repository may not carry (see dataset_shared_test.go).
-const sharedDatasets = "../../../shared/datasets"
-
 func writeFile(t testing.TB, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -503,5 +499,27 @@ func TestLoad_RoundTripFormats(t *testing.T) {
 		if diff := cmp.Diff(src.Samples, ds.Samples, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", filepath.Base(path), diff)
 		}
+	}
+}
+
+// TestLoad_RealShareGPT: counts of the real ShareGPT files in
+// testdata/sharegpt-real (Apache-2.0; see its README).
+func TestLoad_RealShareGPT(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file                      string
+		entries, usable, distinct int
+	}{
+		{"ShareGPT_V3_filtered_500.json", 500, 500, 499},
+		{"ShareGPT_V3_filtered_1000.json", 1000, 1000, 995},
+		// 2978 entries: 16 system and 4 gpt first turns (single-turn, so no
+		// human turn at all), and one empty human turn.
+		{"sg_90k_part1_html_cleaned_lang_first_sampled_sorted.json", 2978, 2957, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			checkShareGPT(t, filepath.Join("testdata", "sharegpt-real", tc.file), tc.entries, tc.usable, tc.distinct)
+		})
 	}
 }
