@@ -14,8 +14,10 @@ import (
 )
 
 // The project's shared fixtures, beside the clone, add what the repository
-// may not carry: Llama-3's tokenizer (its licence is not permissive) and the
-// full 400-line corpus, most of it real prompts. These tests are compiled
+// may not carry, both for licence reasons: Llama-3's tokenizer (Meta Llama 3
+// Community License) and the full 400-line corpus's CNN/DailyMail articles.
+// (Its ShareGPT prompts ship in tokenizertest: TestEncode_MatchesHuggingFaceShareGPT.)
+// These tests are compiled
 // only with the build tag sharedfixtures, which scripts/test.sh sets when
 // ../shared exists; asked for without the fixtures, they fail.
 const sharedDir = "../../../shared/fixtures/tokenizers"

@@ -43,6 +43,17 @@ func TestEncode_MatchesHuggingFace(t *testing.T) {
 	}
 }
 
+// TestEncode_MatchesHuggingFaceShareGPT does the same on real prompts: the
+// ShareGPT part of the project's shared corpus, shipped in tokenizertest.
+func TestEncode_MatchesHuggingFaceShareGPT(t *testing.T) {
+	corpus := tokenizertest.ShareGPTCorpus(t)
+	for _, name := range tokenizertest.ShareGPTNames {
+		t.Run(name, func(t *testing.T) {
+			checkMatchesReference(t, loadFixture(t, name), corpus, tokenizertest.ShareGPTReferences(t, name))
+		})
+	}
+}
+
 // checkMatchesReference compares Encode and Count with the reference ids of
 // every corpus line and reports the first differing index of each line.
 func checkMatchesReference(t *testing.T, tok *tokenizer.Tokenizer, corpus []tokenizertest.Line, ref []tokenizertest.Reference) {

@@ -25,6 +25,7 @@ import (
 )
 
 //go:embed testdata/corpus.jsonl testdata/reference/*.jsonl testdata/*/tokenizer.json.gz
+//go:embed testdata/sharegpt/corpus.jsonl testdata/sharegpt/reference/*.jsonl
 var files embed.FS
 
 // Names are the tokenizers in testdata/: Qwen3 (byte-level BPE with a split
@@ -100,6 +101,26 @@ func Corpus(t testing.TB) []Line {
 func References(t testing.TB, name string) []Reference {
 	t.Helper()
 	return readJSONL[Reference](t, "testdata/reference/"+name+".jsonl")
+}
+
+// ShareGPTNames are the tokenizers with reference ids for the ShareGPT
+// corpus (Llama-3's stay with the shared fixtures: its licence is not
+// permissive).
+var ShareGPTNames = []string{"qwen3", "mistral"}
+
+// ShareGPTCorpus returns the 227 real prompts of the shared corpus that come
+// from the ShareGPT files (Apache-2.0): lengths up to 8 kB, the texts a run
+// actually tokenizes.
+func ShareGPTCorpus(t testing.TB) []Line {
+	t.Helper()
+	return readJSONL[Line](t, "testdata/sharegpt/corpus.jsonl")
+}
+
+// ShareGPTReferences returns the named tokenizer's reference ids for
+// ShareGPTCorpus, in its order.
+func ShareGPTReferences(t testing.TB, name string) []Reference {
+	t.Helper()
+	return readJSONL[Reference](t, "testdata/sharegpt/reference/"+name+".jsonl")
 }
 
 func readJSONL[T any](t testing.TB, path string) []T {
