@@ -148,20 +148,9 @@ func (s *Session) runConversations(ctx context.Context, wg *sync.WaitGroup, trac
 			}()
 		})
 	case s.cfg.Mode == ModeConcurrency:
-		claim := s.claimer(lim)
-		for range s.cfg.Concurrency {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					idx, ok := claim()
-					if !ok {
-						return
-					}
-					s.converse(ctx, idx, tracked, 0, lim)
-				}
-			}()
-		}
+		s.eachClaimed(wg, s.cfg.Concurrency, lim, func(idx int) {
+			s.converse(ctx, idx, tracked, 0, lim)
+		})
 	default:
 		sched := NewSchedule(s.cfg)
 		for i := 0; ; i++ {

@@ -479,9 +479,12 @@ func (s *Session) claimer(lim *phaseLimits) func() (int, bool) {
 	}
 }
 
-func (s *Session) runConcurrency(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits) {
+// eachClaimed runs n workers, each calling work with the next claimed
+// dataset index until the claims end: the closed loop of requests and of
+// conversations.
+func (s *Session) eachClaimed(wg *sync.WaitGroup, n int, lim *phaseLimits, work func(idx int)) {
 	claim := s.claimer(lim)
-	for range s.cfg.Concurrency {
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -490,12 +493,18 @@ func (s *Session) runConcurrency(ctx context.Context, wg *sync.WaitGroup, tracke
 				if !ok {
 					return
 				}
-				done := make(chan struct{})
-				s.issue(ctx, idx, tracked, 0, func() { close(done) })
-				<-done
+				work(idx)
 			}
 		}()
 	}
+}
+
+func (s *Session) runConcurrency(ctx context.Context, wg *sync.WaitGroup, tracked bool, lim *phaseLimits) {
+	s.eachClaimed(wg, s.cfg.Concurrency, lim, func(idx int) {
+		done := make(chan struct{})
+		s.issue(ctx, idx, tracked, 0, func() { close(done) })
+		<-done
+	})
 }
 
 // runTimed is the open-loop scheduler for poisson and constant rates; the
