@@ -138,8 +138,13 @@ type Aggregator struct {
 	oslCompared, oslMismatched *metrics.Counter
 	oslRelDiffSum              *metrics.Counter
 
-	rows     map[string]*row
-	free     []*row
+	rows map[string]*row
+	// The row of the last chunk record: a response's chunks arrive
+	// together, so most chunk records find their row here, by a string
+	// compare instead of a hash (cleared when the row leaves rows).
+	lastID  string
+	lastRow *row
+	free    []*row
 	blocks   []block
 	tracking bool
 
@@ -544,9 +549,13 @@ func (a *Aggregator) sample(r *event.Record) {
 			}
 		}
 	case event.SampleRecvFirst, event.SampleRecvNonFirst:
-		rw, ok := a.rows[r.SampleUUID]
-		if !ok {
-			return
+		rw := a.lastRow
+		if rw == nil || r.SampleUUID != a.lastID {
+			var ok bool
+			if rw, ok = a.rows[r.SampleUUID]; !ok {
+				return
+			}
+			a.lastID, a.lastRow = r.SampleUUID, rw
 		}
 		if r.Type == event.SampleRecvFirst && !rw.hasFirst {
 			rw.hasFirst, rw.recvFirst = true, ts
@@ -570,6 +579,9 @@ func (a *Aggregator) sample(r *event.Record) {
 			return
 		}
 		delete(a.rows, r.SampleUUID)
+		if a.lastRow == rw {
+			a.lastID, a.lastRow = "", nil
+		}
 		a.trackedCompleted.Add(1)
 		a.finishReason(r)
 		b := &a.blocks[rw.block]
