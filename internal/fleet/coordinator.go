@@ -502,14 +502,19 @@ func (c *Coordinator) register(id string, body []byte, now int64) {
 	}
 	c.mu.Unlock()
 	c.log.Info("fleet: worker joined", "worker", m.Name, "host", m.Host, "pid", m.PID, "index", p.index)
-	w := msg(kindWelcome, 3)
-	w = appendInt(w, int64(p.index))
-	w = appendUint(w, p.token)
-	w = appendInt(w, int64(c.hb))
-	c.sendNow(id, w)
+	c.sendNow(id, welcome(p, c.hb))
 	if full {
 		close(c.joined)
 	}
+}
+
+// welcome is the answer to a worker's registration: its index, the token
+// its event socket says hello with, and the heartbeat period.
+func welcome(p *peer, hb time.Duration) []byte {
+	w := msg(kindWelcome, 3)
+	w = appendInt(w, int64(p.index))
+	w = appendUint(w, p.token)
+	return appendInt(w, int64(hb))
 }
 
 // refuse is a refusal; retry tells a worker that serves runs it may
@@ -876,6 +881,7 @@ func (r *Run) ingest(p *peer) {
 	type flight struct {
 		uuid string
 		off  int64
+		ref  int // its number, or -1
 	}
 	inflight := make(map[string]flight, 1024)
 	intern := func(b []byte) string {
@@ -922,18 +928,29 @@ func (r *Run) ingest(p *peer) {
 		}
 		nrec += int64(len(recs))
 		off := p.clock.use()
-		out := recs[:0]
+		// The records are edited in place; kept ones move down over
+		// dropped ones.
+		w := 0
 		for i := range recs {
-			rec := recs[i]
-			if ref := int(refs[i]) - 1; ref >= 0 && rec.Type != event.SampleIssued {
-				// A chunk record naming its sample by number.
+			rec := &recs[i]
+			ref := int(refs[i]) - 1
+			if ref >= 0 && rec.Type != event.SampleIssued {
+				// A chunk or complete record naming its sample by number.
 				if ref >= len(slots) || slots[ref].uuid == "" {
 					unknown++
 					continue
 				}
 				rec.SampleUUID = slots[ref].uuid
 				rec.TimestampNS -= slots[ref].off
-				out = append(out, rec)
+				if rec.Type == event.SampleComplete {
+					delete(inflight, slots[ref].uuid)
+					slots[ref] = flight{}
+					p.completed.Add(1)
+				}
+				if w != i {
+					recs[w] = *rec
+				}
+				w++
 				continue
 			}
 			if rec.Type.Category() == event.CategorySession {
@@ -941,24 +958,23 @@ func (r *Run) ingest(p *peer) {
 			}
 			o := off
 			if rec.SampleUUID != "" {
-				if f, ok := inflight[rec.SampleUUID]; ok {
-					o = f.off
-				}
 				switch rec.Type {
 				case event.SampleIssued:
-					inflight[rec.SampleUUID] = flight{rec.SampleUUID, off}
 					o = off
-					if ref := int(refs[i]) - 1; ref >= 0 {
+					f := flight{rec.SampleUUID, off, -1}
+					if ref >= 0 {
 						// Numbers are dense: a new one is the next.
 						if ref == len(slots) {
 							slots = append(slots, flight{})
 						}
 						if ref < len(slots) {
-							slots[ref] = flight{rec.SampleUUID, off}
+							f.ref = ref
+							slots[ref] = f
 						} else {
 							unknown++
 						}
 					}
+					inflight[rec.SampleUUID] = f
 					p.issued.Add(1)
 					if pd, ok := rec.Data.(*event.PromptData); ok && pd != nil {
 						// The record's other times move with it.
@@ -975,10 +991,22 @@ func (r *Run) ingest(p *peer) {
 						}
 					}
 				case event.SampleComplete:
-					delete(inflight, rec.SampleUUID)
+					if f, ok := inflight[rec.SampleUUID]; ok {
+						o = f.off
+						delete(inflight, rec.SampleUUID)
+						if f.ref >= 0 {
+							slots[f.ref] = flight{}
+						}
+					}
 					p.completed.Add(1)
-				case event.ErrorClient, event.ErrorGeneric, event.ErrorLoadgen:
-					p.failed.Add(1)
+				default:
+					if f, ok := inflight[rec.SampleUUID]; ok {
+						o = f.off
+					}
+					switch rec.Type {
+					case event.ErrorClient, event.ErrorGeneric, event.ErrorLoadgen:
+						p.failed.Add(1)
+					}
 				}
 			}
 			if rec.ConversationID != "" {
@@ -987,8 +1015,12 @@ func (r *Run) ingest(p *peer) {
 				rec.ConversationID += "@" + p.name
 			}
 			rec.TimestampNS -= o
-			out = append(out, rec)
+			if w != i {
+				recs[w] = *rec
+			}
+			w++
 		}
+		out := recs[:w]
 		if batcher != nil {
 			_ = batcher.PublishBatch(out)
 		} else {

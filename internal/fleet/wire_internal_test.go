@@ -56,9 +56,10 @@ func TestWire_Hostile(t *testing.T) {
 	if _, _, err := decodeEvents(nil, nil, body, nil, ds[:3]); err == nil {
 		t.Error("a batch omitting the prompt of a sample the coordinator lacks decoded")
 	}
-	// The chunk names its sample by the number its issued record gave it;
-	// the complete record freed the number for the next sample.
-	if len(nums) != 3 || nums[0] != 1 || nums[1] != 1 || nums[2] != 0 || got[1].SampleUUID != "" || got[0].SampleUUID != "u" {
+	// The chunk and complete records name their sample by the number its
+	// issued record gave it; the complete record freed the number for the
+	// next sample.
+	if len(nums) != 3 || nums[0] != 1 || nums[1] != 1 || nums[2] != 1 || got[1].SampleUUID != "" || got[2].SampleUUID != "" || got[0].SampleUUID != "u" {
 		t.Fatalf("sample numbers: %v, uuids %q %q", nums, got[0].SampleUUID, got[1].SampleUUID)
 	}
 	if ref, ok := refs.give("v"); !ok || ref != 0 {
@@ -66,7 +67,7 @@ func TestWire_Hostile(t *testing.T) {
 	}
 	// Without a table, chunks carry their uuid.
 	plain := appendEvent(nil, &recs[1], nil)
-	if r, ref, _, err := readChunk(plain, nil); err != nil || ref != 0 || r.SampleUUID != "u" {
+	if r, ref, _, err := readCompact(plain, nil, nil); err != nil || ref != 0 || r.SampleUUID != "u" {
 		t.Fatalf("chunk with its uuid: %+v %d %v", r, ref, err)
 	}
 	for i := range len(reg) - 1 {

@@ -609,32 +609,35 @@ func (w *workerRun) forward(sub bus.Subscriber[event.Record], samples []dataset.
 	buf := make([]byte, 0, eventBatchBytes+64<<10)
 	refs := newRefTable()
 	refs.samples = samples
-	n, at := 0, 0 // records in the open frame; where its array header is
+	n, entries, at := 0, 0, 0 // records and array entries in the open frame; where its array header is
 	seq := w.seq.Load()
 	flush := func() error {
 		if n == 0 {
 			return nil
 		}
-		putUint32(buf[at+1:], uint32(2*n))
+		putUint32(buf[at+1:], uint32(2*entries))
 		if err := w.sendEvents(buf); err != nil {
 			return err
 		}
 		w.seq.Store(seq)
 		w.forwarded.Add(int64(n))
-		n = 0
+		n, entries = 0, 0
 		return nil
 	}
 	// add encodes records into the open frame, sending it when full.
 	add := func(batch []event.Record) error {
-		for i := range batch {
+		for i := 0; i < len(batch); {
 			if n == 0 {
 				seq++
 				buf = appendEventHeader(buf[:0], w.index, seq)
 				at = len(buf)
 				buf = append(buf, 0xdd, 0, 0, 0, 0) // array32 header, patched
 			}
-			buf = appendEvent(buf, &batch[i], refs)
-			n++
+			var k int
+			buf, k = appendEvents(buf, batch[i:], refs, maxBatchRecords-n)
+			i += k
+			n += k
+			entries++
 			if n >= maxBatchRecords || len(buf) >= eventBatchBytes {
 				if err := flush(); err != nil {
 					return err
@@ -683,7 +686,7 @@ func (w *workerRun) forward(sub bus.Subscriber[event.Record], samples []dataset.
 
 // eventLinger is how long a worker lets events gather before it sends a
 // frame that is not full: events reach the coordinator at most this late.
-const eventLinger = 2 * time.Millisecond
+const eventLinger = 10 * time.Millisecond
 
 // sendEvents sends one frame, waiting while the coordinator is behind;
 // it gives up only when the coordinator is lost.
