@@ -467,14 +467,21 @@ func (c *Coordinator) register(id string, body []byte, now int64) {
 		return
 	}
 	c.mu.Lock()
+	if p := c.byCtl[id]; p != nil {
+		// A repeated registration: the worker repeats it until answered
+		// (its first may have gone to the coordinator before this one on
+		// the same address), so the answer is repeated too.
+		c.mu.Unlock()
+		if !p.lost.Load() {
+			c.sendNow(id, welcome(p, c.hb))
+		}
+		return
+	}
 	var reason string
 	retry := true // the worker may try again later (a worker serving runs does)
 	switch {
 	case c.running:
 		reason = "a run is in progress: a worker cannot join a running run"
-	case c.byCtl[id] != nil:
-		c.mu.Unlock()
-		return // a repeated registration
 	case len(c.peers) >= c.o.Size:
 		reason = fmt.Sprintf("the fleet is full (%d workers)", c.o.Size)
 	default:

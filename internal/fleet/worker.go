@@ -92,6 +92,10 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	}
 }
 
+// registerAgain is how often a worker repeats its registration until the
+// coordinator answers.
+const registerAgain = 500 * time.Millisecond
+
 // busyError is a failure before a job that a worker serving runs outlives:
 // a refusal it may retry, or a coordinator that went silent before handing
 // out a job.
@@ -168,7 +172,7 @@ func (c *conn) run() {
 			f := parts[0]
 			c.seen.Store(now)
 			switch f[0] {
-			case kindHeartbeat:
+			case kindHeartbeat, kindWelcome: // a repeated answer to a repeated registration
 			case kindPing:
 				r := open(f[1:])
 				t1 := r.int()
@@ -231,19 +235,26 @@ func serveOne(ctx context.Context, o *WorkerOptions, first bool) error {
 	}
 	defer func() { _ = sock.Close() }()
 	host, _ := os.Hostname()
-	reg := register{Name: o.Name, PID: int64(os.Getpid()), Host: host, Version: "1"}
-	if _, err := sock.SendBytes(reg.encode(), 0); err != nil && first {
+	reg := (&register{Name: o.Name, PID: int64(os.Getpid()), Host: host, Version: "1"}).encode()
+	if _, err := sock.SendBytes(reg, 0); err != nil && first {
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, o.Coordinator, err)
 	}
-	// The answer to the registration.
+	// The answer to the registration. The registration is repeated until
+	// one comes: between runs the last coordinator may still hold the
+	// connection it went to, and be gone without answering.
 	var deadline time.Time
 	if first {
 		deadline = time.Now().Add(o.Timeout)
 	}
+	again := time.Now().Add(registerAgain)
 	var welcome []byte
 	for welcome == nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if time.Now().After(again) {
+			again = time.Now().Add(registerAgain)
+			_, _ = sock.SendBytes(reg, zmq.DONTWAIT)
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			hint := "is the coordinator running?"
