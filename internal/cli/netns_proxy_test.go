@@ -3,6 +3,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,20 @@ import (
 // netnstest network; it is killed when the test ends.
 func startInferbenchIn(t testing.TB, nd *netnstest.Node, args ...string) *child {
 	t.Helper()
+	return startPinnedIn(t, nd, "", args...)
+}
+
+// startPinnedIn is startInferbenchIn on the CPUs cpus names (taskset's
+// list; "": any). With $INFERBENCH_TEST_CPUPROFILES set to a directory,
+// every process writes a CPU profile there, named after its node.
+func startPinnedIn(t testing.TB, nd *netnstest.Node, cpus string, args ...string) *child {
+	t.Helper()
+	if d := os.Getenv("INFERBENCH_TEST_CPUPROFILES"); d != "" {
+		args = append(args, "--cpuprofile", filepath.Join(d, fmt.Sprintf("%s-%d.pprof", nd.Name, time.Now().UnixNano())))
+	}
+	if cpus != "" {
+		return startChild(t, nd.Command("taskset", append([]string{"-c", cpus, os.Args[0]}, args...)...), nil)
+	}
 	return startChild(t, nd.Command(os.Args[0], args...), nil)
 }
 
