@@ -243,6 +243,12 @@ func check(m *manifests) []error {
 	if _, ok := wf["once"]; !ok {
 		bad("worker: without --once a worker never exits and its Job never completes")
 	}
+	// Cores of its own (static CPU manager): the Guaranteed class with
+	// whole CPUs.
+	req, lim := wc.Resources.Requests, wc.Resources.Limits
+	if cpu := lim.Cpu(); cpu.IsZero() || cpu.MilliValue()%1000 != 0 || !cpu.Equal(*req.Cpu()) || !lim.Memory().Equal(*req.Memory()) || lim.Memory().IsZero() {
+		bad("worker: resources %v / limits %v: want whole CPUs, limits = requests (Guaranteed class)", req, lim)
+	}
 
 	// The coordinator listens on a port its Service targets.
 	_, listenPort, err := hostPort(cf["fleet-listen"])
@@ -575,6 +581,7 @@ func TestKubernetes_CheckCatchesBreakage(t *testing.T) {
 		{"no allow-list", "coordinator-job.yaml", "path: allowed/worker.public", "path: worker.public", "allowed/*.public"},
 		{"network policy port", "networkpolicy.yaml", "port: 5557", "port: 5558", "NetworkPolicy inferbench-coordinator does not admit"},
 		{"network policy peers", "networkpolicy.yaml", "component: worker", "component: other", "NetworkPolicy inferbench-coordinator does not admit"},
+		{"worker cpu not whole", "worker-job.yaml", "limits:\n              cpu: \"4\"", "limits:\n              cpu: 3500m", "want whole CPUs"},
 		{"loopback coordinator", "worker-job.yaml", "tcp://inferbench-coordinator.$(POD_NAMESPACE).svc:5557", "tcp://127.0.0.1:5557", "is not the Service"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
