@@ -142,9 +142,9 @@ type Aggregator struct {
 	// The row of the last chunk record: a response's chunks arrive
 	// together, so most chunk records find their row here, by a string
 	// compare instead of a hash (cleared when the row leaves rows).
-	lastID  string
-	lastRow *row
-	free    []*row
+	lastID   string
+	lastRow  *row
+	free     []*row
 	blocks   []block
 	tracking bool
 
