@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,26 +109,30 @@ func TestFleet_BadInput(t *testing.T) {
 // others; with abort it stops (interrupted).
 func TestFleet_KillWorker(t *testing.T) {
 	for _, tc := range []struct {
-		onLoss string
-		state  metrics.State
+		name  string
+		args  []string
+		state metrics.State
+		code  int
 	}{
-		{"continue", metrics.StateComplete},
-		{"abort", metrics.StateInterrupted},
+		{"continue", []string{"--fleet-on-loss", "continue"}, metrics.StateComplete, 0},
+		// The load was not delivered: the verdict fails with --strict-load.
+		{"continue/strict-load", []string{"--fleet-on-loss", "continue", "--strict-load"}, metrics.StateComplete, 3},
+		{"abort", []string{"--fleet-on-loss", "abort"}, metrics.StateInterrupted, 1},
 	} {
-		t.Run(tc.onLoss, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 40})
 			dir := filepath.Join(shortDir(t), "run")
-			coord := startInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
+			coord := startInferbench(t, slices.Concat([]string{"benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
 				"--synthetic", "50", "--concurrency", "6", "--num-samples", "150", "--report-dir", dir, "--no-tui",
-				"--fleet-size", "3", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-timeout", "1s", "--fleet-on-loss", tc.onLoss)
+				"--fleet-size", "3", "--fleet-listen", "tcp://127.0.0.1:0", "--fleet-timeout", "1s"}, tc.args)...)
 			workers := joinFleet(t, coord, 3, "--once", "--fleet-timeout", "5s")
 			time.Sleep(700 * time.Millisecond)
 			if err := workers[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			code := coord.wait(t, 60*time.Second)
-			if code == 2 {
-				t.Fatalf("coordinator exit code 2\nstderr:\n%s", coord.stderr.String())
+			if code != tc.code {
+				t.Fatalf("coordinator exit code %d, want %d\nstderr:\n%s", code, tc.code, coord.stderr.String())
 			}
 			for _, i := range []int{0, 2} {
 				if c := workers[i].wait(t, 20*time.Second); c != 0 {

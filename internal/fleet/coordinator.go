@@ -23,6 +23,7 @@ import (
 	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/loadgen"
+	"github.com/inferbench/inferbench/internal/metrics"
 )
 
 // Defaults of [Options] and [WorkerOptions].
@@ -42,7 +43,7 @@ const (
 // for those whose completion was in an event batch lost on the way (a
 // sequence gap, reported).
 const (
-	ClassWorkerLost = "worker_lost"
+	ClassWorkerLost = metrics.ClassWorkerLost
 	ClassEventsLost = "events_lost"
 )
 

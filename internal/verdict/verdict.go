@@ -271,6 +271,12 @@ func (lc LoadCheck) evaluate(s *metrics.Snapshot) *Load {
 		l.Reasons = append(l.Reasons, fmt.Sprintf("issue rate %s req/s is below %.0f%% of the target %s req/s",
 			fmtFloat(l.AchievedQPS.F()), 100*deliveredShare, fmtFloat(lc.TargetQPS)))
 	}
+	if n := s.CounterInt(metrics.ErrorCounterPrefix + metrics.ClassWorkerLost); n > 0 {
+		// A fleet worker was lost: its share stopped with it.
+		l.Delivered = false
+		l.Reasons = append(l.Reasons, fmt.Sprintf("a fleet worker was lost with %d requests in flight (%s): its share of the load stopped with it",
+			n, metrics.ClassWorkerLost))
+	}
 	if m, ok := s.Find(metrics.SeriesLateness); ok && m.Kind == metrics.KindSeries && m.Count > 0 {
 		if v, ok := m.Percentile(latenessKey); ok {
 			l.LatenessP99 = Value(v)

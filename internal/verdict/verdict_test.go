@@ -168,6 +168,27 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+// TestEvaluate_WorkerLost: a fleet run that lost a worker did not deliver
+// its load, whatever the mode (a closed loop has no target rate).
+func TestEvaluate_WorkerLost(t *testing.T) {
+	for _, lost := range []int64{0, 3} {
+		reg := metrics.NewRegistry()
+		c, err := reg.NewCounter(metrics.ErrorCounterPrefix+metrics.ClassWorkerLost, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Set(lost)
+		s := reg.Snapshot(metrics.StateComplete, 0, 1)
+		r := verdict.Evaluate(&s, verdict.Spec{Load: &verdict.LoadCheck{Strict: true}})
+		if r.Load.Delivered != (lost == 0) || r.Pass != (lost == 0) {
+			t.Errorf("%d lost: delivered %v, pass %v", lost, r.Load.Delivered, r.Pass)
+		}
+		if lost > 0 && (len(r.Load.Reasons) != 1 || !strings.Contains(r.Load.Reasons[0], "3 requests in flight (worker_lost)")) {
+			t.Errorf("reasons %q", r.Load.Reasons)
+		}
+	}
+}
+
 // The names the verdict reads are the aggregator's (a test-only import: the
 // package itself reads snapshots only).
 func TestNamesMatchAggregator(t *testing.T) {
