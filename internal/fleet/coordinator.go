@@ -467,6 +467,12 @@ func (c *Coordinator) register(id string, body []byte, now int64) {
 		c.sendNow(id, refuse("malformed registration", false))
 		return
 	}
+	if m.Version != protocolVersion {
+		reason := fmt.Sprintf("the worker speaks fleet protocol %q, this coordinator %q: run the same inferbench version on the coordinator and every worker", m.Version, protocolVersion)
+		c.log.Warn("fleet: worker refused", "worker", m.Name, "host", m.Host, "reason", reason)
+		c.sendNow(id, refuse(reason, false))
+		return
+	}
 	c.mu.Lock()
 	if p := c.byCtl[id]; p != nil {
 		// A repeated registration: the worker repeats it until answered

@@ -39,7 +39,7 @@ func newFakeWorker(b *testing.B, zctx *zmq.Context, addr, name string) *fakeWork
 			b.Fatal(err)
 		}
 	}
-	reg := register{Name: name, PID: 1, Host: "bench"}
+	reg := register{Name: name, PID: 1, Host: "bench", Version: protocolVersion}
 	if _, err := w.ctl.SendBytes(reg.encode(), 0); err != nil {
 		b.Fatal(err)
 	}

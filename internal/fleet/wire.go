@@ -23,6 +23,13 @@ import (
 // way before anything is allocated for it. ZeroMQ's maximum message size
 // bounds a frame (MaxControlFrame, MaxJobFrame, MaxEventFrame).
 
+// protocolVersion is the fleet's wire protocol, sent in a worker's
+// registration; the coordinator refuses any other, so hosts running
+// different inferbench versions fail at once with a clear message instead
+// of misreading each other's frames. Change it with any message or record
+// form (2: the compact issued, complete and chunks forms).
+const protocolVersion = "2"
+
 // The message kinds.
 const (
 	kindRegister  byte = 'R' // w→c control: name, pid, host, version

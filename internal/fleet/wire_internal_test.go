@@ -1,8 +1,13 @@
 package fleet
 
 import (
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
 
 	"github.com/inferbench/inferbench/internal/dataset"
 	"github.com/inferbench/inferbench/internal/event"
@@ -113,5 +118,43 @@ func TestWire_Hostile(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: decoded", name)
 		}
+	}
+}
+
+// TestRegister_OtherProtocolRefused: a worker of another inferbench version
+// (another fleet protocol) is refused at registration, not admitted to
+// misread frames; the refusal says why and is final.
+func TestRegister_OtherProtocolRefused(t *testing.T) {
+	c, err := Listen(Options{Listen: "tcp://127.0.0.1:0", Size: 1, Timeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, version := range []string{"1", "", "3"} {
+		s, err := zmq.NewSocket(zmq.DEALER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.SetLinger(0)
+		_ = s.SetRcvtimeo(5 * time.Second)
+		if err := s.Connect(c.Endpoint()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SendBytes((&register{Name: "old", PID: 1, Host: "h", Version: version}).encode(), 0); err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.RecvBytes(0)
+		_ = s.Close()
+		if err != nil {
+			t.Fatalf("version %q: no answer: %v", version, err)
+		}
+		r := open(f[1:])
+		reason, retry := r.str(maxReason), r.bool()
+		if f[0] != kindRefuse || retry || !strings.Contains(reason, "fleet protocol") || !strings.Contains(reason, "same inferbench version") {
+			t.Errorf("version %q: answer %q %q retry %v, want a final refusal naming the protocol", version, f[0], reason, retry)
+		}
+	}
+	if n := len(c.Workers()); n != 0 {
+		t.Errorf("%d workers joined", n)
 	}
 }

@@ -235,7 +235,7 @@ func serveOne(ctx context.Context, o *WorkerOptions, first bool) error {
 	}
 	defer func() { _ = sock.Close() }()
 	host, _ := os.Hostname()
-	reg := (&register{Name: o.Name, PID: int64(os.Getpid()), Host: host, Version: "1"}).encode()
+	reg := (&register{Name: o.Name, PID: int64(os.Getpid()), Host: host, Version: protocolVersion}).encode()
 	if _, err := sock.SendBytes(reg, 0); err != nil && first {
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, o.Coordinator, err)
 	}
