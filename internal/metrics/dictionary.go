@@ -140,11 +140,6 @@ const (
 	OtherErrorCounterPrefix  = "other_errors."
 )
 
-// ClassWorkerLost is the error class of the samples a fleet worker had in
-// flight when it was lost: they count failed, and the run's load was not
-// delivered (the verdict's load check says so).
-const ClassWorkerLost = "worker_lost"
-
 // Finish reason counters of tracked completions, as the Python tool counts
 // them: by the finish_reason of the completion, when it has one; values
 // other than the five OpenAI ones count as "other".
