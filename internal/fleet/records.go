@@ -466,7 +466,7 @@ func readCompact(p []byte, intern func([]byte) string, samples []dataset.Sample)
 	case event.SampleComplete:
 		want = compactComplete
 	}
-	if n != want {
+	if want == 0 || n != want {
 		return r, 0, p, fmt.Errorf("fleet: compact record of type %d with %d fields", t, n)
 	}
 	if r.TimestampNS, p, err = msgp.ReadInt64Bytes(p); err != nil {
