@@ -195,3 +195,41 @@ func TestRecords_CompactHostile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeEvents: an event batch body, whatever its bytes, decodes or
+// fails without a panic, and never yields more records than a batch may
+// hold. The seeds are real batches in every form (compact, chunks runs,
+// generic, with and without sample numbers).
+func FuzzDecodeEvents(f *testing.F) {
+	ds := []dataset.Sample{{Prompt: "p", TokenIDs: []int32{1, 2}}}
+	recs := requestEvents("7a6b5c4d-0000-4000-8000-000000000001", 1_700_000_000_000_000_000, 5)
+	recs[0].Data = &event.PromptData{Text: "p", TokenIDs: ds[0].TokenIDs, Index: 1, ScheduledNS: 3}
+	multi := append([]event.Record(nil), recs...)
+	for i := range multi {
+		multi[i].ConversationID, multi[i].Turn = "c1", 2
+	}
+	for _, set := range [][]event.Record{recs, multi} {
+		for _, table := range []bool{true, false} {
+			var refs *refTable
+			if table {
+				refs = newRefTable()
+				refs.samples = ds
+			}
+			body := []byte{0xdd, 0, 0, 0, 0}
+			entries := 0
+			for j := 0; j < len(set); entries++ {
+				var k int
+				body, k = appendEvents(body, set[j:], refs, maxBatchRecords)
+				j += k
+			}
+			putUint32(body[1:], uint32(2*entries))
+			f.Add(body)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, refs, err := decodeEvents(nil, nil, body, nil, ds)
+		if len(got) > maxBatchRecords || len(refs) != len(got) {
+			t.Fatalf("%d records, %d refs (err %v)", len(got), len(refs), err)
+		}
+	})
+}
