@@ -57,7 +57,7 @@ func checkDir(dir string, overwrite bool) error {
 		return fmt.Errorf("report_dir %s: not a directory", dir)
 	}
 	if DirInUse(dir) {
-		return fmt.Errorf("%w: %s is locked by another running benchmark; choose another --report-dir", ErrDirInUse, dir)
+		return fmt.Errorf("%w; choose another --report-dir", inUse(dir))
 	}
 	if f := heldRun(dir); f != "" && !overwrite {
 		return fmt.Errorf("%w: %s (it has %s); pass --overwrite to replace it or choose another --report-dir", ErrDirHoldsRun, dir, f)
@@ -108,11 +108,12 @@ func claimDir(dir string, overwrite bool) (_ *dirClaim, err error) {
 	if err := lockExclusive(f); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is locked by another running benchmark; choose another --report-dir", ErrDirInUse, dir)
+			return nil, fmt.Errorf("%w; choose another --report-dir", inUse(dir))
 		}
 		return nil, fmt.Errorf("report_dir %s: lock: %w", dir, err)
 	}
 	c.lock = f
+	writeHolder(dir)
 	// Checked again under the lock: another run may have finished here since
 	// the check before the start.
 	if held := heldRun(dir); held != "" {
@@ -181,7 +182,8 @@ func (c *dirClaim) wrote(path string) { c.files = append(c.files, path) }
 // release unlocks the directory; the run's files stay.
 func (c *dirClaim) release() {
 	if c.lock != nil {
-		_ = c.lock.Close() // closing the last descriptor drops the flock
+		removeHolder(c.dir) // while still held: the next holder's note stays
+		_ = c.lock.Close()  // closing the last descriptor drops the flock
 		c.lock = nil
 	}
 }
@@ -190,6 +192,9 @@ func (c *dirClaim) release() {
 // it made, innermost first, only if empty) and unlocks: a failed start
 // leaves nothing behind.
 func (c *dirClaim) undo() {
+	if c.lock != nil {
+		removeHolder(c.dir) // before the directories it would keep from going
+	}
 	for _, f := range c.files {
 		_ = os.Remove(f)
 	}
@@ -203,7 +208,8 @@ func (c *dirClaim) undo() {
 // LockDir takes dir's exclusive lock, the one a running benchmark holds,
 // for another writer of a run directory (inferbench aggregate --out): a
 // directory held by a running benchmark or aggregator is refused with
-// ErrDirInUse. dir must exist. The lock lasts until release is called or
+// ErrDirInUse, naming the holder when its note says who it is. dir must
+// exist. The caller adds which flag to change. The lock lasts until release is called or
 // the process ends.
 func LockDir(dir string) (release func(), err error) {
 	f, err := os.Open(dir)
@@ -213,9 +219,13 @@ func LockDir(dir string) (release func(), err error) {
 	if err := lockExclusive(f); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is locked by another running benchmark or aggregator", ErrDirInUse, dir)
+			return nil, inUse(dir)
 		}
 		return nil, fmt.Errorf("%s: lock: %w", dir, err)
 	}
-	return func() { _ = f.Close() }, nil // closing the descriptor drops the flock
+	writeHolder(dir)
+	return func() {
+		removeHolder(dir) // while still held: the next holder's note stays
+		_ = f.Close()     // closing the descriptor drops the flock
+	}, nil
 }

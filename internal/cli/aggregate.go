@@ -86,6 +86,9 @@ func (a *app) runAggregate(ctx context.Context, o aggregateOpts) error {
 	// Held like a benchmark's run directory: two writers of one directory
 	// would take each other's snapshot socket and final snapshot.
 	unlock, err := bench.LockDir(o.out)
+	if errors.Is(err, bench.ErrDirInUse) {
+		return asUsage(fmt.Errorf("aggregate: %w; choose another --out", err))
+	}
 	if err != nil {
 		return asUsage(fmt.Errorf("aggregate: --out %w", err))
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/report"
 )
 
@@ -115,6 +116,8 @@ func (a *app) rootCmd() *cobra.Command {
 				level = slog.LevelInfo
 			}
 			report.Version = Version
+			// Named in the note of every run directory this process locks.
+			bench.SetHolder(cmd.CommandPath())
 			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			slog.SetDefault(a.log)
 			if a.cpuProfile != "" {

@@ -20,7 +20,8 @@ import (
 func TestLayoutHasOneHome(t *testing.T) {
 	names := map[string]bool{}
 	for _, n := range []string{rundir.ConfigFile, rundir.RequestsFile, rundir.EventsFile, rundir.LegacyEventsFile, rundir.FinalFile,
-		rundir.SummaryFile, rundir.TextFile, rundir.HTMLFile, rundir.SocketFile, rundir.ServerMetricsFile} {
+		rundir.SummaryFile, rundir.TextFile, rundir.HTMLFile, rundir.SocketFile, rundir.ServerMetricsFile,
+		rundir.HolderFile} {
 		names[n] = true
 	}
 	dirs, err := filepath.Glob(filepath.Join("..", "*"))

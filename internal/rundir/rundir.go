@@ -13,6 +13,7 @@
 //	<dir>/report.txt                   the report as text
 //	<dir>/report.html                  the report as a self-contained web page
 //	<dir>/metrics.sock                 the snapshot socket, while running
+//	<dir>/.lock                        who holds the directory's lock (command, pid), while running
 //
 // A new file of the run directory gets its name here, a path helper, and a
 // line above. The package is a leaf: it imports nothing of the project.
@@ -38,6 +39,10 @@ const (
 	TextFile          = "report.txt"
 	HTMLFile          = "report.html"
 	SocketFile        = "metrics.sock"
+	// HolderFile names the process holding the directory's lock (the lock
+	// itself is a flock on the directory), while it holds it: a hint for
+	// the message that refuses a second writer.
+	HolderFile = ".lock"
 )
 
 // Artifacts returns the files a run leaves in its directory, relative to
@@ -69,6 +74,9 @@ func Timeseries(dir string) string { return filepath.Join(dir, MetricsDir, Times
 
 // ServerMetrics returns the path of the scraped server metrics in dir.
 func ServerMetrics(dir string) string { return filepath.Join(dir, MetricsDir, ServerMetricsFile) }
+
+// Holder returns the path of the lock holder's note in dir.
+func Holder(dir string) string { return filepath.Join(dir, HolderFile) }
 
 // Raw returns the path of the spilled raw values' directory in dir.
 func Raw(dir string) string { return filepath.Join(dir, MetricsDir, RawDir) }

@@ -48,5 +48,8 @@ func TestArtifacts(t *testing.T) {
 		if a == rundir.SocketFile {
 			t.Error("the socket is not a run artifact: a stale one proves nothing")
 		}
+		if a == rundir.HolderFile {
+			t.Error("the lock holder's note is not a run artifact: a stale one proves nothing")
+		}
 	}
 }
