@@ -14,9 +14,10 @@ import "github.com/inferbench/inferbench/internal/event"
 // job counts its own part (the previous reply and the new message) and the
 // running sums are recorded in turn order as the parts arrive.
 //
-// With Config.RecordedHistory the history carries the dataset's replies,
-// which the records do not hold: later turns' ISL then comes from the
-// server's usage, as without a tokenizer.
+// With Config.RecordedHistory, or on records marked RecordedHistory (so an
+// aggregator fed only the events knows it too), the history carries the
+// dataset's replies, which the records do not hold: later turns' ISL then
+// comes from the server's usage, as without a tokenizer.
 
 // turnISL is the state of one followed conversation.
 type turnISL struct {
@@ -33,7 +34,7 @@ type turnISL struct {
 // turnISLIssued submits the ISL count of a tracked turn; false when the
 // conversation is not followed (ISL then comes from usage).
 func (a *Aggregator) turnISLIssued(r *event.Record, text string) bool {
-	if a.cfg.RecordedHistory || r.Turn < 1 {
+	if a.cfg.RecordedHistory || r.RecordedHistory || r.Turn < 1 {
 		return false
 	}
 	c := a.turnISLs[r.ConversationID]

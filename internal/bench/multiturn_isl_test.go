@@ -68,6 +68,11 @@ func checkTurnISL(t *testing.T, tok tokCounter, history string) {
 		switch d := rec.Data.(type) {
 		case *event.PromptData:
 			if rec.Turn > 0 {
+				// The record says which history its prompt carried, for a
+				// consumer of the events alone (inferbench aggregate).
+				if rec.RecordedHistory != (history == bench.HistoryRecorded) {
+					t.Errorf("%s turn %d: recorded_history %v with --history %q", rec.ConversationID, rec.Turn, rec.RecordedHistory, history)
+				}
 				tr := &turn{id: rec.SampleUUID, user: d.Text, n: rec.Turn}
 				byConv[rec.ConversationID] = append(byConv[rec.ConversationID], tr)
 				byID[rec.SampleUUID] = tr

@@ -49,6 +49,10 @@ DIR/result_summary.json and DIR/report.txt and prints the report.
 It reads the event layout of inferbench (benchmark --events-addr) and of the
 Python tool, current and older. A frame that does not decode is skipped, logged
 once per kind and counted (bad_frames), never taken for a failed sample.
+With --tokenizer, a multi-turn turn's ISL counts its whole history, but for
+a turn whose record says it carried the dataset's recorded replies
+(benchmark --history recorded): its ISL is the server's usage, as in that
+run's own report.
 SIGTERM or SIGINT finalizes at once as "interrupted".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runAggregate(cmd.Context(), o) },

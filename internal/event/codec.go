@@ -67,6 +67,8 @@ const (
 	keyRetries        = "retries"     // Output.Retries, when not 0
 	keyReleasedNS     = "released_ns" // PromptData.ReleasedNS, when not 0
 	keyLastTurn       = "last_turn"   // Record.LastTurn, when true
+	// Record.RecordedHistory, when true.
+	keyRecordedHistory = "recorded_history"
 )
 
 // The array lengths, tag included, of the Python tool's current payloads:
@@ -114,6 +116,9 @@ func AppendRecord(b []byte, r *Record) []byte {
 	if r.LastTurn {
 		n++
 	}
+	if r.RecordedHistory {
+		n++
+	}
 	b = msgp.AppendMapHeader(b, n)
 	b = msgp.AppendString(b, keyEventType)
 	b = msgp.AppendString(b, r.Type.Topic())
@@ -153,6 +158,10 @@ func AppendRecord(b []byte, r *Record) []byte {
 	}
 	if r.LastTurn {
 		b = msgp.AppendString(b, keyLastTurn)
+		b = msgp.AppendBool(b, true)
+	}
+	if r.RecordedHistory {
+		b = msgp.AppendString(b, keyRecordedHistory)
 		b = msgp.AppendBool(b, true)
 	}
 	return b
@@ -311,6 +320,12 @@ func DecodeRecord(p []byte) (Record, error) {
 		case keyLastTurn:
 			if msgp.NextType(p) == msgp.BoolType {
 				r.LastTurn, p, err = msgp.ReadBoolBytes(p)
+			} else {
+				p, err = msgpskip.Skip(p)
+			}
+		case keyRecordedHistory:
+			if msgp.NextType(p) == msgp.BoolType {
+				r.RecordedHistory, p, err = msgp.ReadBoolBytes(p)
 			} else {
 				p, err = msgpskip.Skip(p)
 			}

@@ -25,6 +25,8 @@ func TestCodec_RoundTrip(t *testing.T) {
 			Data: &event.PromptData{Text: "and then?"}, ConversationID: "conv-7", Turn: 3}},
 		{"conversation last turn", event.Record{Type: event.SampleIssued, TimestampNS: 3, SampleUUID: uuid,
 			Data: &event.PromptData{Text: "bye"}, ConversationID: "conv-7", Turn: 4, LastTurn: true}},
+		{"conversation recorded history", event.Record{Type: event.SampleIssued, TimestampNS: 3, SampleUUID: uuid,
+			Data: &event.PromptData{Text: "bye"}, ConversationID: "conv-7", Turn: 2, LastTurn: true, RecordedHistory: true}},
 		{"prompt token ids", event.Record{Type: event.SampleIssued, SampleUUID: uuid,
 			Data: &event.PromptData{TokenIDs: []int32{0, 1, -1, 1 << 30, 128000}}}},
 		{"prompt text and ids", event.Record{Type: event.SampleIssued, SampleUUID: uuid,

@@ -254,6 +254,12 @@ type Record struct {
 	// that a consumer knows the conversation is complete when that turn
 	// completes (the wire's last_turn key, an inferbench extension).
 	LastTurn bool
+	// RecordedHistory marks the issued record of a turn whose prompt
+	// carries the dataset's recorded replies as its history, not the
+	// server's (--history recorded): no record holds those replies, so a
+	// consumer cannot count the turn's whole prompt from the records (the
+	// wire's recorded_history key, an inferbench extension).
+	RecordedHistory bool
 }
 
 //go:linkname nanotime runtime.nanotime

@@ -373,7 +373,8 @@ func unwrapPath(err error) error {
 // (usage {"prompt_tokens","completion_tokens"[,"reasoning_tokens"]})
 // and {"error_type","error_message"} for errors (null when absent). A turn of
 // a multi-turn conversation adds "conversation_id" and "turn" (1-based), and
-// its final turn's issued record "last_turn":true, after "data": the keys of
+// its final turn's issued record "last_turn":true, and a turn sent with the
+// dataset's recorded history "recorded_history":true, after "data": the keys of
 // the wire format, absent for single-turn samples. [DecodeJSON] reads a line
 // back.
 func AppendJSON(b []byte, r *event.Record) []byte {
@@ -459,6 +460,9 @@ func AppendJSON(b []byte, r *event.Record) []byte {
 	}
 	if r.LastTurn {
 		b = append(b, `,"last_turn":true`...)
+	}
+	if r.RecordedHistory {
+		b = append(b, `,"recorded_history":true`...)
 	}
 	return append(b, '}')
 }

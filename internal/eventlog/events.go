@@ -27,6 +27,7 @@ type jsonLine struct {
 	Conv     string          `json:"conversation_id"`
 	Turn     int32           `json:"turn"`
 	LastTurn bool            `json:"last_turn"`
+	Recorded bool            `json:"recorded_history"`
 }
 
 // jsonData is the union of the data objects AppendJSON writes.
@@ -65,7 +66,7 @@ func DecodeJSON(line []byte) (event.Record, error) {
 		return event.Record{}, fmt.Errorf("turn %d: want 1 or more", l.Turn)
 	}
 	r := event.Record{Type: typ, TimestampNS: l.TS, SampleUUID: l.ID,
-		ConversationID: l.Conv, Turn: l.Turn, LastTurn: l.LastTurn}
+		ConversationID: l.Conv, Turn: l.Turn, LastTurn: l.LastTurn, RecordedHistory: l.Recorded}
 	if len(l.Data) == 0 || string(l.Data) == "null" {
 		return r, nil
 	}

@@ -27,6 +27,8 @@ func TestDecodeJSON_roundTrip(t *testing.T) {
 			Data: &event.PromptData{Text: "q", Index: 7}, ConversationID: "c\"1#2", Turn: 1}, false},
 		{"last turn", event.Record{Type: event.SampleIssued, TimestampNS: 9, SampleUUID: "v",
 			Data: &event.PromptData{Text: "q2", ScheduledNS: 8}, ConversationID: "c1#2", Turn: 3, LastTurn: true}, false},
+		{"recorded history", event.Record{Type: event.SampleIssued, TimestampNS: 9, SampleUUID: "w",
+			Data: &event.PromptData{Text: "q3"}, ConversationID: "c2", Turn: 2, RecordedHistory: true}, false},
 		{"output", event.Record{Type: event.SampleComplete, TimestampNS: 12, SampleUUID: "v",
 			Data: &event.Output{Text: "a", Reasoning: "r", Streamed: true, FirstChunkLen: 1, Retries: 1,
 				Usage: &event.Usage{PromptTokens: 3, CompletionTokens: 2, ReasoningTokens: 1}, FinishReason: "length"}}, true},

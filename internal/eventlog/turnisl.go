@@ -18,7 +18,7 @@ type turnState struct {
 // turnISL returns the ISL of a tracked turn, or −1 when the conversation is
 // not followed (recorded history, a turn out of order, too many open).
 func (t *table) turnISL(r *event.Record, text string) int64 {
-	if t.recordedHistory || r.Turn < 1 {
+	if t.recordedHistory || r.RecordedHistory || r.Turn < 1 {
 		return -1
 	}
 	c := t.turns[r.ConversationID]

@@ -147,7 +147,7 @@ func appendEvent(b []byte, r *event.Record, t *refTable) []byte {
 
 // plain reports whether a record is of a single-turn sample.
 func plain(r *event.Record) bool {
-	return r.ConversationID == "" && r.Turn == 0 && !r.LastTurn && r.SampleUUID != ""
+	return r.ConversationID == "" && r.Turn == 0 && !r.LastTurn && !r.RecordedHistory && r.SampleUUID != ""
 }
 
 // chunk reports whether a record takes the compact chunk form.

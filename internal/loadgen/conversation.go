@@ -405,6 +405,9 @@ func (s *Session) sendTurn(ctx context.Context, req *client.Request, idx int, tr
 		ConversationID: conv,
 		Turn:           turn,
 		LastTurn:       last,
+		// Said on the record: a consumer of the events alone (inferbench
+		// aggregate) then knows it cannot count this prompt's history.
+		RecordedHistory: s.cfg.RecordedHistory,
 	})
 	if tracked {
 		s.issued.Add(1)
