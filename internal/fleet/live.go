@@ -45,7 +45,7 @@ type WorkerStats struct {
 	InFlight                      int64
 	QPS                           float64 // completions per second since the start
 	LatenessP99                   time.Duration
-	ClockOffset, ClockUncertainty time.Duration
+	ClockOffset, ClockUncertainty time.Duration // uncertainty 0: no estimate yet
 	Lost                          bool
 }
 
@@ -54,7 +54,10 @@ func (r *Run) Stats() []WorkerStats {
 	now := event.Now()
 	out := make([]WorkerStats, len(r.peers))
 	for i, p := range r.peers {
-		off, unc, _ := p.clock.estimate()
+		off, unc, ok := p.clock.estimate()
+		if ok {
+			unc = max(unc, 1) // 0 is "no estimate yet"
+		}
 		s := WorkerStats{Name: p.name, Issued: p.issued.Load(), Completed: p.completed.Load(),
 			Failed: p.failed.Load(), LatenessP99: time.Duration(p.lateness.p99()),
 			ClockOffset: time.Duration(off), ClockUncertainty: time.Duration(unc), Lost: p.lost.Load()}
@@ -76,6 +79,7 @@ func (r *Run) Decorate(s *metrics.Snapshot) {
 	s.Fleet = make([]metrics.FleetWorker, len(stats))
 	for i, w := range stats {
 		s.Fleet[i] = metrics.FleetWorker{Name: w.Name, Issued: w.Issued, Completed: w.Completed, Failed: w.Failed,
-			InFlight: w.InFlight, QPS: w.QPS, LatenessP99NS: int64(w.LatenessP99), Lost: w.Lost}
+			InFlight: w.InFlight, QPS: w.QPS, LatenessP99NS: int64(w.LatenessP99), Lost: w.Lost,
+			ClockOffsetNS: int64(w.ClockOffset), ClockUncertaintyNS: int64(w.ClockUncertainty)}
 	}
 }

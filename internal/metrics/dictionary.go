@@ -177,6 +177,31 @@ const (
 	GoodTPSName = "good_tps"
 )
 
+// Per-worker figures of a fleet run: one value per worker of the snapshot's
+// fleet section ([FleetWorker]), never registry metrics (the registry
+// refuses them). They cover warmup and tracked samples alike: the workers'
+// completions add up to total_samples_completed once the run has ended.
+// The Prometheus exporter labels them worker="NAME".
+const (
+	FleetWorkerIssued    = "fleet_worker_samples_issued"
+	FleetWorkerCompleted = "fleet_worker_samples_completed"
+	FleetWorkerFailed    = "fleet_worker_samples_failed"
+	FleetWorkerInFlight  = "fleet_worker_in_flight"
+	// FleetWorkerQPS is the worker's completions (failed and warmup ones
+	// included) per second since the run started: not the run's QPS.
+	FleetWorkerQPS = "fleet_worker_qps"
+	// FleetWorkerLatenessP99 is the p99 of the worker's recent scheduler
+	// lateness values.
+	FleetWorkerLatenessP99 = "fleet_worker_issue_lateness_p99_ns"
+	// FleetWorkerLost is 1 once the worker is declared lost, else 0.
+	FleetWorkerLost = "fleet_worker_lost"
+	// FleetWorkerClockOffset is the coordinator's estimate of the worker's
+	// clock offset, and FleetWorkerClockUncertainty its uncertainty (half
+	// the round trip of the exchange it comes from).
+	FleetWorkerClockOffset      = "fleet_worker_clock_offset_ns"
+	FleetWorkerClockUncertainty = "fleet_worker_clock_uncertainty_ns"
+)
+
 // Unit is the unit of a metric's values as the snapshot carries them.
 type Unit string
 
@@ -188,6 +213,7 @@ const (
 	UnitRatio       Unit = "ratio"  // dimensionless (a sum of relative differences)
 	UnitPerSecond   Unit = "req/s"  // requests per second of tracked duration
 	UnitTokensPerS  Unit = "tok/s"  // tokens per second of tracked duration
+	UnitBool        Unit = "bool"   // 0 or 1
 )
 
 // Desc describes one metric (or one family of counters).
@@ -213,6 +239,10 @@ type Desc struct {
 	// × DisplayScale in DisplayUnit (nanoseconds shown as "ms", 1e-6).
 	DisplayUnit  string
 	DisplayScale float64
+	// PerWorker marks a per-worker figure of a fleet run (the fleet
+	// section of a snapshot, one value per worker): a counter that counts
+	// per worker, or a derived figure read as a gauge.
+	PerWorker bool
 }
 
 // KindDerived marks a figure computed from a snapshot (QPS, TPS, in flight);
@@ -233,7 +263,8 @@ func (k Kind) String() string {
 }
 
 // dictionary is the one table of metrics. Keep counters, then series, then
-// derived figures; a new metric gets one entry here.
+// derived figures, then the per-worker figures of a fleet run; a new metric
+// gets one entry here.
 var dictionary = []Desc{
 	// Sample counters.
 	{Name: TotalIssued, Kind: KindCounter, Unit: UnitCount, Title: "Samples issued (warmup included)", Label: "issued (all)",
@@ -347,6 +378,29 @@ var dictionary = []Desc{
 		Help: "Good requests (within every --goodput bound) per second of tracked duration."},
 	{Name: GoodTPSName, Kind: KindDerived, Float: true, Unit: UnitTokensPerS, Title: "Good TPS", Label: "good TPS",
 		Help: "Output tokens of good requests per second of tracked duration."},
+
+	// Per-worker figures of a fleet run.
+	{Name: FleetWorkerIssued, Kind: KindCounter, PerWorker: true, Unit: UnitCount, Title: "Samples issued by the worker", Label: "issued",
+		Help: "Samples a fleet worker issued, warmup included."},
+	{Name: FleetWorkerCompleted, Kind: KindCounter, PerWorker: true, Unit: UnitCount, Title: "Samples completed by the worker", Label: "completed",
+		Help: "Samples of a fleet worker completed (succeeded or failed, a lost worker's in-flight ones as failed), warmup included."},
+	{Name: FleetWorkerFailed, Kind: KindCounter, PerWorker: true, Unit: UnitCount, Title: "Samples failed by the worker", Label: "failed",
+		Help: "Samples of a fleet worker failed, warmup included."},
+	{Name: FleetWorkerInFlight, Kind: KindDerived, PerWorker: true, Unit: UnitCount, Title: "In flight on the worker", Label: "in flight",
+		Help: "Samples a fleet worker issued and did not complete yet."},
+	{Name: FleetWorkerQPS, Kind: KindDerived, PerWorker: true, Float: true, Unit: UnitPerSecond, Title: "Worker completions per second", Label: "QPS",
+		Help: "Completions of a fleet worker (failed and warmup ones included) per second since the run started."},
+	{Name: FleetWorkerLatenessP99, Kind: KindDerived, PerWorker: true, Unit: UnitNanoseconds, Title: "Worker scheduler lateness p99", Label: "late p99",
+		Help:        "p99 of a fleet worker's recent scheduler lateness values (issue − intended time).",
+		DisplayUnit: "us", DisplayScale: 1e-3},
+	{Name: FleetWorkerLost, Kind: KindDerived, PerWorker: true, Unit: UnitBool, Title: "Worker lost", Label: "lost",
+		Help: "1 once the fleet worker is declared lost (silent for --fleet-timeout), else 0."},
+	{Name: FleetWorkerClockOffset, Kind: KindDerived, PerWorker: true, Unit: UnitNanoseconds, Title: "Worker clock offset", Label: "offset",
+		Help:        "The coordinator's estimate of a fleet worker's clock offset (worker − coordinator).",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
+	{Name: FleetWorkerClockUncertainty, Kind: KindDerived, PerWorker: true, Unit: UnitNanoseconds, Title: "Worker clock offset uncertainty", Label: "offset ±",
+		Help:        "Uncertainty of a fleet worker's clock offset estimate (half the round trip of its best exchange).",
+		DisplayUnit: "ms", DisplayScale: 1e-6},
 }
 
 // byName indexes the entries (a family by its prefix).
@@ -385,7 +439,7 @@ var ErrUnknownMetric = errors.New("metrics: not in the metric dictionary (intern
 // VetName accepts the names the dictionary knows (a family member included)
 // and rejects any other with [ErrUnknownMetric]; see [Registry.Vet].
 func VetName(name string) error {
-	if d, ok := Lookup(name); !ok || d.Kind == KindDerived || d.Family && name == d.Name {
+	if d, ok := Lookup(name); !ok || d.Kind == KindDerived || d.PerWorker || d.Family && name == d.Name {
 		return fmt.Errorf("%w: %q", ErrUnknownMetric, name)
 	}
 	return nil

@@ -23,6 +23,29 @@
 //     series are in seconds (ttft_ns → inferbench_ttft_seconds), token series
 //     keep their unit (isl → inferbench_isl).
 //
+// A fleet run's snapshots also carry the per-worker table (the fleet
+// section the dashboard and `inferbench watch` show); each of its figures
+// becomes one series per worker, labelled worker="NAME", under its
+// dictionary name (the metrics.FleetWorker* constants):
+//
+//   - counters: inferbench_fleet_worker_samples_issued_total,
+//     inferbench_fleet_worker_samples_completed_total and
+//     inferbench_fleet_worker_samples_failed_total (warmup included, like
+//     the table: once the run has ended the workers' completions add up to
+//     inferbench_total_samples_completed_total);
+//   - gauges: inferbench_fleet_worker_lost (0 or 1),
+//     inferbench_fleet_worker_in_flight, inferbench_fleet_worker_qps
+//     (the worker's completions per second since the start),
+//     inferbench_fleet_worker_issue_lateness_p99_seconds, and, once the
+//     coordinator has an estimate, inferbench_fleet_worker_clock_offset_seconds
+//     and inferbench_fleet_worker_clock_uncertainty_seconds.
+//
+// A lost worker stays in the table, so it keeps its counters (what it did
+// before it was lost, its in-flight samples counted failed: the sums over
+// workers stay the run's) and inferbench_fleet_worker_lost 1; its gauges are
+// no longer served, so Prometheus marks them stale instead of showing the
+// last values of a worker that is gone as if they were live.
+//
 // Every HELP text comes from the metric dictionary (metrics.Lookup); a name
 // it does not know (another producer's) is still exported, with a generic
 // HELP.
@@ -177,6 +200,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		emit(prometheus.NewDesc(Namespace+"_"+metrics.GoodTPSName, help(metrics.GoodTPSName), nil, nil),
 			prometheus.GaugeValue, goodTPS)
 	}
+
+	collectFleet(s.Fleet, emit)
 
 	errDescs := make([]*prometheus.Desc, len(errorFamilies))
 	for i, f := range errorFamilies {

@@ -22,7 +22,7 @@ import (
 
 // snapshots returns a live and a terminal snapshot of a registry laid out as
 // the aggregator lays out its own, with two error classes.
-func snapshots(t *testing.T) []metrics.Snapshot {
+func snapshots(t testing.TB) []metrics.Snapshot {
 	t.Helper()
 	reg := metrics.NewRegistry()
 	c := map[string]*metrics.Counter{}
