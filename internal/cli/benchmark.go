@@ -229,6 +229,7 @@ func benchFlags(fs *pflag.FlagSet, c *config.Run) {
 	fs.StringVar(&c.Metrics.Tokenizer, "tokenizer", c.Metrics.Tokenizer, "tokenizer.json, its directory, or a Hugging Face model name, for exact ISL/OSL/TPOT (default: server usage)")
 	fs.StringVar(&c.Metrics.TokenSource, "token-source", c.Metrics.TokenSource, "token counts from: auto (tokenizer if given, else server usage), tokenizer, or usage")
 	fs.StringVar(&c.Metrics.PrometheusAddr, "prometheus-addr", c.Metrics.PrometheusAddr, "serve live metrics at http://HOST:PORT/metrics in the Prometheus text format")
+	fs.DurationVar(&c.Metrics.PrometheusLinger, "prometheus-linger", c.Metrics.PrometheusLinger, "with --prometheus-addr: keep serving the final metrics this long after the run (so the last scrape sees them; Ctrl-C ends it)")
 	fs.StringVar(&c.Metrics.EventsAddr, "events-addr", c.Metrics.EventsAddr, "also publish the run's events over ZeroMQ at this address (ipc://PATH or tcp://HOST:PORT), for inferbench aggregate or any subscriber")
 	fs.IntVar(&c.Metrics.EventsSubscribers, "events-subscribers", c.Metrics.EventsSubscribers, "with --events-addr: wait for this many subscribers before the first request")
 	fs.StringVar(&c.EventLog, "event-log", c.EventLog, "event log: compact (requests.jsonl, one short record per request), full (also every chunk-level event, events.jsonl.zst) or off")
@@ -446,7 +447,7 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run, fo *fleetOpts) e
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	stopRelay := relaySignals(sigs, runner, a.stderr)
+	stopRelay := sync.OnceFunc(relaySignals(sigs, runner, a.stderr))
 	defer func() {
 		signal.Stop(sigs)
 		stopRelay()
@@ -519,6 +520,13 @@ func (a *app) runBenchmark(ctx context.Context, cfg config.Run, fo *fleetOpts) e
 		return err
 	}
 	fmt.Fprintf(a.stderr, "inferbench: results in %s\n", out.Dir)
+	if exporter != nil && cfg.Metrics.PrometheusLinger > 0 {
+		// The signals end the linger now, not the run; the fleet is done
+		// (its workers would be declared lost as they leave).
+		stopRelay()
+		fc.close()
+		lingerMetrics(ctx, a.stderr, promLn.Addr(), cfg.Metrics.PrometheusLinger, sigs)
+	}
 	if runErr != nil {
 		return runErr
 	}

@@ -155,9 +155,10 @@ func TestBenchmarkFlags_OverrideConfig(t *testing.T) {
 		{"grace-period", "online", []string{"--grace-period", "1s"}, func(c *config.Run) { c.Load.GracePeriod = time.Second }},
 		{"report-dir", "online", []string{"--report-dir", "/tmp/flag"}, func(c *config.Run) { c.ReportDir = "/tmp/flag" }},
 		{"metrics flags", "online", []string{"--publish-interval", "1s", "--drain-timeout", "0s", "--metrics-addr", "tcp://127.0.0.1:1",
-			"--tokenizer", "tok.json", "--token-source", "tokenizer", "--prometheus-addr", "127.0.0.1:2"}, func(c *config.Run) {
+			"--tokenizer", "tok.json", "--token-source", "tokenizer", "--prometheus-addr", "127.0.0.1:2", "--prometheus-linger", "30s"}, func(c *config.Run) {
 			c.Metrics.PublishInterval, c.Metrics.DrainTimeout, c.Metrics.Addr = time.Second, 0, "tcp://127.0.0.1:1"
 			c.Metrics.Tokenizer, c.Metrics.TokenSource, c.Metrics.PrometheusAddr = "tok.json", "tokenizer", "127.0.0.1:2"
+			c.Metrics.PrometheusLinger = 30 * time.Second
 		}},
 		{"no-tui", "online", []string{"--no-tui"}, func(c *config.Run) { c.UI = "plain" }},
 	}

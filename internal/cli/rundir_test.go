@@ -89,6 +89,8 @@ func TestBenchmark_FailedStartLeavesNothing(t *testing.T) {
 		{"unreachable endpoint", []string{"offline", "--endpoint", "http://" + closed, "--model", "m"}, 1, closed},
 		{"temperature NaN", []string{"offline", "--endpoint", url, "--model", "m", "--temperature", "NaN"}, 2, "temperature"},
 		{"busy prometheus port", []string{"offline", "--endpoint", url, "--model", "m", "--prometheus-addr", busy.Addr().String()}, 2, "--prometheus-addr"},
+		{"prometheus linger without an address", []string{"offline", "--endpoint", url, "--model", "m", "--prometheus-linger", "5s"}, 2, "prometheus_linger: needs"},
+		{"negative prometheus linger", []string{"offline", "--endpoint", url, "--model", "m", "--prometheus-addr", "127.0.0.1:0", "--prometheus-linger", "-1s"}, 2, "prometheus_linger -1s"},
 		{"rate below the floor", []string{"online", "--endpoint", url, "--model", "m", "--target-qps", "0.01", "--duration", "5s"}, 2, "target_qps"},
 		{"several models, none given", []string{"offline", "--endpoint", twoModels.URL}, 2, "alpha, beta"},
 	}

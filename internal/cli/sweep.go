@@ -152,7 +152,7 @@ func resolveSweepConfig(cmd *cobra.Command, o *sweepOpts) (sweep.Config, error) 
 		return sc, usagef("give exactly one of --rates (online points), --concurrencies (closed-loop points) or --search")
 	case fs.Changed("target-qps"), fs.Changed("concurrency"):
 		return sc, usagef("--target-qps and --concurrency are set per point by --rates, --concurrencies or --search")
-	case fs.Changed("prometheus-addr"):
+	case fs.Changed("prometheus-addr"), fs.Changed("prometheus-linger"):
 		return sc, usagef("--prometheus-addr is not supported by sweep (each point is its own run): watch a point with inferbench watch")
 	case o.maxErrorRate < 0 || o.maxErrorRate > 1 || math.IsNaN(o.maxErrorRate):
 		return sc, usagef("--max-error-rate %v: want a share in [0, 1]", o.maxErrorRate)

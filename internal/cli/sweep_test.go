@@ -163,6 +163,7 @@ func TestSweep_Usage(t *testing.T) {
 		{"fractional concurrency", []string{"--concurrencies", "1.5"}, "whole number"},
 		{"target-qps", []string{"--rates", "1", "--target-qps", "3"}, "set per point"},
 		{"prometheus", []string{"--rates", "1", "--prometheus-addr", "127.0.0.1:0"}, "--prometheus-addr"},
+		{"prometheus linger", []string{"--rates", "1", "--prometheus-linger", "5s"}, "--prometheus-addr is not supported"},
 		{"stages", []string{"--rates", "1", "--stages", "10:1s"}, "--stages"},
 		{"max-error-rate", []string{"--rates", "1", "--max-error-rate", "2"}, "--max-error-rate"},
 		{"search without a target", []string{"--search"}, "--search needs a target"},

@@ -229,6 +229,11 @@ type Metrics struct {
 	TokenSource string `yaml:"token_source"`
 	// PrometheusAddr serves /metrics in the Prometheus text format ("" = off).
 	PrometheusAddr string `yaml:"prometheus_addr"`
+	// PrometheusLinger keeps PrometheusAddr serving the final snapshot this
+	// long after the run has ended, so that the last scrape sees the final
+	// values (in Kubernetes the pod, and its endpoint, end with the
+	// process); 0 = stop with the run.
+	PrometheusLinger time.Duration `yaml:"prometheus_linger"`
 	// EventsAddr, when set, publishes the run's event records over ZeroMQ
 	// (ipc:// or tcp://, bound) in the Python tool's wire format: batched and
 	// lossless, for `inferbench aggregate`, the Python tool's aggregator or any
@@ -409,6 +414,12 @@ func (r *Run) ValidateRun() error {
 	}
 	if r.Metrics.PublishInterval <= 0 {
 		return fmt.Errorf("metrics.publish_interval %v: must be positive", r.Metrics.PublishInterval)
+	}
+	if r.Metrics.PrometheusLinger < 0 {
+		return fmt.Errorf("metrics.prometheus_linger %v: must not be negative", r.Metrics.PrometheusLinger)
+	}
+	if r.Metrics.PrometheusLinger > 0 && r.Metrics.PrometheusAddr == "" {
+		return errors.New("metrics.prometheus_linger: needs metrics.prometheus_addr (--prometheus-addr)")
 	}
 	if r.Metrics.EventsSubscribers < 0 {
 		return fmt.Errorf("metrics.events_subscribers %d: must be 0 or more", r.Metrics.EventsSubscribers)
