@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/inferbench/inferbench/internal/bench"
 	"github.com/inferbench/inferbench/internal/config"
+	"github.com/inferbench/inferbench/internal/promexport"
 	"github.com/inferbench/inferbench/internal/zcurve"
 )
 
@@ -310,29 +312,43 @@ func check(m *manifests) []error {
 		}
 	}
 
-	// A NetworkPolicy, if any, admits the workers to the fleet port.
+	metricsPort := checkMetrics(m, svc, bad)
+
+	// A NetworkPolicy, if any, admits the workers to the fleet port and
+	// nobody else, and admits scrapes to the metrics port.
 	for _, np := range m.policies {
 		if !selects(np.Spec.PodSelector.MatchLabels, m.coordinator.Spec.Template.Labels) {
 			continue
 		}
-		admitted := false
+		admitted, scraped := false, false
 		for _, in := range np.Spec.Ingress {
-			fromWorkers := len(in.From) == 0
+			fromWorkers, onlyWorkers := len(in.From) == 0, len(in.From) > 0
 			for _, f := range in.From {
-				if f.PodSelector != nil && selects(f.PodSelector.MatchLabels, m.worker.Spec.Template.Labels) {
-					fromWorkers = true
-				}
+				w := f.PodSelector != nil && f.NamespaceSelector == nil && f.IPBlock == nil &&
+					selects(f.PodSelector.MatchLabels, m.worker.Spec.Template.Labels) && len(f.PodSelector.MatchExpressions) == 0
+				fromWorkers = fromWorkers || w
+				onlyWorkers = onlyWorkers && w
 			}
-			onPort := len(in.Ports) == 0
+			onPort, onMetrics := len(in.Ports) == 0, len(in.Ports) == 0
 			for _, p := range in.Ports {
-				if p.Port != nil && targetPort(*p.Port, 0, cc) == listenPort {
-					onPort = true
+				if p.Port == nil {
+					onPort, onMetrics = true, true
+					continue
 				}
+				onPort = onPort || targetPort(*p.Port, 0, cc) == listenPort
+				onMetrics = onMetrics || targetPort(*p.Port, 0, cc) == metricsPort
 			}
 			admitted = admitted || (fromWorkers && onPort)
+			scraped = scraped || onMetrics
+			if onPort && !onlyWorkers {
+				bad("NetworkPolicy %s admits more than the worker pods to the coordinator's fleet port %d", np.Name, listenPort)
+			}
 		}
 		if !admitted {
 			bad("NetworkPolicy %s does not admit the worker pods to the coordinator's port %d", np.Name, listenPort)
+		}
+		if metricsPort > 0 && !scraped {
+			bad("NetworkPolicy %s does not admit scrapes to the coordinator's metrics port %d", np.Name, metricsPort)
 		}
 	}
 
@@ -461,6 +477,59 @@ func check(m *manifests) []error {
 	return errs
 }
 
+// checkMetrics checks the coordinator's Prometheus endpoint: served on a
+// port every pod address reaches (not loopback), declared as the container
+// port named metrics, exposed as the Service port named metrics, announced
+// by the prometheus.io pod annotations, and kept up after the run
+// (--prometheus-linger) so that the last scrape sees the final values. It
+// returns the port (-1 when there is none).
+func checkMetrics(m *manifests, svc *corev1.Service, bad func(string, ...any)) int {
+	cc := &m.coordinator.Spec.Template.Spec.Containers[0]
+	cf := flags(cc.Args)
+	addr, ok := cf["prometheus-addr"]
+	if !ok {
+		bad("coordinator: no --prometheus-addr: Prometheus cannot scrape the run")
+		return -1
+	}
+	host, p, err := net.SplitHostPort(addr)
+	port, perr := strconv.Atoi(p)
+	if err != nil || perr != nil || port <= 0 {
+		bad("coordinator --prometheus-addr %q: want HOST:PORT", addr)
+		return -1
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		bad("coordinator --prometheus-addr %s is loopback: Prometheus cannot reach it from outside the pod", addr)
+	}
+	if d, err := time.ParseDuration(cf["prometheus-linger"]); err != nil || d <= 0 {
+		bad("coordinator --prometheus-linger %q: want a positive duration, or the last scrape misses the final values", cf["prometheus-linger"])
+	}
+	if i := slices.IndexFunc(cc.Ports, func(cp corev1.ContainerPort) bool { return cp.Name == metricsPortName }); i < 0 {
+		bad("coordinator container declares no port named %s", metricsPortName)
+	} else if int(cc.Ports[i].ContainerPort) != port {
+		bad("coordinator container port %s is %d, --prometheus-addr port %d", metricsPortName, cc.Ports[i].ContainerPort, port)
+	}
+	if svc != nil {
+		i := slices.IndexFunc(svc.Spec.Ports, func(sp corev1.ServicePort) bool { return sp.Name == metricsPortName })
+		switch {
+		case i < 0:
+			bad("Service %s has no port named %s", svc.Name, metricsPortName)
+		case targetPort(svc.Spec.Ports[i].TargetPort, svc.Spec.Ports[i].Port, cc) != port:
+			bad("Service %s port %s does not target the --prometheus-addr port %d", svc.Name, metricsPortName, port)
+		}
+	}
+	ann := m.coordinator.Spec.Template.Annotations
+	for k, want := range map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": strconv.Itoa(port), "prometheus.io/path": promexport.Path} {
+		if ann[k] != want {
+			bad("coordinator pod annotation %s is %q, want %q", k, ann[k], want)
+		}
+	}
+	return port
+}
+
+// metricsPortName names the coordinator's Prometheus port, in the
+// container and in the Service.
+const metricsPortName = "metrics"
+
 func deref(p *int32) any {
 	if p == nil {
 		return "unset"
@@ -583,6 +652,20 @@ func TestKubernetes_CheckCatchesBreakage(t *testing.T) {
 		{"network policy peers", "networkpolicy.yaml", "component: worker", "component: other", "NetworkPolicy inferbench-coordinator does not admit"},
 		{"worker cpu not whole", "worker-job.yaml", "limits:\n              cpu: \"4\"", "limits:\n              cpu: 3500m", "want whole CPUs"},
 		{"loopback coordinator", "worker-job.yaml", "tcp://inferbench-coordinator.$(POD_NAMESPACE).svc:5557", "tcp://127.0.0.1:5557", "is not the Service"},
+		{"no metrics", "coordinator-job.yaml", "            - --prometheus-addr=:9464\n", "", "no --prometheus-addr"},
+		{"metrics on loopback", "coordinator-job.yaml", "--prometheus-addr=:9464", "--prometheus-addr=127.0.0.1:9464", "is loopback"},
+		{"metrics port in args", "coordinator-job.yaml", "--prometheus-addr=:9464", "--prometheus-addr=:9465", "container port metrics is 9464, --prometheus-addr port 9465"},
+		{"metrics container port", "coordinator-job.yaml", "containerPort: 9464", "containerPort: 9465", "container port metrics is 9465"},
+		{"metrics container port name", "coordinator-job.yaml", "- name: metrics\n", "- name: prom\n", "declares no port named metrics"},
+		{"metrics service port name", "coordinator-service.yaml", "- name: metrics", "- name: prom", "has no port named metrics"},
+		{"metrics service target", "coordinator-service.yaml", "targetPort: metrics", "targetPort: 9000", "does not target the --prometheus-addr port 9464"},
+		{"scrape annotation", "coordinator-job.yaml", "prometheus.io/scrape: \"true\"", "prometheus.io/scrape: \"false\"", "prometheus.io/scrape"},
+		{"port annotation", "coordinator-job.yaml", "prometheus.io/port: \"9464\"", "prometheus.io/port: \"9090\"", "prometheus.io/port is \"9090\", want \"9464\""},
+		{"path annotation", "coordinator-job.yaml", "prometheus.io/path: /metrics", "prometheus.io/path: /prom", "prometheus.io/path"},
+		{"no linger", "coordinator-job.yaml", "            - --prometheus-linger=90s\n", "", "--prometheus-linger"},
+		{"network policy metrics port", "networkpolicy.yaml", "port: 9464", "port: 9465", "does not admit scrapes to the coordinator's metrics port 9464"},
+		{"network policy opens the fleet port", "networkpolicy.yaml", "        - protocol: TCP\n          port: 9464", "        - protocol: TCP\n          port: 9464\n        - protocol: TCP\n          port: 5557", "admits more than the worker pods"},
+		{"network policy fleet rule widened", "networkpolicy.yaml", "    - from:\n", "    - from:\n        - namespaceSelector: {}\n", "admits more than the worker pods"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := map[string][]byte{}
