@@ -381,7 +381,7 @@ func DecodeRecord(p []byte) (Record, error) {
 			ou.o.Usage = &ou.u
 		}
 		if hasFinish {
-			ou.o.FinishReason = finishReason(finish)
+			ou.o.FinishReason = FinishReason(finish)
 		}
 		ou.o.Retries = retries
 	}
@@ -503,7 +503,7 @@ func decodeData(p []byte) (Data, *outputUsage, []byte, error) {
 			var fr []byte
 			if msgp.NextType(p) == msgp.StrType {
 				if fr, p, err = msgp.ReadStringZC(p); err == nil {
-					o.FinishReason = finishReason(fr)
+					o.FinishReason = FinishReason(fr)
 				}
 			} else {
 				p, err = msgpskip.Skip(p)
@@ -641,8 +641,9 @@ func readUsage(p []byte, u *Usage) ([]byte, error) {
 	return p, nil
 }
 
-// finishReason returns the common finish reasons without allocating.
-func finishReason(b []byte) string {
+// FinishReason returns a finish reason's string, the common ones without
+// allocating (decoders of other forms share it).
+func FinishReason(b []byte) string {
 	switch string(b) {
 	case "stop":
 		return "stop"

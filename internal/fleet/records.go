@@ -206,14 +206,7 @@ func appendIssued(b []byte, r *event.Record, p *event.PromptData, t *refTable) [
 	} else {
 		b = msgp.AppendArrayHeader(b, 2)
 		b = msgp.AppendString(b, p.Text)
-		if p.TokenIDs == nil {
-			b = msgp.AppendNil(b)
-		} else {
-			b = msgp.AppendArrayHeader(b, uint32(len(p.TokenIDs)))
-			for _, id := range p.TokenIDs {
-				b = msgp.AppendInt32(b, id)
-			}
-		}
+		b = appendTokenIDs(b, p.TokenIDs)
 	}
 	return msgp.AppendInt(b, 0)
 }
@@ -681,19 +674,6 @@ func readOutput(p []byte) (*event.Output, []byte, error) {
 	if fr, p, err = msgp.ReadStringZC(p); err != nil {
 		return nil, p, err
 	}
-	o.FinishReason = finishReason(fr)
+	o.FinishReason = event.FinishReason(fr)
 	return o, p, nil
-}
-
-// finishReason returns the common finish reasons without allocating.
-func finishReason(b []byte) string {
-	switch string(b) {
-	case "stop":
-		return "stop"
-	case "length":
-		return "length"
-	case "":
-		return ""
-	}
-	return string(b)
 }

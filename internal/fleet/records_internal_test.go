@@ -11,6 +11,31 @@ import (
 	"github.com/inferbench/inferbench/internal/event"
 )
 
+// batchBody is an event batch body of recs as a worker writes it: with a
+// sample-number table (holding ds) or not, with runs of chunk records or
+// every record alone.
+func batchBody(recs []event.Record, table, runs bool, ds []dataset.Sample) []byte {
+	var refs *refTable
+	if table {
+		refs = newRefTable()
+		refs.samples = ds
+	}
+	body := []byte{0xdd, 0, 0, 0, 0}
+	entries := 0
+	for j := 0; j < len(recs); entries++ {
+		if runs {
+			var k int
+			body, k = appendEvents(body, recs[j:], refs, maxBatchRecords)
+			j += k
+		} else {
+			body = appendEvent(body, &recs[j], refs)
+			j++
+		}
+	}
+	putUint32(body[1:], uint32(2*entries))
+	return body
+}
+
 // generic is the record the generic form (event.AppendRecord's map, as a
 // batch without sample numbers carries it) decodes to.
 func generic(t *testing.T, r event.Record) event.Record {
@@ -67,24 +92,7 @@ func TestRecords_CompactMatchesGeneric(t *testing.T) {
 		recs = append(recs, event.Record{Type: event.SampleComplete, TimestampNS: t0 + 1e9, SampleUUID: uuid, Data: outs[i%len(outs)]})
 		for _, c := range []struct{ table, runs bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
 			table := c.table
-			var refs *refTable
-			if table {
-				refs = newRefTable()
-				refs.samples = ds
-			}
-			body := []byte{0xdd, 0, 0, 0, 0}
-			entries := 0
-			for j := 0; j < len(recs); entries++ {
-				if c.runs {
-					var k int
-					body, k = appendEvents(body, recs[j:], refs, maxBatchRecords)
-					j += k
-				} else {
-					body = appendEvent(body, &recs[j], refs)
-					j++
-				}
-			}
-			putUint32(body[1:], uint32(2*entries))
+			body := batchBody(recs, table, c.runs, ds)
 			got, nums, err := decodeEvents(nil, nil, body, nil, ds)
 			if err != nil {
 				t.Fatalf("record set %d (table %v): %v", i, table, err)
@@ -210,20 +218,7 @@ func FuzzDecodeEvents(f *testing.F) {
 	}
 	for _, set := range [][]event.Record{recs, multi} {
 		for _, table := range []bool{true, false} {
-			var refs *refTable
-			if table {
-				refs = newRefTable()
-				refs.samples = ds
-			}
-			body := []byte{0xdd, 0, 0, 0, 0}
-			entries := 0
-			for j := 0; j < len(set); entries++ {
-				var k int
-				body, k = appendEvents(body, set[j:], refs, maxBatchRecords)
-				j += k
-			}
-			putUint32(body[1:], uint32(2*entries))
-			f.Add(body)
+			f.Add(batchBody(set, table, true, ds))
 		}
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -180,14 +180,7 @@ func appendSamples(b []byte, ss []dataset.Sample) []byte {
 		b = msgp.AppendArrayHeader(b, 5)
 		b = msgp.AppendString(b, s.Prompt)
 		b = msgp.AppendString(b, s.System)
-		if s.TokenIDs == nil {
-			b = msgp.AppendNil(b)
-		} else {
-			b = msgp.AppendArrayHeader(b, uint32(len(s.TokenIDs)))
-			for _, id := range s.TokenIDs {
-				b = msgp.AppendInt32(b, id)
-			}
-		}
+		b = appendTokenIDs(b, s.TokenIDs)
 		b = msgp.AppendInt(b, s.MaxTokens)
 		b = msgp.AppendString(b, s.Expected)
 	}
@@ -349,3 +342,16 @@ func appendString(b []byte, s string) []byte { return msgp.AppendString(b, s) }
 func appendBin(b []byte, p []byte) []byte    { return msgp.AppendBytes(b, p) }
 
 func putUint32(b []byte, v uint32) { binary.BigEndian.PutUint32(b, v) }
+
+// appendTokenIDs appends token ids as an array of int32, or nil for none
+// (a prompt sent as text).
+func appendTokenIDs(b []byte, ids []int32) []byte {
+	if ids == nil {
+		return msgp.AppendNil(b)
+	}
+	b = msgp.AppendArrayHeader(b, uint32(len(ids)))
+	for _, id := range ids {
+		b = msgp.AppendInt32(b, id)
+	}
+	return b
+}
