@@ -85,6 +85,13 @@ type Coordinator struct {
 	loopDone chan struct{}
 	joined   chan struct{}
 
+	// Owned by the loop goroutine: an event frame read while its worker's
+	// ingest channel was full, held until there is room (see loop), and
+	// the backpressure bookkeeping.
+	held        heldFrame
+	deafSince   int64 // when the loop stopped reading (0: it reads)
+	staleBefore int64 // pongs of pings sent before this are not clock samples
+
 	mu      sync.Mutex
 	peers   []*peer
 	byCtl   map[string]*peer
@@ -104,15 +111,16 @@ type peer struct {
 	lastSeen atomic.Int64
 	clock    clock
 
-	ingest     chan []byte // event frames, closed by the loop
-	ingestDone chan struct{}
-	closeOnce  sync.Once
-	lost       atomic.Bool
-	lostAt     atomic.Int64
-	lostCount  atomic.Int64 // in-flight samples counted worker_lost
-	ingested   atomic.Uint64
-	gaps       atomic.Uint64 // event batches missing
-	badFrames  atomic.Int64
+	ingest       chan []byte // event frames, closed by the loop (closeIngest)
+	ingestDone   chan struct{}
+	closeOnce    sync.Once
+	ingestClosed bool // set on the loop with the close
+	lost         atomic.Bool
+	lostAt       atomic.Int64
+	lostCount    atomic.Int64 // in-flight samples counted worker_lost
+	ingested     atomic.Uint64
+	gaps         atomic.Uint64 // event batches missing
+	badFrames    atomic.Int64
 
 	// Live counters, from the events.
 	issued, completed, failed atomic.Int64
@@ -295,10 +303,23 @@ func (c *Coordinator) sendNow(id string, frame []byte) {
 
 // loop owns the socket: it receives every frame, runs queued sends, sends
 // heartbeats and clock pings, and declares silent workers lost.
+//
+// Backpressure. When a worker's ingest channel is full (what consumes the
+// run's bus is slower than the workers, or stalls: the aggregator, the
+// event log, a slow disk), the event frame just read is held and the loop
+// stops reading the socket until there is room for it. ZeroMQ's queues
+// fill, its high-water marks block the workers' event senders, and their
+// load generators block on publishing: the fleet slows to what the
+// consumer takes, with nothing lost and no unbounded buffer. Meanwhile the
+// loop goes on running queued sends and sending heartbeats and pings, so
+// that no worker takes the coordinator for lost; the time it does not
+// read counts as no worker's silence, and a pong that waited in its queue
+// is not taken for a round trip (see hear).
 func (c *Coordinator) loop() {
 	defer close(c.loopDone)
 	defer c.poll.close()
 	nextBeat, nextPing := time.Now(), time.Now()
+	var wait *time.Timer
 	for {
 		select {
 		case <-c.quit:
@@ -313,8 +334,9 @@ func (c *Coordinator) loop() {
 				more = false
 			}
 		}
-		parts, err := c.poll.recv(5 * time.Millisecond)
-		if err == nil {
+		if c.held.p != nil {
+			c.waitRoom(&wait)
+		} else if parts, err := c.poll.recv(5 * time.Millisecond); err == nil {
 			c.handle(parts)
 		} else if e := zmq.AsErrno(err); e != zmq.Errno(syscall.EAGAIN) && e != zmq.Errno(syscall.EINTR) {
 			if e == zmq.ETERM {
@@ -337,8 +359,74 @@ func (c *Coordinator) loop() {
 // offset (a ping is a few dozen bytes).
 const pingPeriod = 100 * time.Millisecond
 
+// heldFrame is an event frame waiting for room in its worker's ingest
+// channel.
+type heldFrame struct {
+	p *peer
+	f []byte
+}
+
+// waitRoom waits a few milliseconds at most for room for the held frame,
+// running a queued send if one comes first (loop goroutine).
+func (c *Coordinator) waitRoom(t **time.Timer) {
+	const d = 5 * time.Millisecond
+	if *t == nil {
+		*t = time.NewTimer(d)
+	} else {
+		(*t).Reset(d)
+	}
+	select {
+	case c.held.p.ingest <- c.held.f:
+		c.held = heldFrame{}
+		c.hear(event.Now())
+	case fn := <-c.todo:
+		fn() // closeIngest drops the frame if its channel closes
+	case <-(*t).C:
+	case <-c.quit:
+	}
+}
+
+// deafClockLimit: after the loop did not read for longer than this, the
+// pongs of the pings sent before are not clock samples.
+const deafClockLimit = 10 * time.Millisecond
+
+// hear ends a stretch during which the loop did not read (loop
+// goroutine). The workers' messages waited in the socket's queues: the
+// stretch is not their silence, so every worker's last message moves
+// forward by it; and when it was long, the pongs that waited there would
+// measure the stall, not the network: the pongs of pings sent before now
+// are dropped (the clock keeps its earlier exchanges, and the next pings
+// bring new ones). Short stretches, as under steady backpressure, only
+// widen a round trip a little: the min-RTT filter takes care of those.
+func (c *Coordinator) hear(now int64) {
+	d := now - c.deafSince
+	c.deafSince = 0
+	c.mu.Lock()
+	for _, p := range c.peers {
+		p.lastSeen.Add(d)
+	}
+	c.mu.Unlock()
+	if d > int64(deafClockLimit) {
+		c.staleBefore = now
+	}
+}
+
+// closeIngest closes p's ingest channel (loop goroutine). A frame held for
+// it is dropped: its worker is lost, or the run is over.
+func (c *Coordinator) closeIngest(p *peer) {
+	p.closeOnce.Do(func() {
+		close(p.ingest)
+		p.ingestClosed = true
+	})
+	if c.held.p == p {
+		c.held = heldFrame{}
+		c.hear(event.Now())
+	}
+}
+
 // beat sends a clock ping, and with heartbeat a heartbeat, to every live
-// worker, and declares lost the ones silent for the timeout.
+// worker, and declares lost the ones silent for the timeout (not while the
+// loop holds a frame: it does not read, see loop).
 func (c *Coordinator) beat(heartbeat bool) {
 	now := event.Now()
 	c.mu.Lock()
@@ -349,7 +437,7 @@ func (c *Coordinator) beat(heartbeat bool) {
 		if p.lost.Load() {
 			continue
 		}
-		if silent := time.Duration(now - p.lastSeen.Load()); silent > c.o.Timeout {
+		if silent := time.Duration(now - p.lastSeen.Load()); silent > c.o.Timeout && c.held.p == nil {
 			c.declareLost(p, now, running, silent)
 			continue
 		}
@@ -378,7 +466,7 @@ func (c *Coordinator) declareLost(p *peer, now int64, running bool, silent time.
 	p.lost.Store(true)
 	p.lostAt.Store(now)
 	c.log.Error("fleet: worker lost", "worker", p.name, "silent", silent.Round(time.Millisecond))
-	p.closeOnce.Do(func() { close(p.ingest) })
+	c.closeIngest(p)
 	c.notes <- note{p: p, lost: true}
 }
 
@@ -409,11 +497,17 @@ func (c *Coordinator) handle(parts [][]byte) {
 		c.mu.Lock()
 		p := c.byEv[id]
 		c.mu.Unlock()
-		if p == nil || p.lost.Load() {
-			return // a lost worker's late events, or a stranger's
+		if p == nil || p.lost.Load() || p.ingestClosed {
+			return // a lost worker's late events, a stranger's, or after the run
 		}
 		p.lastSeen.Store(now)
-		p.ingest <- f
+		select {
+		case p.ingest <- f:
+		default:
+			// Full: hold it, and read nothing more until it is in.
+			c.held = heldFrame{p, f}
+			c.deafSince = now
+		}
 		return
 	}
 	body := f[1:]
@@ -449,7 +543,7 @@ func (c *Coordinator) handle(parts [][]byte) {
 	case kindPong:
 		r := open(body)
 		t1, t2, t3 := r.int(), r.int(), r.int()
-		if r.err == nil && t1 > 0 && t1 <= now {
+		if r.err == nil && t1 > 0 && t1 <= now && t1 >= c.staleBefore {
 			p.clock.add(t1, t2, t3, now)
 		}
 	case kindReady, kindWarm, kindDone:
@@ -664,7 +758,7 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 	defer func() {
 		// Every ingest goroutine ends: their channels close on the loop.
 		for _, p := range r.peers {
-			r.c.do(func() { p.closeOnce.Do(func() { close(p.ingest) }) })
+			r.c.do(func() { r.c.closeIngest(p) })
 		}
 		ingest.Wait()
 	}()
@@ -744,7 +838,7 @@ func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
 		return loadgen.Result{}, err
 	}
 	for _, p := range r.peers {
-		r.c.do(func() { p.closeOnce.Do(func() { close(p.ingest) }) })
+		r.c.do(func() { r.c.closeIngest(p) })
 	}
 	ingest.Wait()
 	var res loadgen.Result

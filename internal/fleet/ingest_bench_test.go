@@ -190,7 +190,7 @@ func benchIngest(b *testing.B, consumer string) {
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	for _, p := range r.peers {
-		c.do(func() { p.closeOnce.Do(func() { close(p.ingest) }) })
+		c.do(func() { c.closeIngest(p) })
 	}
 	ingest.Wait()
 	if got != total {

@@ -1,0 +1,182 @@
+package fleet_test
+
+import (
+	"context"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/inferbench/inferbench/internal/bench"
+	"github.com/inferbench/inferbench/internal/bus"
+	"github.com/inferbench/inferbench/internal/config"
+	"github.com/inferbench/inferbench/internal/event"
+	"github.com/inferbench/inferbench/internal/fleet"
+	"github.com/inferbench/inferbench/internal/metrics"
+	"github.com/inferbench/inferbench/internal/mockserver"
+)
+
+// stallPub is the run's bus behind a consumer that stalls once: once
+// after records have been published, every publish waits until the stall
+// is over (an aggregator, event log or disk that stopped for a while).
+type stallPub struct {
+	bus.Publisher[event.Record]
+	after int64
+	d     time.Duration
+
+	n        atomic.Int64
+	once     sync.Once
+	mu       sync.Mutex
+	from, to time.Time
+}
+
+func (s *stallPub) wait(k int) {
+	if s.n.Add(int64(k)) >= s.after {
+		s.once.Do(func() {
+			s.mu.Lock()
+			s.from = time.Now()
+			s.to = s.from.Add(s.d)
+			s.mu.Unlock()
+		})
+	}
+	s.mu.Lock()
+	to := s.to
+	s.mu.Unlock()
+	if d := time.Until(to); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+func (s *stallPub) Publish(r event.Record) error {
+	s.wait(1)
+	return s.Publisher.Publish(r)
+}
+
+func (s *stallPub) PublishBatch(rs []event.Record) error {
+	s.wait(len(rs))
+	if b, ok := s.Publisher.(interface{ PublishBatch([]event.Record) error }); ok {
+		return b.PublishBatch(rs)
+	}
+	for _, r := range rs {
+		if err := s.Publisher.Publish(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stalled is when the stall began (zero if it never did).
+func (s *stallPub) stalled() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.from
+}
+
+// worstRe finds the worst clock-offset uncertainty in the fleet's report line.
+var worstRe = regexp.MustCompile(`within ±(\S+) \(worst clock-offset uncertainty`)
+
+// TestFleet_ConsumerStall: the coordinator's consumer (everything behind
+// its event ingest: the bus, the aggregator, the event log, the disk)
+// stalls once for 2.5 times the fleet timeout in the middle of a run.
+// Backpressure slows the workers and kills nothing: no worker is lost, the
+// workers do not lose the coordinator (they return nil), the counts are
+// exact, and the clock offsets stay as certain as the network makes them
+// (the coordinator's own stall is not a round trip).
+func TestFleet_ConsumerStall(t *testing.T) {
+	const timeout = time.Second
+	const stall = 5 * timeout / 2
+	url := startMock(t, mockserver.Config{TTFT: time.Millisecond, TPOT: 100 * time.Microsecond, OutputTokens: 8})
+	for _, tc := range []struct {
+		name   string
+		mutate func(*config.Run)
+		n      int64
+	}{
+		// A paced run: the stall falls in its middle, the workers issue on.
+		{"poisson", func(c *config.Run) {
+			c.Load.Mode = "poisson"
+			c.Load.TargetQPS = 300
+			c.Load.NumSamples = 900
+		}, 900},
+		// As fast as the mock answers: the workers' event queues fill.
+		{"offline", func(c *config.Run) {
+			c.Load.NumSamples = 3000
+			c.Load.MaxInFlight = 32
+		}, 3000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := runConfig(t, url, func(c *config.Run) {
+				tc.mutate(c)
+				c.EventLog = "off"
+			})
+			names := []string{"s0", "s1"}
+			c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: len(names), Timeout: timeout, Logger: quietLog()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errs := make([]error, len(names))
+			var wg sync.WaitGroup
+			for i, name := range names {
+				wg.Go(func() {
+					errs[i] = fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: c.Endpoint(), Name: name, Once: true,
+						Timeout: timeout, Logger: quietLog()})
+				})
+			}
+			defer wg.Wait()
+			if err := c.Wait(ctx, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			var run *fleet.Run
+			sp := &stallPub{after: 300, d: stall}
+			out := runBench(t, cfg, func(r *bench.Runner) {
+				r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
+					sp.Publisher = pub
+					run, err = c.Source(r.Config(), r.Dataset(), sp)
+					return run, err
+				}
+			})
+			wg.Wait()
+			if sp.stalled().IsZero() {
+				t.Fatal("the consumer never stalled: the test tests nothing")
+			}
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("worker %s: %v; want nil (the coordinator was only slow)", names[i], err)
+				}
+			}
+			if lost := run.Lost(); len(lost) > 0 {
+				t.Errorf("workers lost: %v; want none (the coordinator's own stall is not their silence)", lost)
+			}
+			f := &out.Final
+			if f.State != metrics.StateComplete {
+				t.Errorf("state %s, want complete", f.State)
+			}
+			issued, completed, failed := counter(t, f, metrics.TrackedIssued), counter(t, f, metrics.TrackedCompleted), counter(t, f, metrics.TrackedFailed)
+			if issued != completed+failed || completed != tc.n || failed != 0 {
+				t.Errorf("tracked issued %d, completed %d, failed %d: want %d issued and completed, none failed", issued, completed, failed, tc.n)
+			}
+			if got := counter(t, f, metrics.TotalIssued); got != tc.n {
+				t.Errorf("total issued %d, want %d", got, tc.n)
+			}
+			// The worst uncertainty of the offsets used: a round trip of
+			// this loopback, not the stall (a pong read after the stall
+			// would say ±seconds/2).
+			var worst time.Duration
+			for _, w := range out.Report.Warnings {
+				if m := worstRe.FindStringSubmatch(w); m != nil {
+					if worst, err = time.ParseDuration(m[1]); err != nil {
+						t.Fatalf("worst uncertainty %q: %v", m[1], err)
+					}
+				}
+			}
+			if worst <= 0 || worst > 50*time.Millisecond {
+				t.Errorf("worst clock-offset uncertainty %v: want a loopback round trip (0 < it ≤ 50ms), not the stall; warnings %q",
+					worst, out.Report.Warnings)
+			}
+			t.Logf("stall %v; worst clock-offset uncertainty %v", stall, worst)
+		})
+	}
+}
