@@ -13,6 +13,7 @@ import (
 	"github.com/inferbench/inferbench/internal/config"
 	"github.com/inferbench/inferbench/internal/event"
 	"github.com/inferbench/inferbench/internal/fleet"
+	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
 )
@@ -73,6 +74,23 @@ func (s *stallPub) stalled() time.Time {
 	return s.from
 }
 
+// fleetRun is a fleet run embedded under another name than its method Run.
+type fleetRun = fleet.Run
+
+// lostAtEnd is a fleet run that notes which workers were lost when it
+// ended (afterwards the coordinator, still open, would find the workers,
+// which exit, silent).
+type lostAtEnd struct {
+	*fleetRun
+	lost []string
+}
+
+func (s *lostAtEnd) Run(ctx context.Context) (loadgen.Result, error) {
+	res, err := s.fleetRun.Run(ctx)
+	s.lost = s.fleetRun.Lost()
+	return res, err
+}
+
 // worstRe finds the worst clock-offset uncertainty in the fleet's report line.
 var worstRe = regexp.MustCompile(`within ±(\S+) \(worst clock-offset uncertainty`)
 
@@ -84,7 +102,9 @@ var worstRe = regexp.MustCompile(`within ±(\S+) \(worst clock-offset uncertaint
 // exact, and the clock offsets stay as certain as the network makes them
 // (the coordinator's own stall is not a round trip).
 func TestFleet_ConsumerStall(t *testing.T) {
-	const timeout = time.Second
+	// 2 s, not less: on a loaded 2-core machine under the race detector
+	// a process may not be scheduled for a good fraction of a second.
+	const timeout = 2 * time.Second
 	const stall = 5 * timeout / 2
 	url := startMock(t, mockserver.Config{TTFT: time.Millisecond, TPOT: 100 * time.Microsecond, OutputTokens: 8})
 	for _, tc := range []struct {
@@ -96,13 +116,14 @@ func TestFleet_ConsumerStall(t *testing.T) {
 		{"poisson", func(c *config.Run) {
 			c.Load.Mode = "poisson"
 			c.Load.TargetQPS = 300
-			c.Load.NumSamples = 900
-		}, 900},
-		// As fast as the mock answers: the workers' event queues fill.
+			c.Load.NumSamples = 1200
+		}, 1200},
+		// As fast as the mock answers, for longer than the stall: many
+		// more frames than the coordinator's queues hold come meanwhile.
 		{"offline", func(c *config.Run) {
-			c.Load.NumSamples = 3000
+			c.Load.NumSamples = 10000
 			c.Load.MaxInFlight = 32
-		}, 3000},
+		}, 10000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := runConfig(t, url, func(c *config.Run) {
@@ -129,13 +150,17 @@ func TestFleet_ConsumerStall(t *testing.T) {
 			if err := c.Wait(ctx, 30*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			var run *fleet.Run
+			var src *lostAtEnd
 			sp := &stallPub{after: 300, d: stall}
 			out := runBench(t, cfg, func(r *bench.Runner) {
 				r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
 					sp.Publisher = pub
-					run, err = c.Source(r.Config(), r.Dataset(), sp)
-					return run, err
+					run, err := c.Source(r.Config(), r.Dataset(), sp)
+					if err != nil {
+						return nil, err
+					}
+					src = &lostAtEnd{fleetRun: run}
+					return src, nil
 				}
 			})
 			wg.Wait()
@@ -147,7 +172,7 @@ func TestFleet_ConsumerStall(t *testing.T) {
 					t.Errorf("worker %s: %v; want nil (the coordinator was only slow)", names[i], err)
 				}
 			}
-			if lost := run.Lost(); len(lost) > 0 {
+			if lost := src.lost; len(lost) > 0 {
 				t.Errorf("workers lost: %v; want none (the coordinator's own stall is not their silence)", lost)
 			}
 			f := &out.Final

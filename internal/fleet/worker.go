@@ -139,7 +139,11 @@ func dealer(o *WorkerOptions, maxMsg int64) (*zmq.Socket, error) {
 }
 
 // conn is a worker's control connection: one goroutine owns the socket,
-// answers pings and heartbeats, and passes the other messages on.
+// answers pings and heartbeats, and passes the other messages on. It never
+// waits for the event stream (a separate socket and goroutine), so a worker
+// whose events are held back by a slow coordinator (its forwarder blocked,
+// its load generator blocked on publishing) still answers and keeps its
+// heartbeats going both ways.
 type conn struct {
 	sock    *zmq.Socket
 	poll    *poller // receives from sock
@@ -157,14 +161,26 @@ func (c *conn) run() {
 	defer close(c.done)
 	defer c.poll.close()
 	next := time.Now()
+	// A message of c.out the socket's queue had no room for: a coordinator
+	// that does not read (its consumer stalls) fills the queue with
+	// heartbeats and pongs. It is sent when there is room; receiving goes
+	// on meanwhile.
+	var pending []byte
 	for {
 		select {
 		case <-c.quit:
 			return
-		case b := <-c.out:
-			c.sendNow(b)
-			continue
 		default:
+		}
+		if pending == nil {
+			select {
+			case pending = <-c.out:
+			default:
+			}
+		}
+		if pending != nil && c.trySend(pending) {
+			pending = nil
+			continue
 		}
 		parts, err := c.poll.recv(5 * time.Millisecond)
 		now := event.Now()
@@ -181,7 +197,7 @@ func (c *conn) run() {
 					b = appendInt(b, t1)
 					b = appendInt(b, now)
 					b = appendInt(b, event.Now())
-					c.sendNow(b)
+					c.trySend(b) // none when the queue is full: the next ping gets one
 				}
 			default:
 				select {
@@ -197,7 +213,7 @@ func (c *conn) run() {
 		}
 		if c.hb > 0 && time.Now().After(next) {
 			next = time.Now().Add(c.hb)
-			c.sendNow([]byte{kindHeartbeat, 0x90})
+			c.trySend([]byte{kindHeartbeat, 0x90}) // none when the queue is full: the coordinator is not reading
 			if time.Duration(event.Now()-c.seen.Load()) > c.timeout {
 				select {
 				case <-c.lost:
@@ -209,8 +225,11 @@ func (c *conn) run() {
 	}
 }
 
-func (c *conn) sendNow(b []byte) {
-	_, _ = c.sock.SendBytes(b, 0)
+// trySend sends without waiting; false when the socket's queue is full.
+// A frame that fails otherwise (the socket is closing) counts as sent.
+func (c *conn) trySend(b []byte) bool {
+	_, err := c.sock.SendBytes(b, zmq.DONTWAIT)
+	return err == nil || zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN)
 }
 
 // send queues a frame for the coordinator.
@@ -700,15 +719,28 @@ func (w *workerRun) forward(sub bus.Subscriber[event.Record], samples []dataset.
 const eventLinger = 10 * time.Millisecond
 
 // sendEvents sends one frame, waiting while the coordinator is behind;
-// it gives up only when the coordinator is lost.
+// it gives up only when the coordinator is lost. A long wait is logged:
+// the load generator slows down with it (it blocks on publishing once the
+// run's bus is full), and the run's numbers show that.
 func (w *workerRun) sendEvents(frame []byte) error {
+	var since time.Time
+	warned := false
 	for {
-		_, err := w.ev.SendBytes(frame, 0)
+		_, err := w.ev.SendBytes(frame, 0) // waits 250 ms at most
 		if err == nil {
+			if warned {
+				w.o.Logger.Info("fleet: the coordinator takes events again", "waited", time.Since(since).Round(time.Millisecond))
+			}
 			return nil
 		}
 		if zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN) {
 			return err
+		}
+		if since.IsZero() {
+			since = time.Now()
+		} else if !warned && time.Since(since) >= slowCoordinator {
+			warned = true
+			w.o.Logger.Warn("fleet: the coordinator is behind: events wait, issuing slows down", "waiting", time.Since(since).Round(time.Millisecond))
 		}
 		select {
 		case <-w.c.lost:
@@ -717,6 +749,10 @@ func (w *workerRun) sendEvents(frame []byte) error {
 		}
 	}
 }
+
+// slowCoordinator is how long an event frame waits before the worker says
+// the coordinator is behind.
+const slowCoordinator = time.Second
 
 // waitUntilStop waits until event.Now() >= at; false when stop closed
 // first.
