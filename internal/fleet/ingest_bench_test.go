@@ -25,7 +25,7 @@ type fakeWorker struct {
 	index   uint32
 }
 
-func newFakeWorker(b *testing.B, zctx *zmq.Context, addr, name string) *fakeWorker {
+func newFakeWorker(b testing.TB, zctx *zmq.Context, addr, name string) *fakeWorker {
 	b.Helper()
 	w := &fakeWorker{}
 	var err error
