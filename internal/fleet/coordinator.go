@@ -186,7 +186,12 @@ func Listen(o Options) (*Coordinator, error) {
 		sock.SetRcvtimeo(5 * time.Millisecond),
 		sock.SetSndtimeo(time.Second),
 		sock.SetMaxmsgsize(MaxEventFrame),
-		sock.SetRcvhwm(1000),
+		// While the loop does not read (backpressure, see loop), at
+		// most 64 frames wait per worker socket, beside the 64 of its
+		// ingest channel; then the worker's sender blocks. (1000 let a
+		// stalled coordinator queue up to 1 GiB per worker: frames are
+		// cut at 1 MiB.)
+		sock.SetRcvhwm(64),
 		sock.SetSndhwm(0),
 	} {
 		if set != nil {
