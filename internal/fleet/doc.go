@@ -35,5 +35,8 @@
 // continues (the report says which worker, when, how many samples, and
 // that the load was not delivered) or aborts ([OnLossAbort]). A worker
 // whose coordinator goes silent stops issuing, cancels its requests and
-// returns [ErrCoordinatorLost].
+// returns [ErrCoordinatorLost]. A coordinator whose consumer is slow or
+// stalls (everything behind the run's bus) is neither: it stops reading
+// the workers' events until there is room, ZeroMQ's queues fill and push
+// back on the workers, and heartbeats and pings go on both ways.
 package fleet
