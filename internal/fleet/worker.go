@@ -723,24 +723,21 @@ const eventLinger = 10 * time.Millisecond
 // the load generator slows down with it (it blocks on publishing once the
 // run's bus is full), and the run's numbers show that.
 func (w *workerRun) sendEvents(frame []byte) error {
-	var since time.Time
-	warned := false
+	start, warned := time.Now(), false
 	for {
 		_, err := w.ev.SendBytes(frame, 0) // waits 250 ms at most
 		if err == nil {
 			if warned {
-				w.o.Logger.Info("fleet: the coordinator takes events again", "waited", time.Since(since).Round(time.Millisecond))
+				w.o.Logger.Info("fleet: the coordinator takes events again", "waited", time.Since(start).Round(time.Millisecond))
 			}
 			return nil
 		}
 		if zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN) {
 			return err
 		}
-		if since.IsZero() {
-			since = time.Now()
-		} else if !warned && time.Since(since) >= slowCoordinator {
+		if !warned && time.Since(start) >= slowCoordinator {
 			warned = true
-			w.o.Logger.Warn("fleet: the coordinator is behind: events wait, issuing slows down", "waiting", time.Since(since).Round(time.Millisecond))
+			w.o.Logger.Warn("fleet: the coordinator is behind: events wait, issuing slows down", "waiting", time.Since(start).Round(time.Millisecond))
 		}
 		select {
 		case <-w.c.lost:
