@@ -97,6 +97,7 @@ type Coordinator struct {
 	byCtl   map[string]*peer
 	byEv    map[string]*peer
 	running bool
+	ended   bool // the run is over: no worker is lost any more
 	closed  bool
 	joinedN int
 }
@@ -436,13 +437,15 @@ func (c *Coordinator) beat(heartbeat bool) {
 	now := event.Now()
 	c.mu.Lock()
 	peers := append([]*peer(nil), c.peers...)
-	running := c.running
+	running, ended := c.running, c.ended
 	c.mu.Unlock()
 	for _, p := range peers {
 		if p.lost.Load() {
 			continue
 		}
-		if silent := time.Duration(now - p.lastSeen.Load()); silent > c.o.Timeout && c.held.p == nil {
+		// Once the run ended, workers go (released): their silence is no
+		// loss, however long the report takes.
+		if silent := time.Duration(now - p.lastSeen.Load()); silent > c.o.Timeout && c.held.p == nil && !ended {
 			c.declareLost(p, now, running, silent)
 			continue
 		}
@@ -740,6 +743,11 @@ func (r *Run) session(t event.Type, ts int64) {
 // tracked phase, the merged event stream, the end. Cancelling ctx aborts
 // the workers' in-flight requests.
 func (r *Run) Run(ctx context.Context) (loadgen.Result, error) {
+	defer func() {
+		r.c.mu.Lock()
+		r.c.ended = true
+		r.c.mu.Unlock()
+	}()
 	// Each worker's job samples, before the ingest goroutines start: an
 	// issued record that omits its prompt takes it from the samples its
 	// worker was sent (see refTable).

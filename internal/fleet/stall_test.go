@@ -78,8 +78,7 @@ func (s *stallPub) stalled() time.Time {
 type fleetRun = fleet.Run
 
 // lostAtEnd is a fleet run that notes which workers were lost when it
-// ended (afterwards the coordinator, still open, would find the workers,
-// which exit, silent).
+// ended.
 type lostAtEnd struct {
 	*fleetRun
 	lost []string
@@ -203,5 +202,52 @@ func TestFleet_ConsumerStall(t *testing.T) {
 			}
 			t.Logf("stall %v; worst clock-offset uncertainty %v", stall, worst)
 		})
+	}
+}
+
+// TestFleet_NoLossAfterRun: once a run ended its workers leave (released,
+// --once); a coordinator still open, while the report is written, must not
+// find them silent and call them lost, however long that takes.
+func TestFleet_NoLossAfterRun(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	url := startMock(t, mockserver.Config{OutputTokens: 4})
+	cfg := runConfig(t, url, func(c *config.Run) { c.Load.NumSamples = 40; c.EventLog = "off" })
+	names := []string{"e0", "e1"}
+	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: len(names), Timeout: timeout, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Go(func() {
+			_ = fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: c.Endpoint(), Name: name, Once: true, Timeout: 10 * time.Second, Logger: quietLog()})
+		})
+	}
+	if err := c.Wait(ctx, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var run *fleet.Run
+	out := runBench(t, cfg, func(r *bench.Runner) {
+		r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
+			var err error
+			run, err = c.Source(r.Config(), r.Dataset(), pub)
+			return run, err
+		}
+	})
+	wg.Wait() // the workers left
+	if got := counter(t, &out.Final, metrics.TrackedCompleted); got != 40 {
+		t.Fatalf("completed %d, want 40", got)
+	}
+	time.Sleep(4 * timeout) // a slow report, the coordinator still open
+	if lost := run.Lost(); len(lost) > 0 {
+		t.Errorf("workers lost after the run ended: %v", lost)
+	}
+	for _, n := range run.Notes() {
+		if regexp.MustCompile(`was lost`).MatchString(n) {
+			t.Errorf("the report would say: %s", n)
+		}
 	}
 }
