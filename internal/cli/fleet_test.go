@@ -148,6 +148,10 @@ func TestFleet_KillWorker(t *testing.T) {
 			if issued != completed || lost == 0 || failed < lost {
 				t.Errorf("issued %d, completed %d, failed %d, worker_lost %d: want issued = completed and worker_lost > 0", issued, completed, failed, lost)
 			}
+			// The loss itself is in the stream too, once.
+			if n := snap.CounterInt(metrics.OtherErrorCounterPrefix + metrics.ClassWorkerLost); n != 1 {
+				t.Errorf("other_errors.worker_lost %d, want 1", n)
+			}
 			if issued >= 150 {
 				t.Errorf("issued %d: the lost worker's share cannot all have been delivered", issued)
 			}
@@ -159,6 +163,46 @@ func TestFleet_KillWorker(t *testing.T) {
 				t.Errorf("report does not name the lost worker:\n%s", report)
 			}
 		})
+	}
+}
+
+// TestFleet_WorkerInterrupted: a worker stopped on its own (Ctrl-C) hands
+// in what it did; the run completes with the rest, but its load was not
+// delivered: the stream says so (other_errors.worker_stopped) and
+// --strict-load fails the run (exit 3).
+func TestFleet_WorkerInterrupted(t *testing.T) {
+	url := startMock(t, mockserver.Config{TTFT: 20 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 40})
+	dir := filepath.Join(shortDir(t), "run")
+	coord := startInferbench(t, "benchmark", "concurrency", "--endpoint", url, "--model", "mock-model",
+		"--synthetic", "50", "--concurrency", "4", "--num-samples", "120", "--report-dir", dir, "--no-tui",
+		"--fleet-size", "2", "--fleet-listen", "tcp://127.0.0.1:0", "--strict-load")
+	workers := joinFleet(t, coord, 2, "--once")
+	time.Sleep(700 * time.Millisecond)
+	if err := workers[1].cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := coord.wait(t, 60*time.Second); code != 3 {
+		t.Fatalf("coordinator exit code %d, want 3 (load not delivered)\nstderr:\n%s", code, coord.stderr.String())
+	}
+	for i, w := range workers {
+		if c := w.wait(t, 20*time.Second); c != 0 {
+			t.Errorf("worker w%d exit code %d\n%s", i, c, w.stderr.String())
+		}
+	}
+	snap := readFinalSnapshot(t, dir)
+	if n := snap.CounterInt(metrics.OtherErrorCounterPrefix + metrics.ClassWorkerStopped); n != 1 {
+		t.Errorf("other_errors.worker_stopped %d, want 1", n)
+	}
+	issued, completed := snap.CounterInt(metrics.TrackedIssued), snap.CounterInt(metrics.TrackedCompleted)
+	if issued != completed || issued >= 120 {
+		t.Errorf("issued %d, completed %d: want every issued sample completed, and fewer than 120 issued", issued, completed)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "report.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(report), "worker w1 stopped before its share was issued") {
+		t.Errorf("report does not name the stopped worker:\n%s", report)
 	}
 }
 

@@ -129,6 +129,7 @@ type peer struct {
 
 	// Set by notes (on the run's goroutine).
 	ready, warm, done bool
+	handedIn          atomic.Bool // done, for the loop goroutine: its silence is no loss
 	warmSeq, doneSeq  uint64
 	result            loadgen.Result
 	stopped           bool
@@ -440,11 +441,12 @@ func (c *Coordinator) beat(heartbeat bool) {
 	running, ended := c.running, c.ended
 	c.mu.Unlock()
 	for _, p := range peers {
-		if p.lost.Load() {
+		if p.lost.Load() || p.handedIn.Load() {
 			continue
 		}
 		// Once the run ended, workers go (released): their silence is no
-		// loss, however long the report takes.
+		// loss, however long the report takes. Nor is the silence of a
+		// worker that handed in its result (an interrupted one leaves).
 		if silent := time.Duration(now - p.lastSeen.Load()); silent > c.o.Timeout && c.held.p == nil && !ended {
 			c.declareLost(p, now, running, silent)
 			continue
@@ -986,7 +988,18 @@ func (r *Run) note(n note) {
 		p.result.Issued, p.result.Completed, p.result.Failed = rd.int(), rd.int(), rd.int()
 		p.stopped = rd.bool()
 		p.done = rd.err == nil
+		p.handedIn.Store(p.done)
+		if p.stopped && !p.lost.Load() && !r.stopped() {
+			r.loadgenError(metrics.ClassWorkerStopped, fmt.Sprintf("worker %s stopped before its share was issued (it was interrupted)", p.name))
+		}
 	}
+}
+
+// loadgenError publishes a load generator error without a sample (an
+// other_errors.CLASS counter): something that kept the run's load from
+// being delivered.
+func (r *Run) loadgenError(class, msg string) {
+	_ = r.pub.Publish(event.Record{Type: event.ErrorLoadgen, TimestampNS: event.Now(), Data: &event.ErrorData{Type: class, Message: msg}})
 }
 
 // ingest merges one worker's events into the run's stream: it checks the
@@ -1150,6 +1163,12 @@ func (r *Run) ingest(p *peer) {
 			}
 		}
 		p.ingested.Store(last)
+	}
+	if p.lost.Load() {
+		// The loss itself, in the stream (its in-flight samples follow
+		// as failed): the verdict's load check reads it even when the
+		// worker had nothing in flight.
+		r.loadgenError(ClassWorkerLost, fmt.Sprintf("worker %s lost: its share of the load stopped with it", p.name))
 	}
 	if len(inflight) == 0 {
 		return

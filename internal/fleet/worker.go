@@ -522,7 +522,14 @@ func (w *workerRun) serve(ctx context.Context) error {
 	b = appendBool(b, stopped || res.Stopped)
 	w.c.send(b)
 	// Wait for the release, so the events and the done message are
-	// delivered before the sockets close.
+	// delivered before the sockets close. An interrupted worker (its
+	// context is done) does not wait for the rest of the fleet: it leaves
+	// after a grace long enough for the done message to go out (the
+	// coordinator then knows what it did and does not call it lost).
+	var grace <-chan time.Time
+	if ctx.Err() != nil {
+		grace = time.After(min(w.o.Timeout, interruptGrace))
+	}
 	for {
 		select {
 		case f := <-w.c.in:
@@ -531,11 +538,15 @@ func (w *workerRun) serve(ctx context.Context) error {
 			}
 		case <-w.c.lost:
 			return lostErr
-		case <-ctx.Done():
+		case <-grace:
 			return nil
 		}
 	}
 }
+
+// interruptGrace is how long an interrupted worker lingers for its done
+// message to reach the coordinator.
+const interruptGrace = time.Second
 
 // decodeJob parses a job.
 func decodeJob(body []byte) (jobSpec, *dataset.Dataset, error) {

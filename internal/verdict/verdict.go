@@ -271,11 +271,15 @@ func (lc LoadCheck) evaluate(s *metrics.Snapshot) *Load {
 		l.Reasons = append(l.Reasons, fmt.Sprintf("issue rate %s req/s is below %.0f%% of the target %s req/s",
 			fmtFloat(l.AchievedQPS.F()), 100*deliveredShare, fmtFloat(lc.TargetQPS)))
 	}
-	if n := s.CounterInt(metrics.ErrorCounterPrefix + metrics.ClassWorkerLost); n > 0 {
-		// A fleet worker was lost: its share stopped with it.
+	// A fleet worker lost, or stopped on its own: its share was not issued.
+	if n := s.CounterInt(metrics.OtherErrorCounterPrefix + metrics.ClassWorkerLost); n > 0 || s.CounterInt(metrics.ErrorCounterPrefix+metrics.ClassWorkerLost) > 0 {
 		l.Delivered = false
-		l.Reasons = append(l.Reasons, fmt.Sprintf("a fleet worker was lost with %d requests in flight (%s): its share of the load stopped with it",
-			n, metrics.ClassWorkerLost))
+		l.Reasons = append(l.Reasons, fmt.Sprintf("%s fleet worker(s) lost, %d requests in flight with them (%s): their share of the load stopped",
+			countOrSome(n), s.CounterInt(metrics.ErrorCounterPrefix+metrics.ClassWorkerLost), metrics.ClassWorkerLost))
+	}
+	if n := s.CounterInt(metrics.OtherErrorCounterPrefix + metrics.ClassWorkerStopped); n > 0 {
+		l.Delivered = false
+		l.Reasons = append(l.Reasons, fmt.Sprintf("%d fleet worker(s) stopped before their share was issued (%s)", n, metrics.ClassWorkerStopped))
 	}
 	if m, ok := s.Find(metrics.SeriesLateness); ok && m.Kind == metrics.KindSeries && m.Count > 0 {
 		if v, ok := m.Percentile(latenessKey); ok {
@@ -288,6 +292,15 @@ func (lc LoadCheck) evaluate(s *metrics.Snapshot) *Load {
 		}
 	}
 	return l
+}
+
+// countOrSome is n, or "some" when a snapshot counted the loss only by
+// its samples (written before losses had a record of their own).
+func countOrSome(n int64) string {
+	if n > 0 {
+		return strconv.FormatInt(n, 10)
+	}
+	return "some"
 }
 
 func fmtFloat(f float64) string {

@@ -168,23 +168,41 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
-// TestEvaluate_WorkerLost: a fleet run that lost a worker did not deliver
+// TestEvaluate_WorkerLost: a fleet run that lost a worker (with requests
+// in flight or none), or whose worker stopped on its own, did not deliver
 // its load, whatever the mode (a closed loop has no target rate).
 func TestEvaluate_WorkerLost(t *testing.T) {
-	for _, lost := range []int64{0, 3} {
+	for _, tc := range []struct {
+		name     string
+		counters map[string]int64
+		reason   string // "": delivered
+	}{
+		{"none", nil, ""},
+		{"lost with requests in flight", map[string]int64{metrics.OtherErrorCounterPrefix + metrics.ClassWorkerLost: 1, metrics.ErrorCounterPrefix + metrics.ClassWorkerLost: 3},
+			"1 fleet worker(s) lost, 3 requests in flight with them (worker_lost)"},
+		{"lost with nothing in flight", map[string]int64{metrics.OtherErrorCounterPrefix + metrics.ClassWorkerLost: 2},
+			"2 fleet worker(s) lost, 0 requests in flight with them"},
+		{"an older snapshot: only the samples", map[string]int64{metrics.ErrorCounterPrefix + metrics.ClassWorkerLost: 3},
+			"some fleet worker(s) lost, 3 requests"},
+		{"stopped early", map[string]int64{metrics.OtherErrorCounterPrefix + metrics.ClassWorkerStopped: 1},
+			"1 fleet worker(s) stopped before their share was issued (worker_stopped)"},
+	} {
 		reg := metrics.NewRegistry()
-		c, err := reg.NewCounter(metrics.ErrorCounterPrefix+metrics.ClassWorkerLost, false)
-		if err != nil {
-			t.Fatal(err)
+		for name, v := range tc.counters {
+			c, err := reg.NewCounter(name, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Set(v)
 		}
-		c.Set(lost)
 		s := reg.Snapshot(metrics.StateComplete, 0, 1)
 		r := verdict.Evaluate(&s, verdict.Spec{Load: &verdict.LoadCheck{Strict: true}})
-		if r.Load.Delivered != (lost == 0) || r.Pass != (lost == 0) {
-			t.Errorf("%d lost: delivered %v, pass %v", lost, r.Load.Delivered, r.Pass)
+		delivered := tc.reason == ""
+		if r.Load.Delivered != delivered || r.Pass != delivered {
+			t.Errorf("%s: delivered %v, pass %v", tc.name, r.Load.Delivered, r.Pass)
 		}
-		if lost > 0 && (len(r.Load.Reasons) != 1 || !strings.Contains(r.Load.Reasons[0], "3 requests in flight (worker_lost)")) {
-			t.Errorf("reasons %q", r.Load.Reasons)
+		if !delivered && (len(r.Load.Reasons) != 1 || !strings.Contains(r.Load.Reasons[0], tc.reason)) {
+			t.Errorf("%s: reasons %q, want one containing %q", tc.name, r.Load.Reasons, tc.reason)
 		}
 	}
 }
