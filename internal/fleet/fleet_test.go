@@ -74,7 +74,7 @@ func runConfig(t *testing.T, url string, mutate func(*config.Run)) config.Run {
 }
 
 // startWorkers runs n in-process workers (one run each) against addr.
-func startWorkers(t *testing.T, addr string, names ...string) (wait func() []error) {
+func startWorkers(t *testing.T, addr string, timeout time.Duration, names ...string) (wait func() []error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errs := make([]error, len(names))
@@ -82,25 +82,36 @@ func startWorkers(t *testing.T, addr string, names ...string) (wait func() []err
 	for i, name := range names {
 		wg.Go(func() {
 			errs[i] = fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: addr, Name: name, Once: true,
-				Timeout: 5 * time.Second, Logger: quietLog()})
+				Timeout: timeout, Logger: quietLog()})
 		})
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return func() []error { wg.Wait(); return errs }
 }
 
-// runFleet runs cfg over a fleet of len(names) in-process workers.
-func runFleet(t *testing.T, cfg config.Run, names ...string) *bench.Outcome {
+// startFleet listens for a fleet of len(names) in-process workers, the
+// coordinator with coordTimeout, the workers with workerTimeout (their
+// --fleet-timeout), starts them and waits until they joined; wait returns
+// the workers' errors once they returned. The coordinator closes when the
+// test ends, after the workers.
+func startFleet(t *testing.T, coordTimeout, workerTimeout time.Duration, names ...string) (c *fleet.Coordinator, wait func() []error) {
 	t.Helper()
-	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: len(names), Timeout: 5 * time.Second, Logger: quietLog()})
+	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: len(names), Timeout: coordTimeout, Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	wait := startWorkers(t, c.Endpoint(), names...)
+	t.Cleanup(func() { c.Close() })
+	wait = startWorkers(t, c.Endpoint(), workerTimeout, names...)
 	if err := c.Wait(context.Background(), 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	return c, wait
+}
+
+// runFleet runs cfg over a fleet of len(names) in-process workers.
+func runFleet(t *testing.T, cfg config.Run, names ...string) *bench.Outcome {
+	t.Helper()
+	c, wait := startFleet(t, 5*time.Second, 5*time.Second, names...)
 	var mu sync.Mutex
 	var table []metrics.FleetWorker
 	out := runBench(t, cfg, func(r *bench.Runner) {
@@ -381,15 +392,7 @@ func TestFleet_Refusals(t *testing.T) {
 func TestFleet_JoinRunningRefused(t *testing.T) {
 	url := startMock(t, mockserver.Config{TTFT: 50 * time.Millisecond, OutputTokens: 4})
 	cfg := runConfig(t, url, func(c *config.Run) { c.Load.NumSamples = 40; c.Load.MaxInFlight = 2; c.EventLog = "off" })
-	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: 1, Timeout: 5 * time.Second, Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	wait := startWorkers(t, c.Endpoint(), "only")
-	if err := c.Wait(context.Background(), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c, wait := startFleet(t, 5*time.Second, 5*time.Second, "only")
 	late := make(chan error, 1)
 	out := runBench(t, cfg, func(r *bench.Runner) {
 		r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {

@@ -93,15 +93,7 @@ func TestFleet_Replay(t *testing.T) {
 	defer single.Close()
 
 	names := []string{"w0", "w1", "w2"}
-	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: len(names), Timeout: 5 * time.Second, Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	wait := startWorkers(t, c.Endpoint(), names...)
-	if err := c.Wait(context.Background(), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c, wait := startFleet(t, 5*time.Second, 5*time.Second, names...)
 	r, err := bench.New(cfg, rp.Dataset, tok, quietLog())
 	if err != nil {
 		t.Fatal(err)

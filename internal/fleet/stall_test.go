@@ -130,25 +130,7 @@ func TestFleet_ConsumerStall(t *testing.T) {
 				c.EventLog = "off"
 			})
 			names := []string{"s0", "s1"}
-			c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: len(names), Timeout: timeout, Logger: quietLog()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			errs := make([]error, len(names))
-			var wg sync.WaitGroup
-			for i, name := range names {
-				wg.Go(func() {
-					errs[i] = fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: c.Endpoint(), Name: name, Once: true,
-						Timeout: timeout, Logger: quietLog()})
-				})
-			}
-			defer wg.Wait()
-			if err := c.Wait(ctx, 30*time.Second); err != nil {
-				t.Fatal(err)
-			}
+			c, wait := startFleet(t, timeout, timeout, names...)
 			var src *lostAtEnd
 			sp := &stallPub{after: 300, d: stall}
 			out := runBench(t, cfg, func(r *bench.Runner) {
@@ -162,7 +144,7 @@ func TestFleet_ConsumerStall(t *testing.T) {
 					return src, nil
 				}
 			})
-			wg.Wait()
+			errs := wait()
 			if sp.stalled().IsZero() {
 				t.Fatal("the consumer never stalled: the test tests nothing")
 			}
@@ -191,6 +173,7 @@ func TestFleet_ConsumerStall(t *testing.T) {
 			var worst time.Duration
 			for _, w := range out.Report.Warnings {
 				if m := worstRe.FindStringSubmatch(w); m != nil {
+					var err error
 					if worst, err = time.ParseDuration(m[1]); err != nil {
 						t.Fatalf("worst uncertainty %q: %v", m[1], err)
 					}
@@ -212,23 +195,7 @@ func TestFleet_NoLossAfterRun(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	url := startMock(t, mockserver.Config{OutputTokens: 4})
 	cfg := runConfig(t, url, func(c *config.Run) { c.Load.NumSamples = 40; c.EventLog = "off" })
-	names := []string{"e0", "e1"}
-	c, err := fleet.Listen(fleet.Options{Listen: "tcp://127.0.0.1:0", Size: len(names), Timeout: timeout, Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, name := range names {
-		wg.Go(func() {
-			_ = fleet.RunWorker(ctx, fleet.WorkerOptions{Coordinator: c.Endpoint(), Name: name, Once: true, Timeout: 10 * time.Second, Logger: quietLog()})
-		})
-	}
-	if err := c.Wait(ctx, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c, wait := startFleet(t, timeout, 10*time.Second, "e0", "e1")
 	var run *fleet.Run
 	out := runBench(t, cfg, func(r *bench.Runner) {
 		r.NewSource = func(pub bus.Publisher[event.Record]) (bench.Source, error) {
@@ -237,7 +204,7 @@ func TestFleet_NoLossAfterRun(t *testing.T) {
 			return run, err
 		}
 	})
-	wg.Wait() // the workers left
+	wait() // the workers left
 	if got := counter(t, &out.Final, metrics.TrackedCompleted); got != 40 {
 		t.Fatalf("completed %d, want 40", got)
 	}
