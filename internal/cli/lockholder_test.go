@@ -54,12 +54,22 @@ func TestLock_RefusalNamesHolder(t *testing.T) {
 			"--metrics", "ipc://"+filepath.Join(dir, "m2.sock"))
 		oneLine(t, "aggregate into the benchmark's directory", code, stderr,
 			fmt.Sprintf("is in use by a running `inferbench benchmark concurrency` (pid %d); choose another --out", b.cmd.Process.Pid))
+		// Nor does `report --write` or `--html` write into it meanwhile.
+		for _, flag := range []string{"--write", "--html"} {
+			code, _, stderr = runInferbench(t, "report", run, flag)
+			oneLine(t, "report "+flag+" into the benchmark's directory", code, stderr,
+				fmt.Sprintf("is in use by a running `inferbench benchmark concurrency` (pid %d); wait until it ends", b.cmd.Process.Pid))
+		}
 		if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		b.wait(t, 30*time.Second)
 		if _, err := os.Stat(rundir.Holder(run)); !os.IsNotExist(err) {
 			t.Errorf("lock note after the benchmark ended: %v, want none", err)
+		}
+		// Once it ended, the report writes.
+		if code, _, stderr := runInferbench(t, "report", run, "--write"); code != 0 {
+			t.Errorf("report --write after the run: exit %d\n%s", code, stderr)
 		}
 	})
 }

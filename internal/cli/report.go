@@ -104,6 +104,18 @@ is rewritten from sweep.json.`,
 					rep.SetVerdict(v)
 				}
 			}
+			if write || asHTML {
+				// Writing into a run directory: not while a benchmark or an
+				// aggregator writes there.
+				unlock, err := bench.LockDir(dirOfRun(args[0], file))
+				if errors.Is(err, bench.ErrDirInUse) {
+					return asUsage(fmt.Errorf("report: %w; wait until it ends", err))
+				}
+				if err != nil {
+					return asUsage(fmt.Errorf("report: %w", err))
+				}
+				defer unlock()
+			}
 			if write {
 				if err := rep.WriteFiles(dirOfRun(args[0], file)); err != nil {
 					return err
