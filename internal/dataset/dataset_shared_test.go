@@ -11,7 +11,10 @@ import (
 // The CNN/DailyMail sample (news articles) and the Llama-3 tokenizer (Meta
 // Llama 3 Community License) are not under permissive licences, so the
 // repository does not carry them; they sit beside the clone on the
-// project's machines. These
+// project's machines. Every clone runs the same checks on fixtures of
+// its own: testdata/news.jsonl (rows shaped like CNN/DailyMail,
+// TestLoad_NewsFixture) and tokenizertest's llama3like (Llama-3's
+// tokenizer features, TestSynthetic_OneTokenPerWord). These
 // tests are compiled only with the build tag sharedfixtures, which
 // scripts/test.sh sets when ../shared exists; asked for without the files,
 // they fail.

@@ -16,7 +16,9 @@ import (
 // The project's shared fixtures, beside the clone, add what the repository
 // may not carry, both for licence reasons: Llama-3's tokenizer (Meta Llama 3
 // Community License) and the full 400-line corpus's CNN/DailyMail articles.
-// (Its ShareGPT prompts ship in tokenizertest: TestEncode_MatchesHuggingFaceShareGPT.)
+// (Its ShareGPT prompts ship in tokenizertest: TestEncode_MatchesHuggingFaceShareGPT;
+// what only Llama-3's tokenizer exercised, ignore_merges and digit groups of
+// 1-3, every clone tests on tokenizertest's llama3like.)
 // These tests are compiled
 // only with the build tag sharedfixtures, which scripts/test.sh sets when
 // ../shared exists; asked for without the fixtures, they fail.

@@ -30,9 +30,12 @@ var files embed.FS
 
 // Names are the tokenizers in testdata/: Qwen3 (byte-level BPE with a split
 // regex and an NFC normalizer), Mistral-7B v0.1 (SentencePiece-style BPE with
-// byte fallback) and GPT-2 (byte-level BPE with the ByteLevel pre-tokenizer's
-// built-in regex).
-var Names = []string{"qwen3", "mistral", "gpt2"}
+// byte fallback), GPT-2 (byte-level BPE with the ByteLevel pre-tokenizer's
+// built-in regex) and llama3like: Qwen3's vocabulary with what Llama-3's
+// tokenizer has and the others lack (ignore_merges, digits in groups of 1-3,
+// no normalizer; its make-tokenizer-json.py), Llama-3's own being under a
+// licence the repository cannot carry.
+var Names = []string{"qwen3", "mistral", "gpt2", "llama3like"}
 
 // Line is one corpus text.
 type Line struct {
