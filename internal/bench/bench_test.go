@@ -25,6 +25,7 @@ import (
 	"github.com/inferbench/inferbench/internal/loadgen"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
+	"github.com/inferbench/inferbench/internal/mockserver/mocktest"
 	"github.com/inferbench/inferbench/internal/report"
 	"github.com/inferbench/inferbench/internal/rundir"
 )
@@ -32,19 +33,7 @@ import (
 // startMock serves cfg on a loopback port until the test ends.
 func startMock(t *testing.T, cfg mockserver.Config) (url string, srv *mockserver.Server) {
 	t.Helper()
-	srv, err := mockserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String(), srv
+	return mocktest.Start(t, cfg)
 }
 
 // shortDir is a run directory short enough for its unix socket.

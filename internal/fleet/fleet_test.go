@@ -27,6 +27,7 @@ import (
 	"github.com/inferbench/inferbench/internal/fleet"
 	"github.com/inferbench/inferbench/internal/metrics"
 	"github.com/inferbench/inferbench/internal/mockserver"
+	"github.com/inferbench/inferbench/internal/mockserver/mocktest"
 	"github.com/inferbench/inferbench/internal/rundir"
 )
 
@@ -34,19 +35,8 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func startMock(t *testing.T, cfg mockserver.Config) string {
 	t.Helper()
-	srv, err := mockserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	url, _ := mocktest.Start(t, cfg)
+	return url
 }
 
 // runConfig is a run against the mock at url with synthetic prompts.
